@@ -1,0 +1,76 @@
+"""python -m bench [suite ...]: run the benchmark suites, print a table, write BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+import bench
+from bench.core import Result, Suite, machine
+
+HEADERS = ["suite", "measurement", "value", "target", "met", "baseline (same run)"]
+
+
+def discover() -> dict[str, Suite]:
+    suites = {}
+    for info in pkgutil.iter_modules(bench.__path__):
+        if info.name in {"core", "__main__"}:
+            continue
+        module = importlib.import_module(f"bench.{info.name}")
+        suite = getattr(module, "SUITE", None)
+        if isinstance(suite, Suite):
+            suites[suite.name] = suite
+    return suites
+
+
+def markdown(results: list[Result], started: datetime, seconds: float) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (python -m bench); do not edit by hand.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Run: {started:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
+    ]
+    lines += ["| " + " | ".join(r.row()) + " |" for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    suites = discover()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suites", nargs="*", help=f"suites to run (default: all of {', '.join(sorted(suites))})")
+    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="markdown file to write")
+    args = parser.parse_args(argv)
+    unknown = set(args.suites) - set(suites)
+    if unknown:
+        parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
+    chosen = args.suites or sorted(suites)
+    console = Console()
+    started, t0 = datetime.now(UTC), time.perf_counter()
+    results: list[Result] = []
+    for name in chosen:
+        console.print(f"[bold]bench:[/bold] {name} ...")
+        results += suites[name].run()
+    table = Table(*HEADERS, title=f"Benchmarks on {machine()}")
+    for r in results:
+        table.add_row(*r.row())
+    console.print(table)
+    args.out.write_text(markdown(results, started, time.perf_counter() - t0))
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The single feature definition and the code that renders it for each engine."""

@@ -1,0 +1,205 @@
+"""Render the batch aggregation SQL from the definition, for each batch engine.
+
+The job registers the raw history as a view `transactions` (the source columns, event time as
+a timestamp) and runs these statements in order; each creates a temporary view. The outputs
+are the views `training`, `snapshots` and `online`.
+
+Everything is in event time (epoch milliseconds), so neither engine's session time zone
+matters. The SQL sticks to what Spark 3.3 (SageMaker Processing), Spark 4.x and DuckDB share;
+the few spellings that differ live in `Dialect`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from features.definition import (
+    AGGREGATES,
+    EVENT_TIME_FEATURE,
+    RATIOS,
+    SOURCE,
+    Aggregate,
+    aggregates_for,
+    windows,
+)
+from features.feature_groups import group_for, record_features
+
+MS_PER_DAY = 86_400_000
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    epoch_ms: str  # format string over a timestamp expression
+    day_series: str  # format string: one row per integer from {lo} to {hi}, inclusive, column snapshot_day
+
+
+DUCKDB = Dialect(
+    name="duckdb",
+    epoch_ms="epoch_ms({})",
+    day_series="UNNEST(GENERATE_SERIES({lo}, {hi})) AS snapshot_day",
+)
+SPARK = Dialect(
+    name="spark",
+    epoch_ms="unix_millis({})",
+    day_series="EXPLODE(SEQUENCE({lo}, {hi})) AS snapshot_day",
+)
+DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
+
+OUTPUT_VIEWS = ("training", "snapshots", "online")
+
+
+def _sql_type(agg: Aggregate) -> str:
+    return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
+
+
+def _sliding_expr(agg: Aggregate) -> str:
+    frame = (
+        f"PARTITION BY {SOURCE.entity} ORDER BY event_ms "
+        f"RANGE BETWEEN {agg.window.length_ms} PRECEDING AND CURRENT ROW"
+    )
+    arg = "*" if agg.column is None else agg.column
+    return f"CAST({agg.function.upper()}({arg}) OVER ({frame}) AS {_sql_type(agg)}) AS {agg.name}"
+
+
+# Daily partial aggregates, combined over the snapshot window. avg = sum / count.
+def _partials(agg: Aggregate) -> dict[str, tuple[str, str]]:
+    """name -> (daily expression, how partials combine over days)."""
+    if agg.function == "count":
+        return {"p_count": ("COUNT(*)", "SUM")}
+    col = agg.column
+    if agg.function == "avg":
+        return {f"p_sum_{col}": (f"SUM({col})", "SUM"), f"p_count_{col}": (f"COUNT({col})", "SUM")}
+    if agg.function == "sum":
+        return {f"p_sum_{col}": (f"SUM({col})", "SUM")}
+    return {f"p_{agg.function}_{col}": (f"{agg.function.upper()}({col})", agg.function.upper())}
+
+
+def _snapshot_final(agg: Aggregate) -> str:
+    """An empty window yields 0, for every function (train and serve alike)."""
+    if agg.function == "avg":
+        s, n = f"w_sum_{agg.column}", f"w_count_{agg.column}"
+        expr = f"CASE WHEN {n} > 0 THEN {s} / {n} ELSE 0 END"
+    else:
+        expr = f"COALESCE({next(iter(_partials(agg))).replace('p_', 'w_', 1)}, 0)"
+    return f"CAST({expr} AS {_sql_type(agg)}) AS {agg.name}"
+
+
+def _ratio_expr(numerator: str, denominator: str) -> str:
+    return (
+        f"CASE WHEN {denominator} IS NULL OR {denominator} = 0 THEN CAST(0 AS DOUBLE) "
+        f"ELSE CAST({numerator} AS DOUBLE) / {denominator} END"
+    )
+
+
+def statements(dialect: Dialect) -> list[tuple[str, str]]:
+    """(view name, SELECT) pairs, in dependency order."""
+    entity = SOURCE.entity
+    source_cols = ", ".join(c.name for c in SOURCE.columns)
+    (snapshot_window,) = windows("daily_snapshot")
+    snapshot_aggs = aggregates_for(snapshot_window)
+    sliding_aggs = [a for a in AGGREGATES if a.window.kind == "sliding"]
+    partials: dict[str, tuple[str, str]] = {}
+    for agg in snapshot_aggs:
+        partials.update(_partials(agg))
+    days = snapshot_window.length_days
+    frame = f"PARTITION BY c.{entity} ORDER BY c.snapshot_day RANGE BETWEEN {days} PRECEDING AND 1 PRECEDING"
+    group_cols = [f.name for f in record_features(group_for(snapshot_window))]
+
+    # A transaction id seen twice is counted once.
+    tx = f"""
+SELECT {source_cols}, event_ms, CAST(FLOOR(event_ms / {MS_PER_DAY}) AS BIGINT) AS event_day
+FROM (
+  SELECT {source_cols}, {dialect.epoch_ms.format(SOURCE.event_time)} AS event_ms,
+         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen
+  FROM transactions
+) ranked
+WHERE tid_seen = 1"""
+
+    sliding = f"""
+SELECT tx.*,
+  {(',' + chr(10) + '  ').join(_sliding_expr(a) for a in sliding_aggs)}
+FROM tx"""
+
+    daily = f"""
+SELECT {entity}, event_day, {", ".join(f"{expr} AS {name}" for name, (expr, _) in partials.items())}
+FROM tx
+GROUP BY {entity}, event_day"""
+
+    # Every card gets a snapshot at every midnight after its first transaction, through the
+    # midnight after the last transaction: a silent card's window empties instead of going stale.
+    card_days = f"""
+SELECT span.{entity}, span.first_day, calendar.snapshot_day
+FROM (SELECT {entity}, MIN(event_day) AS first_day FROM daily GROUP BY {entity}) span
+JOIN (
+  SELECT {dialect.day_series.format(lo="lo", hi="hi")}
+  FROM (SELECT MIN(event_day) AS lo, MAX(event_day) + 1 AS hi FROM daily) bounds
+) calendar ON calendar.snapshot_day >= span.first_day"""
+
+    windowed = ",\n  ".join(
+        f"{combine}(d.{name}) OVER ({frame}) AS {name.replace('p_', 'w_', 1)}"
+        for name, (_, combine) in partials.items()
+    )
+    snapshots_by_day = f"""
+SELECT {entity}, snapshot_day, CAST(snapshot_day * 86400 AS DOUBLE) AS {EVENT_TIME_FEATURE},
+  {(',' + chr(10) + '  ').join(_snapshot_final(a) for a in snapshot_aggs)}
+FROM (
+  SELECT c.{entity}, c.first_day, c.snapshot_day,
+  {windowed}
+  FROM card_days c
+  LEFT JOIN daily d ON d.{entity} = c.{entity} AND d.event_day = c.snapshot_day
+) w
+WHERE snapshot_day > first_day"""
+
+    snapshots = f"""
+SELECT {", ".join(group_cols)} FROM snapshots_by_day"""
+
+    online = f"""
+SELECT {", ".join(group_cols)}
+FROM (
+  SELECT snapshots_by_day.*, ROW_NUMBER() OVER (PARTITION BY {entity} ORDER BY snapshot_day DESC) AS recency
+  FROM snapshots_by_day
+) latest
+WHERE recency = 1"""
+
+    # As-of join: the latest snapshot with D <= t is the one at the midnight of t's own day.
+    snapshot_cols = ",\n    ".join(f"COALESCE(s.{a.name}, 0) AS {a.name}" for a in snapshot_aggs)
+    sliding_cols = ", ".join(f"f.{a.name}" for a in sliding_aggs)
+    ratio_cols = ",\n  ".join(f"{_ratio_expr(r.numerator, r.denominator)} AS {r.name}" for r in RATIOS)
+    feature_cols = ", ".join(a.name for a in AGGREGATES)
+    training = f"""
+SELECT {SOURCE.id_column}, {SOURCE.event_time}, {entity}, {SOURCE.amount_column}, {feature_cols},
+  {ratio_cols},
+  {SOURCE.label_column}
+FROM (
+  SELECT f.{SOURCE.id_column}, f.{SOURCE.event_time}, f.{entity}, f.{SOURCE.amount_column}, f.{SOURCE.label_column}, {sliding_cols},
+    {snapshot_cols}
+  FROM sliding f
+  LEFT JOIN snapshots_by_day s ON s.{entity} = f.{entity} AND s.snapshot_day = f.event_day
+) joined"""
+
+    return [
+        ("tx", tx),
+        ("sliding", sliding),
+        ("daily", daily),
+        ("card_days", card_days),
+        ("snapshots_by_day", snapshots_by_day),
+        ("snapshots", snapshots),
+        ("online", online),
+        ("training", training),
+    ]
+
+
+def script(dialect: Dialect) -> str:
+    """The statements as one SQL script, for reading and for the drift test."""
+    header = (
+        f"-- Batch aggregation for {dialect.name}, rendered from features/definition.py.\n"
+        "-- Do not edit: run `make render` (python -m features render).\n"
+        "-- Input: view `transactions`. Outputs: views training, snapshots, online.\n"
+    )
+    body = "\n\n".join(
+        f"CREATE OR REPLACE TEMPORARY VIEW {name} AS{select.rstrip()};" for name, select in statements(dialect)
+    )
+    return header + "\n" + body + "\n"
+
+

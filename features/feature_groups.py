@@ -1,0 +1,54 @@
+"""Feature-group schemas derived from the definition, rendered as JSON for Terraform and the stores."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from features.definition import (
+    EVENT_TIME_FEATURE,
+    EVENT_TIME_FEATURE_DESCRIPTION,
+    FEATURE_GROUPS,
+    SOURCE,
+    FeatureGroup,
+    FeatureType,
+    Window,
+    aggregates_for,
+)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    type: FeatureType
+    description: str
+
+
+def record_features(group: FeatureGroup) -> tuple[FeatureSpec, ...]:
+    """A record of the group: the entity, the event time, then the window's aggregates."""
+    entity = SOURCE.column(SOURCE.entity)
+    return (
+        FeatureSpec(entity.name, "Integral", entity.description),
+        FeatureSpec(EVENT_TIME_FEATURE, "Fractional", EVENT_TIME_FEATURE_DESCRIPTION),
+        *(FeatureSpec(a.name, a.feature_type, a.description) for a in aggregates_for(group.window)),
+    )
+
+
+def group_for(window: Window) -> FeatureGroup:
+    return next(g for g in FEATURE_GROUPS if g.window == window)
+
+
+def definition_json(group: FeatureGroup) -> str:
+    """The group as Terraform's feature_groups module and the local store read it."""
+    doc = {
+        "feature_group_name": group.name,
+        "description": group.description,
+        "record_identifier_feature_name": SOURCE.entity,
+        "event_time_feature_name": EVENT_TIME_FEATURE,
+        "online_store": group.online,
+        "offline_store": group.offline,
+        "features": [
+            {"name": f.name, "type": f.type, "description": f.description} for f in record_features(group)
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
