@@ -20,6 +20,7 @@ from features.definition import (
     SOURCE,
     Aggregate,
     aggregates_for,
+    aggregates_of_kind,
     windows,
 )
 from features.feature_groups import group_for, record_features
@@ -98,13 +99,13 @@ def statements(dialect: Dialect) -> list[tuple[str, str]]:
     source_cols = ", ".join(c.name for c in SOURCE.columns)
     (snapshot_window,) = windows("daily_snapshot")
     snapshot_aggs = aggregates_for(snapshot_window)
-    sliding_aggs = [a for a in AGGREGATES if a.window.kind == "sliding"]
+    sliding_aggs = aggregates_of_kind("sliding")
     partials: dict[str, tuple[str, str]] = {}
     for agg in snapshot_aggs:
         partials.update(_partials(agg))
     days = snapshot_window.length_days
     frame = f"PARTITION BY c.{entity} ORDER BY c.snapshot_day RANGE BETWEEN {days} PRECEDING AND 1 PRECEDING"
-    group_cols = [f.name for f in record_features(group_for(snapshot_window))]
+    group_cols = [f.name for f in record_features(group_for("daily_snapshot"))]
 
     # A transaction id seen twice is counted once.
     tx = f"""

@@ -103,10 +103,10 @@ class Ratio:
 
 @dataclass(frozen=True)
 class FeatureGroup:
-    """A SageMaker Feature Store feature group fed from one window's aggregates."""
+    """A SageMaker Feature Store feature group holding every aggregate over windows of one kind."""
 
     name: str
-    window: Window
+    window_kind: Literal["sliding", "daily_snapshot"]
     online: bool
     offline: bool
     description: str
@@ -158,9 +158,9 @@ RATIOS: tuple[Ratio, ...] = (
 )
 
 FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
-    FeatureGroup("cc-agg-fg", WINDOW_10M, online=True, offline=False,
+    FeatureGroup("cc-agg-fg", "sliding", online=True, offline=False,
                  description="Per-card 10-minute aggregates, written by the streaming path"),
-    FeatureGroup("cc-agg-batch-fg", WINDOW_1W, online=True, offline=True,
+    FeatureGroup("cc-agg-batch-fg", "daily_snapshot", online=True, offline=True,
                  description="Per-card 1-week daily snapshots, written by the batch job"),
 )
 
@@ -179,6 +179,10 @@ SERVING_THRESHOLD = 0.25
 
 def aggregates_for(window: Window) -> tuple[Aggregate, ...]:
     return tuple(a for a in AGGREGATES if a.window == window)
+
+
+def aggregates_of_kind(kind: str) -> tuple[Aggregate, ...]:
+    return tuple(a for a in AGGREGATES if a.window.kind == kind)
 
 
 def windows(kind: str) -> tuple[Window, ...]:
@@ -211,6 +215,8 @@ def _validate() -> None:
         for operand in (r.numerator, r.denominator):
             if operand not in known:
                 raise ValueError(f"ratio {r.name} refers to unknown feature {operand}")
+    if len(windows("daily_snapshot")) != 1:
+        raise ValueError("the batch job supports exactly one daily_snapshot window")
     for a in AGGREGATES:
         if (a.function == "count") != (a.column is None):
             raise ValueError(f"aggregate {a.name}: count takes no column, every other function one")

@@ -12,8 +12,7 @@ from features.definition import (
     SOURCE,
     FeatureGroup,
     FeatureType,
-    Window,
-    aggregates_for,
+    aggregates_of_kind,
 )
 
 
@@ -30,12 +29,12 @@ def record_features(group: FeatureGroup) -> tuple[FeatureSpec, ...]:
     return (
         FeatureSpec(entity.name, "Integral", entity.description),
         FeatureSpec(EVENT_TIME_FEATURE, "Fractional", EVENT_TIME_FEATURE_DESCRIPTION),
-        *(FeatureSpec(a.name, a.feature_type, a.description) for a in aggregates_for(group.window)),
+        *(FeatureSpec(a.name, a.feature_type, a.description) for a in aggregates_of_kind(group.window_kind)),
     )
 
 
-def group_for(window: Window) -> FeatureGroup:
-    return next(g for g in FEATURE_GROUPS if g.window == window)
+def group_for(kind: str) -> FeatureGroup:
+    return next(g for g in FEATURE_GROUPS if g.window_kind == kind)
 
 
 def definition_json(group: FeatureGroup) -> str:

@@ -1,0 +1,73 @@
+"""The wire format of the streams, derived from the definition.
+
+transactions stream: one JSON object per transaction, the source columns but the label:
+    {"tid": "…", "cc_num": 4000123412341234, "amount": 12.34, "trans_ts": "2020-05-15T10:00:00.000Z"}
+aggregates stream: the transaction's fields plus every sliding-window aggregate, by name:
+    {…, "num_trans_last_10m": 3, "avg_amt_last_10m": 41.5}
+late records: the transaction's fields plus "reason".
+
+Event time travels as ISO-8601 UTC with milliseconds and a trailing Z, which Flink's JSON
+format reads as TIMESTAMP_LTZ(3) ('ISO-8601' standard) and people can read in a log.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from features.definition import SOURCE, aggregates_of_kind
+
+TRANSACTION_FIELDS: tuple[str, ...] = tuple(c.name for c in SOURCE.columns if c.name != SOURCE.label_column)
+AGGREGATE_FIELDS: tuple[str, ...] = (*TRANSACTION_FIELDS, *(a.name for a in aggregates_of_kind("sliding")))
+LATE_FIELDS: tuple[str, ...] = (*TRANSACTION_FIELDS, "reason")
+
+
+class RecordError(ValueError):
+    """A record that cannot be processed; the message is the dead-letter reason."""
+
+
+def format_ts(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def parse_ts(text: str) -> int:
+    """ISO-8601 UTC -> epoch milliseconds."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError, AttributeError) as err:
+        raise RecordError(f"trans_ts is not an ISO-8601 time: {text!r}") from err
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def parse_transaction(payload: bytes | str) -> dict[str, Any]:
+    """Validate one transactions-stream record; returns it with `event_ms` added."""
+    try:
+        record = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"not JSON: {err}") from err
+    if not isinstance(record, dict):
+        raise RecordError(f"not a JSON object: {type(record).__name__}")
+    missing = [f for f in TRANSACTION_FIELDS if f not in record]
+    if missing:
+        raise RecordError(f"missing field(s): {', '.join(missing)}")
+    tid, cc_num, amount = record[SOURCE.id_column], record[SOURCE.entity], record[SOURCE.amount_column]
+    if not isinstance(tid, str) or not tid:
+        raise RecordError(f"tid must be a non-empty string, got {tid!r}")
+    if isinstance(cc_num, bool) or not isinstance(cc_num, int):
+        raise RecordError(f"cc_num must be an integer, got {cc_num!r}")
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        raise RecordError(f"amount must be a number, got {amount!r}")
+    if not math.isfinite(amount) or amount < 0:
+        raise RecordError(f"amount must be finite and non-negative, got {amount!r}")
+    ts = record[SOURCE.event_time]
+    if not isinstance(ts, str):
+        raise RecordError(f"trans_ts must be an ISO-8601 string, got {ts!r}")
+    return {**{f: record[f] for f in TRANSACTION_FIELDS}, "amount": float(amount), "event_ms": parse_ts(ts)}
+
+
+def transaction_json(tid: str, cc_num: int, amount: float, epoch_ms: int) -> str:
+    return json.dumps({"tid": tid, "cc_num": int(cc_num), "amount": float(amount), "trans_ts": format_ts(epoch_ms)})

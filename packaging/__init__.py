@@ -1,0 +1,1 @@
+"""Deterministic build of the deployable archives (Lambda zips, the Flink application zip)."""
