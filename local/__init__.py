@@ -1,0 +1,1 @@
+"""The local runtime: the parts AWS provides in the cloud, embedded for one machine."""
