@@ -1,0 +1,1 @@
+"""The Lambda functions (ingest, score) and the code they share (functions.common)."""

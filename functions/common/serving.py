@@ -1,0 +1,83 @@
+"""Serving-side feature math, derived from the definition (the batch SQL applies the same rules).
+
+- 1-week features come from the card's online cc-agg-batch-fg record; a card with no record gets
+  the empty-window value 0, as the batch job gives a card on its first day.
+- Ratios: numerator / denominator, 0 when the denominator is missing or zero.
+- The model input is features.definition.MODEL_INPUT, in order, as CSV rows without a header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, RATIOS, SOURCE, aggregates_of_kind
+from features.feature_groups import group_for, record_features
+
+SNAPSHOT_AGGREGATES = aggregates_of_kind("daily_snapshot")
+# What the score function reads from cc-agg-batch-fg: the event time and the 1-week aggregates.
+BATCH_FEATURE_NAMES: tuple[str, ...] = tuple(
+    f.name for f in record_features(group_for("daily_snapshot")) if f.name != SOURCE.entity
+)
+EMPTY_SNAPSHOT: dict[str, float] = {a.name: (0 if a.feature_type == "Integral" else 0.0) for a in SNAPSHOT_AGGREGATES}
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float:
+    """The definition's ratio rule: 0 when the denominator is missing or zero."""
+    if denominator is None or denominator == 0 or numerator is None:
+        return 0.0
+    return float(numerator) / denominator
+
+
+def with_ratios(values: Mapping[str, float]) -> dict[str, float]:
+    """`values` plus every ratio of the definition, in definition order."""
+    out = dict(values)
+    for r in RATIOS:
+        out[r.name] = ratio(values.get(r.numerator), values.get(r.denominator))
+    return out
+
+
+def snapshot_values(record: Sequence[Mapping[str, str]] | None) -> dict[str, float]:
+    """A cc-agg-batch-fg record (FeatureName/ValueAsString pairs) -> its 1-week aggregates; none -> 0s."""
+    if not record:
+        return dict(EMPTY_SNAPSHOT)
+    raw = {f["FeatureName"]: f["ValueAsString"] for f in record}
+    out: dict[str, float] = {}
+    for a in SNAPSHOT_AGGREGATES:
+        text = raw.get(a.name)
+        if text is None or text == "":
+            out[a.name] = EMPTY_SNAPSHOT[a.name]
+        else:
+            number = float(text)
+            out[a.name] = int(number) if a.feature_type == "Integral" else number
+    return out
+
+
+def snapshot_time(record: Sequence[Mapping[str, str]]) -> float | None:
+    """The record's event time (epoch seconds), when it has one."""
+    for f in record:
+        if f["FeatureName"] == EVENT_TIME_FEATURE:
+            return float(f["ValueAsString"])
+    return None
+
+
+def model_input(values: Mapping[str, float]) -> dict[str, float]:
+    """The model's features, by name, in MODEL_INPUT order."""
+    return {name: values[name] for name in MODEL_INPUT}
+
+
+def csv_rows(rows: Iterable[Mapping[str, float]]) -> str:
+    """text/csv for the endpoint: one line per row, MODEL_INPUT order, no header, exact floats."""
+    return "\n".join(",".join(repr(row[name]) for name in MODEL_INPUT) for row in rows)
+
+
+_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def parse_probabilities(body: bytes | str, expected: int) -> list[float]:
+    """The endpoint's text/csv answer: one probability per row, separated by newlines or commas."""
+    text = body.decode() if isinstance(body, bytes) else body
+    values = [float(v) for v in _SEPARATORS.split(text.strip()) if v]
+    if len(values) != expected:
+        raise ValueError(f"endpoint returned {len(values)} scores for {expected} rows")
+    return values
