@@ -1,0 +1,167 @@
+"""python -m simulator stream: pacing, PutRecords batching within Kinesis's limits, retry of failed records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.records import parse_transaction
+from functions.common.kinesis import PutRecordsError, chunks, put_chunk
+from simulator.__main__ import main
+from simulator.generate import generate, write
+from simulator.stream import (
+    ATTACK_TRANSACTIONS,
+    Tx,
+    TxFactory,
+    attack_scenario,
+    history_transactions,
+    read_history,
+    replay_schedule,
+    send,
+)
+from tests.functions.fakes import FakeKinesis
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now, self.sleeps = now, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def txs(n: int, card: int = 4000000000000001, step_ms: int = 1) -> list[Tx]:
+    return [Tx(f"t{i}", card + i % 7, 10.0 + i, 1_589_536_800_000 + i * step_ms) for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("history") / "history.parquet"
+    from datetime import UTC, datetime
+
+    write(generate(cards=20, transactions=400, start=datetime(2020, 1, 1, tzinfo=UTC),
+                   end=datetime(2020, 1, 3, tzinfo=UTC), seed=3), path)
+    return path
+
+
+def test_puts_due_transactions_in_calls_of_at_most_500_records() -> None:
+    # GIVEN 1,201 transactions all due now
+    clock, sink = FakeClock(), FakeKinesis()
+    # WHEN they are sent
+    report = send(replay_schedule(txs(1201), speed=0, start_s=0), sink, "transactions", clock=clock, sleep=clock.sleep)
+    # THEN three PutRecords calls of 500, 500 and 201, every record once, keyed by card, in order
+    assert [len(c) for c in sink.calls] == [500, 500, 201]
+    assert [parse_transaction(r["Data"])["tid"] for r in sink.records] == [f"t{i}" for i in range(1201)]
+    assert all(r["PartitionKey"] == str(json.loads(r["Data"])["cc_num"]) for r in sink.records)
+    assert (report.sent, report.put.calls, report.put.retried) == (1201, 3, 0)
+
+
+def test_splits_calls_at_5_mib() -> None:
+    # GIVEN 12 records of 1 MiB - 100 bytes each WHEN chunked THEN at most 5 MiB (payload + keys) per call
+    entries = [{"Data": b"x" * (1024 * 1024 - 100), "PartitionKey": "k"} for _ in range(12)]
+    assert [len(c) for c in chunks(entries)] == [5, 5, 2]
+    with pytest.raises(ValueError, match="exceeds Kinesis's 1 MiB limit"):
+        list(chunks([{"Data": b"x" * (1024 * 1024), "PartitionKey": "k"}]))
+
+
+def test_resends_only_the_throttled_records_with_backoff() -> None:
+    # GIVEN a stream that throttles two cards' records twice each
+    sink = FakeKinesis(fail_keys={"4000000000000001", "4000000000000003"}, failures=2)
+    sleeps: list[float] = []
+    # WHEN one chunk is put
+    stats = put_chunk(sink, "transactions", [t.entry() for t in txs(7)], sleep=sleeps.append, base_delay_s=0.01)
+    # THEN the failed entries alone are resent, with doubling delays, until all land exactly once
+    assert [len(c) for c in sink.calls] == [7, 2, 2]
+    assert sleeps == [0.01, 0.02]
+    assert sorted(parse_transaction(r["Data"])["tid"] for r in sink.records) == [f"t{i}" for i in range(7)]
+    assert (stats.calls, stats.retried) == (3, 4)
+
+
+def test_gives_up_with_a_clear_error_when_records_never_land() -> None:
+    sink = FakeKinesis(fail_keys={"4000000000000001"}, failures=99)
+    with pytest.raises(PutRecordsError, match=r"1 record\(s\) not written to transactions after 3 attempts: "
+                                              r"\['ProvisionedThroughputExceededException'\]"):
+        put_chunk(sink, "transactions", [t.entry() for t in txs(2)], attempts=3, sleep=lambda s: None)
+
+
+def test_replay_paces_by_event_time_over_the_speed_factor() -> None:
+    # GIVEN three transactions 10 s apart in event time, replayed at 10x
+    clock, sink = FakeClock(), FakeKinesis()
+    # WHEN sent
+    send(replay_schedule(txs(3, step_ms=10_000), speed=10, start_s=clock()), sink, "transactions",
+         clock=clock, sleep=clock.sleep)
+    # THEN one call per transaction, 1 s apart, with the file's event times untouched
+    assert clock.sleeps == [1.0, 1.0] and [len(c) for c in sink.calls] == [1, 1, 1]
+    assert [parse_transaction(r["Data"])["event_ms"] for r in sink.records] == [1_589_536_800_000 + i * 10_000 for i in range(3)]
+
+
+def test_a_run_is_bounded_by_count_and_by_duration() -> None:
+    clock, sink = FakeClock(), FakeKinesis()
+    assert send(replay_schedule(txs(50), 0, 0), sink, "s", count=20, clock=clock, sleep=clock.sleep).sent == 20
+    clock2, sink2 = FakeClock(), FakeKinesis()
+    report = send(replay_schedule(txs(50, step_ms=1000), 1, clock2()), sink2, "s", duration_s=9.5,
+                  clock=clock2, sleep=clock2.sleep)
+    assert report.sent == 10  # due at 0..9 s
+
+
+def test_attack_scenario_is_three_ordinary_cards_then_ten_quick_transactions_on_a_fourth() -> None:
+    factory = TxFactory(list(range(4000000000000001, 4000000000000011)), np.random.default_rng(1))
+    steps = attack_scenario(factory, start_s=100.0, background_rate=0)
+    ordinary = [tx for _, tx in steps if not tx.fraud]
+    attack = [tx for _, tx in steps if tx.fraud]
+    assert len({tx.cc_num for tx in ordinary}) == 3 and len(ordinary) == 9
+    assert len(attack) == ATTACK_TRANSACTIONS and len({tx.cc_num for tx in attack}) == 1
+    assert attack[0].cc_num not in {tx.cc_num for tx in ordinary}
+    assert max(tx.event_ms for tx in ordinary) < min(tx.event_ms for tx in attack)  # the attack comes last
+    assert attack[-1].event_ms - attack[0].event_ms <= 10_000  # quick: all within the 10-minute window
+    assert len({tx.tid for _, tx in steps}) == len(steps)
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps)
+
+
+def test_reads_parquet_and_the_seed_csv_layout_alike(history: Path, tmp_path: Path) -> None:
+    csv = write(read_parquet_as_generated(history), tmp_path / "history.csv")
+    a, b = list(history_transactions(read_history(history))), list(history_transactions(read_history(csv)))
+    assert a == b and len(a) == 400
+    assert [t.event_ms for t in a] == sorted(t.event_ms for t in a)
+
+
+def read_parquet_as_generated(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
+
+
+def test_cli_streams_the_attack_scenario_to_the_local_stream(history: Path, tmp_path: Path, capsys) -> None:
+    from local.stream import LocalKinesis
+
+    streams = tmp_path / "streams"
+    LocalKinesis(root=str(streams)).create_stream(StreamName="transactions", ShardCount=1)
+    # WHEN the CLI runs the scenario without background traffic
+    code = main(["stream", "--scenario", "attack", "--cards-from", str(history), "--background-rate", "0",
+                 "--local", str(streams), "--stream", "transactions"])
+    # THEN 19 transactions are on the stream, valid on the wire, and the CLI says so in one line
+    assert code == 0
+    assert capsys.readouterr().out.startswith("sent 19 transactions to transactions in ")
+    kinesis = LocalKinesis(root=str(streams))
+    shard = kinesis.list_shards(StreamName="transactions")["Shards"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="transactions", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
+    assert len([parse_transaction(r["Data"]) for r in records]) == 19
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stream", "--rate", "10"], "error: --cards-from HISTORY is required with --rate or --scenario\n"),
+    (["stream", "--replay", "/nonexistent.parquet", "--local", "x"], "error: history file not found: /nonexistent.parquet\n"),
+    (["stream", "--rate", "-1", "--cards-from", "HISTORY"], "error: --rate must be > 0\n"),
+])
+def test_bad_arguments_are_one_line_errors(argv: list[str], message: str, history: Path, tmp_path: Path, capsys) -> None:
+    argv = [str(history) if a == "HISTORY" else a for a in argv]
+    assert main([*argv, "--local", str(tmp_path)] if "--local" not in argv else argv) == 2
+    assert capsys.readouterr().err == message
