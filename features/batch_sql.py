@@ -33,21 +33,31 @@ class Dialect:
     name: str
     epoch_ms: str  # format string over a timestamp expression
     day_series: str  # format string: one row per integer from {lo} to {hi}, inclusive, column snapshot_day
+    safe_cast: str  # format string {expr} {type}: NULL when the value does not convert
+    types: dict[str, str]  # source column dtype -> SQL type
 
 
 DUCKDB = Dialect(
     name="duckdb",
     epoch_ms="epoch_ms({})",
     day_series="UNNEST(GENERATE_SERIES({lo}, {hi})) AS snapshot_day",
+    safe_cast="TRY_CAST({expr} AS {type})",
+    # TIMESTAMPTZ so the Parquet output is marked UTC, as Spark marks it.
+    types={"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INTEGER"},
 )
 SPARK = Dialect(
     name="spark",
     epoch_ms="unix_millis({})",
     day_series="EXPLODE(SEQUENCE({lo}, {hi})) AS snapshot_day",
+    # The job runs with spark.sql.ansi.enabled=false, where CAST yields NULL on bad input (3.3 and 4.x).
+    safe_cast="CAST({expr} AS {type})",
+    types={"string": "STRING", "timestamp": "TIMESTAMP", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INT"},
 )
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
 OUTPUT_VIEWS = ("training", "snapshots", "online")
+# Views read by more than one output: engines materialize (DuckDB) or cache (Spark) them.
+REUSED_VIEWS = ("tx", "snapshots_by_day")
 
 
 def _sql_type(agg: Aggregate) -> str:

@@ -1,0 +1,271 @@
+"""Render the streaming aggregation app's Flink SQL from the definition.
+
+One SQL text for every deployment: the connector options (Kinesis on the service, the
+filesystem connector in tests) are parameters, nothing else changes. The pipeline:
+
+  transactions (raw payload; fields parsed in SQL so a bad record is routed, never fatal)
+    ├─ invalid payload, or event time at/behind the watermark on arrival ─> late_records (+ reason)
+    └─ on time ─> first arrival of each tid ─> per-card OVER window per sliding window ─> aggregates
+
+Why the choices:
+- The payload is read as one string ('raw' format) and parsed with JSON_VALUE: a typed JSON
+  source would fail the job on a mistyped field (a poison pill on Kinesis) or drop it silently.
+- The watermark is emitted after every row that advances it (pipeline.auto-watermark-interval
+  0): "late" then means behind the largest event time seen *before* the row, minus the allowed
+  out-of-orderness, independent of processing speed, so the local engine can apply the same rule.
+- "Late" is `event time <= watermark`: a watermark W promises no more rows at or before W, and
+  Flink's OVER operator drops a row at W once its timer for W fired; `<=` routes exactly those.
+- Every sliding window is its own OVER clause (Flink computes one window per SELECT), nested so
+  a new window length is one edit of the definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from features.definition import SOURCE, STREAM, Aggregate, Window, aggregates_for, aggregates_of_kind, windows
+from features.records import AGGREGATE_FIELDS, LATE_FIELDS, TRANSACTION_FIELDS
+
+# Table names, as the statement set and the tests know them.
+SOURCE_TABLE = "transactions"
+AGGREGATES_TABLE = "aggregates"
+LATE_TABLE = "late_records"
+
+# Session settings the SQL relies on (rendered as SET statements; the app applies them).
+SETTINGS: dict[str, str] = {
+    # Event time travels as UTC strings; parsing and formatting happen in the session zone.
+    "table.local-time-zone": "UTC",
+    # Emit the watermark after each row that advances it, not on a processing-time timer:
+    # the late set then depends on arrival order only (see the module docstring).
+    "pipeline.auto-watermark-interval": "0",
+    # Streaming semantics (watermarks, CURRENT_WATERMARK) also for the bounded test inputs.
+    "execution.runtime-mode": "streaming",
+}
+
+# How long a transaction id is remembered to drop a redelivered copy (state TTL; a parameter).
+DEFAULT_DEDUP_TTL = "1 d"
+
+ISO_MS_Z = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
+_EPOCH = "TO_TIMESTAMP_LTZ(0, 3)"
+
+_JSON_TYPES = {"string": "STRING", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INT"}
+
+
+@dataclass(frozen=True)
+class Connectors:
+    """WITH options of the three tables; `format` options are added by the renderer."""
+
+    transactions: Mapping[str, str]
+    aggregates: Mapping[str, str]
+    late: Mapping[str, str]
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+def kinesis(
+    input_arn: str,
+    output_arn: str,
+    late_arn: str,
+    region: str,
+    init_position: str = "LATEST",
+    init_timestamp: str | None = None,
+) -> Connectors:
+    """Kinesis Data Streams via flink-sql-connector-kinesis 5.x (`kinesis`, FLIP-27 source)."""
+    source = {"connector": "kinesis", "stream.arn": input_arn, "aws.region": region,
+              "source.init.position": init_position}
+    if init_timestamp:
+        source["source.init.timestamp"] = init_timestamp
+
+    def sink(arn: str) -> dict[str, str]:
+        return {"connector": "kinesis", "stream.arn": arn, "aws.region": region}
+
+    return Connectors(source, sink(output_arn), sink(late_arn))
+
+
+def filesystem(input_path: str, output_path: str, late_path: str) -> Connectors:
+    """The filesystem connector: newline-delimited files in, JSON part files out (tests, bench)."""
+    return Connectors(
+        {"connector": "filesystem", "path": input_path},
+        {"connector": "filesystem", "path": output_path},
+        {"connector": "filesystem", "path": late_path},
+    )
+
+
+PLACEHOLDERS = kinesis(
+    "${input.stream.arn}", "${output.stream.arn}", "${late.stream.arn}", "${aws.region}", "${source.init.position}"
+)
+
+
+def _with(options: Mapping[str, str]) -> str:
+    body = ",\n".join(f"  '{k}' = '{v}'" for k, v in options.items())
+    return f"WITH (\n{body}\n)"
+
+
+def _json_sink_format() -> dict[str, str]:
+    return {"format": "json", "json.encode.decimal-as-plain-number": "true"}
+
+
+def _interval(length: timedelta) -> str:
+    """A day-time interval literal with millisecond precision."""
+    ms = int(length.total_seconds() * 1000)
+    days, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+
+
+def _sql_type(agg: Aggregate) -> str:
+    return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
+
+
+def _parsed() -> dict[str, str]:
+    """Each transaction field read from the payload: NULL when absent, mistyped or not JSON."""
+    exprs = {}
+    for name in TRANSACTION_FIELDS:
+        value = f"JSON_VALUE(payload, '$.{name}')"  # the text of a scalar
+        if name == SOURCE.event_time:
+            exprs[name] = f"CAST(TO_TIMESTAMP(REPLACE(REPLACE({value}, 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3))"
+        elif SOURCE.column(name).dtype == "string":
+            exprs[name] = value
+        else:
+            exprs[name] = f"TRY_CAST({value} AS {_JSON_TYPES[SOURCE.column(name).dtype]})"
+    return exprs
+
+
+def _invalid() -> str:
+    """Why a payload is not a valid transaction (NULL when it is), as features.records decides."""
+    ts, amount = SOURCE.event_time, SOURCE.amount_column
+    parsed = _parsed()
+    present = {**parsed, ts: f"JSON_VALUE(payload, '$.{ts}')"}
+    missing = " || ".join(f"CASE WHEN {present[n]} IS NULL THEN ' {n}' ELSE '' END" for n in TRANSACTION_FIELDS)
+    return f"""CASE
+    WHEN {" OR ".join(f"{e} IS NULL" for e in present.values())}
+      THEN 'invalid: missing or mistyped field(s):' || {missing}
+    WHEN {parsed[ts]} IS NULL THEN 'invalid: {ts} is not an ISO-8601 UTC time: ' || {present[ts]}
+    WHEN {parsed[amount]} < 0 OR {parsed[amount]} <> {parsed[amount]} OR ABS({parsed[amount]}) > 1.7976931348623157E308
+      THEN 'invalid: amount must be finite and non-negative'
+  END"""
+
+
+def _source_table(options: Mapping[str, str]) -> str:
+    """The raw payload plus the parsed fields as computed columns, event time and watermark."""
+    ts = SOURCE.event_time
+    parsed = _parsed()
+    fields = ",\n".join(f"  {n} AS {e}" for n, e in parsed.items() if n != ts)
+    # Computed columns cannot refer to each other, hence the repetition (it is rendered). An
+    # invalid row gets event time 0, because Flink fails on a NULL rowtime and because it must
+    # not move the watermark (as in the local engine); it is routed out before aggregation.
+    return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
+  payload STRING,
+{fields},
+  {ts}_text AS JSON_VALUE(payload, '$.{ts}'),
+  invalid AS {_invalid()},
+  {ts} AS COALESCE(CASE WHEN {_invalid()} IS NULL THEN {parsed[ts]} END, {_EPOCH}),
+  arrival AS PROCTIME(),
+  WATERMARK FOR {ts} AS {ts} - {_interval(STREAM.out_of_orderness)}
+) {_with({**options, "format": "raw"})}"""
+
+
+def _reason() -> str:
+    """NULL for a row to aggregate; otherwise why it goes to late records (wording as the local engine)."""
+    ts, wm = SOURCE.event_time, f"CURRENT_WATERMARK({SOURCE.event_time})"
+    return f"""COALESCE(invalid, CASE WHEN {wm} IS NOT NULL AND {ts} <= {wm}
+    THEN 'late: event time ' || DATE_FORMAT({ts}, '{ISO_MS_Z}') || ' is not after the watermark '
+      || DATE_FORMAT({wm}, '{ISO_MS_Z}') END)"""
+
+
+def _routed_view() -> str:
+    return f"""CREATE TEMPORARY VIEW routed AS
+SELECT {", ".join(TRANSACTION_FIELDS)}, {SOURCE.event_time}_text, arrival,
+  {_reason()} AS reason
+FROM {SOURCE_TABLE}"""
+
+
+def _on_time_view() -> str:
+    """On-time rows, the first arrival of each transaction id (a redelivery is counted once)."""
+    cols = ", ".join(TRANSACTION_FIELDS)
+    return f"""CREATE TEMPORARY VIEW on_time AS
+SELECT {cols}
+FROM (
+  SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} ORDER BY arrival ASC) AS tid_seen
+  FROM routed
+  WHERE reason IS NULL
+)
+WHERE tid_seen = 1"""
+
+
+def _window_query(inner: str, carried: list[str], window: Window) -> str:
+    frame = (
+        f"PARTITION BY {SOURCE.entity} ORDER BY {SOURCE.event_time} "
+        f"RANGE BETWEEN {_interval(window.length)} PRECEDING AND CURRENT ROW"
+    )
+    aggs = [
+        f"CAST({a.function.upper()}({'*' if a.column is None else a.column}) OVER w_{window.suffix} AS {_sql_type(a)}) AS {a.name}"
+        for a in aggregates_for(window)
+    ]
+    return (
+        f"SELECT {', '.join(carried)},\n  {(',' + chr(10) + '  ').join(aggs)}\n"
+        f"FROM ({inner})\nWINDOW w_{window.suffix} AS ({frame})"
+    )
+
+
+def _aggregates_insert() -> str:
+    query, carried = f"SELECT {', '.join(TRANSACTION_FIELDS)} FROM on_time", list(TRANSACTION_FIELDS)
+    for window in windows("sliding"):
+        query = _window_query(query, carried, window)
+        carried = carried + [a.name for a in aggregates_for(window)]
+    select = ", ".join(
+        f"DATE_FORMAT({f}, '{ISO_MS_Z}') AS {f}" if f == SOURCE.event_time else f for f in AGGREGATE_FIELDS
+    )
+    return f"INSERT INTO {AGGREGATES_TABLE}\nSELECT {select}\nFROM (\n{query}\n)"
+
+
+def _late_insert() -> str:
+    # The event time as received: for an invalid row it is what could not be parsed.
+    select = ", ".join(f"{f}_text AS {f}" if f == SOURCE.event_time else f for f in LATE_FIELDS)
+    return f"INSERT INTO {LATE_TABLE}\nSELECT {select}\nFROM routed\nWHERE reason IS NOT NULL"
+
+
+def _sink_table(name: str, fields: tuple[str, ...], options: Mapping[str, str]) -> str:
+    types = {a.name: _sql_type(a) for a in aggregates_of_kind("sliding")}
+    cols = []
+    for f in fields:
+        if f == SOURCE.event_time or f == "reason":
+            cols.append(f"  {f} STRING")
+        elif f in types:
+            cols.append(f"  {f} {types[f]}")
+        else:
+            cols.append(f"  {f} {_JSON_TYPES[SOURCE.column(f).dtype]}")
+    return f"CREATE TEMPORARY TABLE {name} (\n{(',' + chr(10)).join(cols)}\n) {_with({**options, **_json_sink_format()})}"
+
+
+def settings(dedup_ttl: str = DEFAULT_DEDUP_TTL) -> dict[str, str]:
+    # The TTL bounds the dedup state (one entry per tid); it is far longer than any window.
+    return {**SETTINGS, "table.exec.state.ttl": dedup_ttl}
+
+
+def statements(connectors: Connectors) -> list[str]:
+    """DDL then the two INSERTs (run together as one statement set)."""
+    return [
+        _source_table(connectors.transactions),
+        _sink_table(AGGREGATES_TABLE, AGGREGATE_FIELDS, connectors.aggregates),
+        _sink_table(LATE_TABLE, LATE_FIELDS, connectors.late),
+        _routed_view(),
+        _on_time_view(),
+        _late_insert(),
+        _aggregates_insert(),
+    ]
+
+
+def script(connectors: Connectors = PLACEHOLDERS, dedup_ttl: str = DEFAULT_DEDUP_TTL) -> str:
+    """The whole job as one SQL script (SET lines + statements), for people and the drift test."""
+    header = (
+        "-- Streaming aggregation for Managed Service for Apache Flink (Flink 1.20), rendered from\n"
+        "-- features/definition.py. Do not edit: run `make render`. ${...} are the app's runtime\n"
+        "-- properties; the tests run the same statements with the filesystem connector.\n"
+        "-- The two INSERTs run as one statement set.\n"
+    )
+    sets = "".join(f"SET '{k}' = '{v}';\n" for k, v in settings(dedup_ttl).items())
+    return header + "\n" + sets + "\n" + ";\n\n".join(statements(connectors)) + ";\n"

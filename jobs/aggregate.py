@@ -1,0 +1,113 @@
+"""python -m jobs.aggregate: the batch aggregation job.
+
+Reads a transaction history (Parquet, or the seed's CSV layout), computes every feature of the
+definition with point-in-time correctness, and writes under DIR, as Parquet:
+  training/   every transaction with its features and label (the training table)
+  snapshots/  the daily 1-week snapshots per card (cc-agg-batch-fg offline-store rows)
+  online/     the latest snapshot per card (cc-agg-batch-fg online-store rows)
+  _SUCCESS    a JSON manifest, written last
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from features import batch_sql
+from jobs.batch import engines, output, source
+
+
+class JobError(RuntimeError):
+    """Ends the job with one line for the user."""
+
+
+def input_format(path: str) -> str:
+    name = path.rstrip("/").lower()
+    if name.endswith(".csv"):
+        return "csv"
+    # A remote prefix is taken for a Parquet dataset, as Spark's reader takes it.
+    if name.endswith(".parquet") or output.is_remote(path) or Path(path).is_dir():
+        return "parquet"
+    raise JobError(f"{path}: unknown input format (expected .parquet, .csv or a directory of Parquet files)")
+
+
+def check_input(path: str) -> str:
+    if not output.is_remote(path):
+        p = Path(path)
+        if not p.exists():
+            raise JobError(f"{path}: no such file or directory")
+        if p.is_file() and p.stat().st_size == 0:
+            raise JobError(f"{path}: empty file")
+        if p.is_dir() and not any(p.rglob("*.parquet")):
+            raise JobError(f"{path}: directory holds no Parquet files")
+    return input_format(path)
+
+
+def run(engine: str, input_path: str, output_dir: str, log=print, **engine_options) -> dict:
+    """Run the job; returns the manifest. Raises JobError with a one-line message on bad input."""
+    input_path, output_dir = str(input_path), str(output_dir)
+    if engine == "duckdb" and (output.is_remote(input_path) or output.is_remote(output_dir)):
+        raise JobError("the duckdb engine reads and writes local paths only; use --engine spark for object stores")
+    fmt = check_input(input_path)
+    started = time.perf_counter()
+    try:
+        eng = engines.create(engine, **engine_options)
+    except engines.EngineError as err:
+        raise JobError(str(err)) from err
+    try:
+        mapping = source.resolve_columns(eng.register_raw(input_path, fmt), input_path)
+        total = source.check(eng.fetch_one(source.problems_query(eng.dialect, mapping)), input_path)
+        log(f"[{engine}] {total:,} transactions read from {input_path}")
+        eng.create_view("transactions", source.typed_select(eng.dialect, mapping))
+        for name, select in batch_sql.statements(eng.dialect):
+            eng.create_view(name, select, reuse=name in batch_sql.REUSED_VIEWS)
+        rows = {}
+        with output.staged(output_dir) as staging:
+            for view in batch_sql.OUTPUT_VIEWS:
+                rows[view] = eng.write_parquet(view, f"{staging.rstrip('/')}/{view}")
+                log(f"[{engine}] {view}: {rows[view]:,} rows")
+            manifest = {
+                "engine": engine,
+                "input": input_path,
+                "input_rows": total,
+                "rows": rows,
+                "sql_sha256": hashlib.sha256(batch_sql.script(eng.dialect).encode()).hexdigest(),
+                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+            output.write_manifest(staging, manifest, eng.write_text)
+    except (source.InputError, engines.EngineError) as err:
+        raise JobError(str(err)) from err
+    finally:
+        eng.close()
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.aggregate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="duckdb: embedded, one machine (default); spark: PySpark, local[*] or under spark-submit")
+    parser.add_argument("--input", required=True, help="history: .parquet file or directory, or .csv (seed layout); s3:// with spark")
+    parser.add_argument("--output", required=True, help="output directory (replaced atomically when local)")
+    parser.add_argument("--master", help="Spark master (default local[*] unless run by spark-submit)")
+    args = parser.parse_args(argv)
+    options = {"master": args.master} if args.engine == "spark" and args.master else {}
+    try:
+        manifest = run(args.engine, args.input, args.output, **options)
+    except JobError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"[{args.engine}] done in {manifest['seconds']} s -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The batch aggregation job: engines, input validation, output publishing, cloud launch."""

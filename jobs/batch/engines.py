@@ -1,0 +1,170 @@
+"""The two batch engines behind one small interface: DuckDB (one machine) and PySpark (distributed).
+
+Both run the same rendered statements (features.batch_sql); an engine only knows how to read
+the raw input, create views, run a query and write a view as Parquet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+from features.batch_sql import DIALECTS, Dialect
+
+
+class EngineError(RuntimeError):
+    """The engine cannot run here (e.g. Java missing); one line for the user."""
+
+
+class Engine(Protocol):
+    dialect: Dialect
+
+    def register_raw(self, path: str, fmt: str) -> list[str]: ...
+    def create_view(self, name: str, select: str, reuse: bool = False) -> None: ...
+    def fetch_one(self, sql: str) -> tuple: ...
+    def write_parquet(self, view: str, directory: str) -> int: ...
+    def write_text(self, uri: str, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class DuckDBEngine:
+    dialect = DIALECTS["duckdb"]
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
+        import duckdb
+
+        self._duckdb = duckdb
+        self.con = duckdb.connect()
+        # Event time is UTC everywhere; naive CSV times are read as UTC.
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET preserve_insertion_order = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+
+    def register_raw(self, path: str, fmt: str) -> list[str]:
+        source = path.replace("'", "''")
+        if fmt == "csv":
+            # Read every column as text: conversion errors are reported by the validation query.
+            reader = f"read_csv('{source}', header = true, all_varchar = true)"
+        else:
+            target = f"{source}/**/*.parquet" if Path(path).is_dir() else source
+            reader = f"read_parquet('{target}')"
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW raw_input AS SELECT * FROM {reader}")
+            return [row[0] for row in self.con.execute("DESCRIBE raw_input").fetchall()]
+        except self._duckdb.Error as err:
+            raise EngineError(f"{path}: cannot read as {fmt}: {_first_line(err)}") from err
+
+    def create_view(self, name: str, select: str, reuse: bool = False) -> None:
+        kind = "TABLE" if reuse else "VIEW"
+        self.con.execute(f"CREATE OR REPLACE TEMPORARY {kind} {name} AS {select}")
+
+    def fetch_one(self, sql: str) -> tuple:
+        try:
+            return self.con.execute(sql).fetchone()
+        except self._duckdb.Error as err:
+            raise EngineError(_first_line(err)) from err
+
+    def write_parquet(self, view: str, directory: str) -> int:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        target = f"{directory}/part-0.parquet".replace("'", "''")
+        self.con.execute(f"COPY (SELECT * FROM {view}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        return self.con.execute(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchone()[0]
+
+    def write_text(self, uri: str, text: str) -> None:
+        raise EngineError(f"{uri}: the duckdb engine writes local directories only; use --engine spark")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class SparkEngine:
+    dialect = DIALECTS["spark"]
+
+    def __init__(self, master: str | None = None, shuffle_partitions: int | None = None) -> None:
+        if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+            raise EngineError("--engine spark needs Java 17 (install openjdk-17-jre-headless or set JAVA_HOME)")
+        from pyspark.sql import SparkSession
+
+        builder = (
+            SparkSession.builder.appName("cc-agg-batch")
+            .config("spark.sql.session.timeZone", "UTC")
+            # Non-ANSI casts yield NULL on bad values, which the validation query reports (3.3 and 4.x).
+            .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        )
+        # Under spark-submit (EMR Serverless, SageMaker Processing) the cluster sets the master;
+        # run from plain Python it is local mode, bound to loopback, no UI, few shuffle partitions.
+        if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
+            builder = (
+                builder.master(master or "local[*]")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
+                .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 4))
+            )
+        self.spark = builder.getOrCreate()
+        self.spark.sparkContext.setLogLevel("ERROR")
+        self._cached: list[str] = []
+
+    def register_raw(self, path: str, fmt: str) -> list[str]:
+        from pyspark.errors import PySparkException
+
+        try:
+            reader = self.spark.read
+            frame = reader.option("header", True).csv(path) if fmt == "csv" else reader.parquet(path)
+        except PySparkException as err:
+            raise EngineError(f"{path}: cannot read as {fmt}: {_first_line(err)}") from err
+        frame.createOrReplaceTempView("raw_input")
+        return frame.columns
+
+    def create_view(self, name: str, select: str, reuse: bool = False) -> None:
+        frame = self.spark.sql(select)
+        if reuse:
+            frame = frame.cache()
+            self._cached.append(name)
+        frame.createOrReplaceTempView(name)
+
+    def fetch_one(self, sql: str) -> tuple:
+        from pyspark.errors import PySparkException
+
+        try:
+            return tuple(self.spark.sql(sql).first())
+        except PySparkException as err:
+            raise EngineError(_first_line(err)) from err
+
+    def write_parquet(self, view: str, directory: str) -> int:
+        frame = self.spark.table(view)
+        frame.write.mode("overwrite").parquet(directory)
+        return self.spark.read.parquet(directory).count()
+
+    def write_text(self, uri: str, text: str) -> None:
+        """Through Hadoop's file system API, so s3:// works wherever the cluster can write."""
+        jvm = self.spark.sparkContext._jvm
+        path = jvm.org.apache.hadoop.fs.Path(uri)
+        stream = path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).create(path, True)
+        try:
+            stream.write(bytearray(text.encode()))
+        finally:
+            stream.close()
+
+    def close(self) -> None:
+        self.spark.stop()
+
+
+def create(engine: str, **options) -> Engine:
+    if engine == "duckdb":
+        return DuckDBEngine(**options)
+    if engine == "spark":
+        return SparkEngine(**options)
+    raise EngineError(f"unknown engine {engine!r} (choose duckdb or spark)")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -1,0 +1,66 @@
+"""Type and validate the raw history before aggregation.
+
+The raw input (Parquet, or the seed's CSV layout read as text) is registered as view
+`raw_input`; `typed_select` converts it to the source schema as view `transactions`, and
+`problems` finds what does not convert, so a bad file ends the job with one clear line.
+"""
+
+from __future__ import annotations
+
+from features.batch_sql import Dialect
+from features.definition import SOURCE
+
+
+class InputError(ValueError):
+    """The input cannot be aggregated; the message names the file and the problem."""
+
+
+def resolve_columns(raw_columns: list[str], path: str) -> dict[str, str]:
+    """Source column -> raw column, accepting the seed CSV's `datetime` for `trans_ts`."""
+    present = {c.lower(): c for c in raw_columns}
+    aliases = {target: alias for alias, target in SOURCE.csv_aliases}
+    mapping, missing = {}, []
+    for column in SOURCE.columns:
+        raw = present.get(column.name) or present.get(aliases.get(column.name, ""))
+        if raw is None:
+            missing.append(column.name)
+        else:
+            mapping[column.name] = raw
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw_columns) or 'none'})")
+    return mapping
+
+
+def typed_select(dialect: Dialect, mapping: dict[str, str]) -> str:
+    casts = ", ".join(
+        f"{dialect.safe_cast.format(expr=mapping[c.name], type=dialect.types[c.dtype])} AS {c.name}"
+        for c in SOURCE.columns
+    )
+    return f"SELECT {casts} FROM raw_input"
+
+
+def problems_query(dialect: Dialect, mapping: dict[str, str]) -> str:
+    """One row: total rows, then per source column the bad-row count and one bad raw value."""
+    parts = ["COUNT(*) AS total"]
+    for c in SOURCE.columns:
+        raw = mapping[c.name]
+        converted = dialect.safe_cast.format(expr=raw, type=dialect.types[c.dtype])
+        bad = f"({raw} IS NULL OR {converted} IS NULL)"
+        if c.name == SOURCE.amount_column:
+            # NaN sorts above every number in both engines, so this rejects NaN, infinities, negatives.
+            bad = f"({bad} OR NOT ({converted} >= 0 AND {converted} < CAST('Infinity' AS DOUBLE)))"
+        parts.append(f"SUM(CASE WHEN {bad} THEN 1 ELSE 0 END) AS bad_{c.name}")
+        parts.append(f"MIN(CASE WHEN {bad} THEN CAST({raw} AS {dialect.types['string']}) END) AS example_{c.name}")
+    return f"SELECT {', '.join(parts)} FROM raw_input"
+
+
+def check(row: tuple, path: str) -> int:
+    """Raise InputError for an empty input or unconvertible values; return the row count."""
+    total, rest = row[0], row[1:]
+    if not total:
+        raise InputError(f"{path}: no transactions (empty input)")
+    for column, bad, example in zip(SOURCE.columns, rest[0::2], rest[1::2], strict=True):
+        if bad:
+            shown = "null" if example is None else repr(example)
+            raise InputError(f"{path}: {bad} row(s) with a missing or invalid {column.name} ({column.dtype}), e.g. {shown}")
+    return int(total)
