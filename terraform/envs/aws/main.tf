@@ -1,0 +1,156 @@
+# The whole system in one AWS account: KMS key, buckets, streams, feature groups, the fraud
+# model endpoint, the streaming aggregation app (Flink, or the legacy KDA SQL app), the two
+# stream functions and monitoring. `make deploy` applies it twice: first without the pieces
+# that need uploaded artifacts (model.tar.gz, flink-app.zip), then with them.
+
+provider "aws" {
+  region = var.region
+
+  # Only for offline plans (tests): no credential, account or metadata lookups.
+  skip_credentials_validation = var.offline
+  skip_requesting_account_id  = var.offline
+  skip_metadata_api_check     = var.offline
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+data "aws_partition" "current" {}
+
+locals {
+  repo_root = "${path.module}/../../.."
+  rendered  = "${local.repo_root}/features/rendered"
+  tags = merge({
+    "project"    = "streaming-fraud-features"
+    "managed-by" = "terraform"
+    "deployment" = var.name_prefix
+  }, var.tags)
+
+  # The serving threshold comes from the feature definition unless overridden.
+  fraud_threshold = coalesce(var.fraud_threshold, jsondecode(file("${local.rendered}/model_input.json")).serving_threshold)
+  endpoint_name   = "${var.name_prefix}-model"
+  endpoint_arn    = "arn:${data.aws_partition.current.partition}:sagemaker:${var.region}:${module.kms.account_id}:endpoint/${local.endpoint_name}"
+  ingest_zip      = coalesce(var.ingest_zip_path, "${local.repo_root}/build/lambda/ingest.zip")
+  score_zip       = coalesce(var.score_zip_path, "${local.repo_root}/build/lambda/score.zip")
+  artifacts       = module.storage.bucket_names["artifacts"]
+}
+
+module "kms" {
+  source = "../../modules/kms"
+
+  name_prefix = var.name_prefix
+  tags        = var.tags
+}
+
+module "storage" {
+  source = "../../modules/storage"
+
+  name_prefix   = var.name_prefix
+  kms_key_arn   = module.kms.key_arn
+  force_destroy = var.force_destroy_buckets
+  tags          = var.tags
+}
+
+module "streams" {
+  source = "../../modules/streams"
+
+  name_prefix     = var.name_prefix
+  mode            = var.stream_mode
+  shard_count     = var.shard_count
+  retention_hours = var.stream_retention_hours
+  kms_key_arn     = module.kms.key_arn
+  tags            = var.tags
+}
+
+module "feature_groups" {
+  source = "../../modules/feature_groups"
+
+  name_prefix          = var.name_prefix
+  definitions_dir      = "${local.rendered}/feature_groups"
+  online_ttl           = var.online_ttl
+  table_format         = var.offline_table_format
+  offline_store_bucket = module.storage.bucket_names["offline-store"]
+  kms_key_arn          = module.kms.key_arn
+  tags                 = var.tags
+}
+
+module "model_endpoint" {
+  source = "../../modules/model_endpoint"
+  count  = var.enable_model_endpoint ? 1 : 0
+
+  name_prefix        = var.name_prefix
+  endpoint_name      = local.endpoint_name
+  model_data_bucket  = local.artifacts
+  model_data_key     = var.model_data_key
+  endpoint_type      = var.endpoint_type
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = module.kms.key_arn
+  tags               = var.tags
+}
+
+module "streaming_app" {
+  source = "../../modules/streaming_app"
+  count  = var.enable_streaming_app && var.streaming_engine == "flink" ? 1 : 0
+
+  name_prefix        = var.name_prefix
+  code_bucket        = local.artifacts
+  code_key           = var.flink_app_key
+  input_stream_arn   = module.streams.arns["transactions"]
+  output_stream_arn  = module.streams.arns["aggregates"]
+  late_stream_arn    = module.streams.arns["late"]
+  parallelism        = var.flink_parallelism
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = module.kms.key_arn
+  tags               = var.tags
+}
+
+module "kda_sql_app" {
+  source = "../../modules/kda_sql_app"
+  count  = var.enable_streaming_app && var.streaming_engine == "kda_sql" ? 1 : 0
+
+  name_prefix        = var.name_prefix
+  sql_path           = "${local.rendered}/kda.sql"
+  input_schema_path  = "${local.rendered}/kda_input_schema.json"
+  input_stream_arn   = module.streams.arns["transactions"]
+  output_stream_arn  = module.streams.arns["aggregates"]
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = module.kms.key_arn
+  tags               = var.tags
+}
+
+module "functions" {
+  source = "../../modules/functions"
+
+  name_prefix                  = var.name_prefix
+  ingest_zip_path              = local.ingest_zip
+  score_zip_path               = local.score_zip
+  source_stream_arn            = module.streams.arns["aggregates"]
+  streaming_feature_group_name = module.feature_groups.names["cc-agg-fg"]
+  streaming_feature_group_arn  = module.feature_groups.arns["cc-agg-fg"]
+  batch_feature_group_name     = module.feature_groups.names["cc-agg-batch-fg"]
+  batch_feature_group_arn      = module.feature_groups.arns["cc-agg-batch-fg"]
+  endpoint_name                = local.endpoint_name
+  endpoint_arn                 = local.endpoint_arn
+  fraud_threshold              = local.fraud_threshold
+  predictions_stream_name      = module.streams.names["predictions"]
+  predictions_stream_arn       = module.streams.arns["predictions"]
+  event_source                 = var.event_source
+  log_retention_days           = var.log_retention_days
+  kms_key_arn                  = module.kms.key_arn
+  tags                         = var.tags
+}
+
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name_prefix            = var.name_prefix
+  function_names         = module.functions.function_names
+  stream_names           = module.streams.names
+  dead_letter_queue_name = module.functions.dead_letter_queue_name
+  endpoint_name          = var.enable_model_endpoint ? local.endpoint_name : null
+  create_sns_topic       = var.create_alarm_topic
+  alarm_emails           = var.alarm_emails
+  kms_key_arn            = module.kms.key_arn
+  tags                   = var.tags
+}

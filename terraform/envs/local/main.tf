@@ -1,0 +1,73 @@
+# What LocalStack's free edition serves, for the integration tests: the KMS key, the streams,
+# the buckets, the dead-letter queue and the function log groups (LocalStack cannot run Lambda
+# code without Docker, and answers 501 for SageMaker, Kinesis Analytics and Glue).
+
+provider "aws" {
+  region = var.region
+  #checkov:skip=CKV_AWS_41:LocalStack's fixed dummy credentials ("test"), never real keys.
+  access_key = var.localstack_access_key
+  secret_key = var.localstack_secret_key
+
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+
+  endpoints {
+    cloudwatch = var.endpoint
+    iam        = var.endpoint
+    kinesis    = var.endpoint
+    kms        = var.endpoint
+    logs       = var.endpoint
+    s3         = var.endpoint
+    sqs        = var.endpoint
+    sts        = var.endpoint
+  }
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+locals {
+  tags = merge({
+    "project"    = "streaming-fraud-features"
+    "managed-by" = "terraform"
+    "deployment" = var.name_prefix
+  }, var.tags)
+}
+
+module "kms" {
+  source = "../../modules/kms"
+
+  name_prefix = var.name_prefix
+  tags        = var.tags
+}
+
+module "storage" {
+  source = "../../modules/storage"
+
+  name_prefix = var.name_prefix
+  kms_key_arn = module.kms.key_arn
+  tags        = var.tags
+}
+
+module "streams" {
+  source = "../../modules/streams"
+
+  name_prefix = var.name_prefix
+  mode        = "PROVISIONED"
+  shard_count = var.shard_count
+  kms_key_arn = module.kms.key_arn
+  tags        = var.tags
+}
+
+# Only the dead-letter queue and the log groups: LocalStack cannot run the functions.
+module "functions" {
+  source = "../../modules/functions"
+
+  name_prefix      = var.name_prefix
+  create_functions = false
+  kms_key_arn      = module.kms.key_arn
+  tags             = var.tags
+}
