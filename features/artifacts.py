@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from features import batch_sql, kda_sql
+from features import batch_sql, flink_sql, kda_sql
 from features.definition import FEATURE_GROUPS, MODEL_INPUT, SERVING_THRESHOLD
 from features.feature_groups import definition_json
 
@@ -27,6 +27,7 @@ ARTIFACTS: dict[str, Callable[[], str]] = {
     "model_input.json": _model_input,
     "kda.sql": kda_sql.script,
     "kda_input_schema.json": kda_sql.input_schema_json,
+    "flink.sql": flink_sql.script,
     **{f"feature_groups/{g.name}.json": (lambda g=g: definition_json(g)) for g in FEATURE_GROUPS},
 }
 
