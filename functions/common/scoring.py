@@ -26,7 +26,7 @@ from functions.common.serving import (
 UNKNOWN_CARD = "unknown_card"
 SNAPSHOT_AFTER_EVENT = "snapshot_after_event"
 IDS_PER_IDENTIFIER = 100  # BatchGetRecord: <= 100 record ids per identifier entry
-IDENTIFIERS_PER_CALL = 10  # and <= 10 identifier entries per call
+IDENTIFIERS_PER_CALL = 100  # and <= 100 identifier entries per call (botocore service model)
 LOOKUP_ATTEMPTS = 3
 
 
@@ -53,7 +53,7 @@ class Outcome:
 
 
 def read_snapshots(store: Any, group: str, cards: Sequence[int]) -> Lookup:
-    """The online cc-agg-batch-fg records of `cards`: one BatchGetRecord per 1,000 cards."""
+    """The online cc-agg-batch-fg records of `cards`: one BatchGetRecord per 10,000 cards (the API limit)."""
     found: dict[int, Sequence[dict[str, str]]] = {}
     round_trips = 0
     per_call = IDS_PER_IDENTIFIER * IDENTIFIERS_PER_CALL

@@ -1,0 +1,68 @@
+"""The `local` profile's clients: the local runtime's objects behind boto3's method shapes.
+
+The handlers run unchanged; `AWS_CLIENT_FACTORY=local.profile:client` hands them these instead
+of boto3 clients. Where they live comes from the environment, like everything else a handler sees:
+
+- LOCAL_DATA_DIR: the runtime's root: streams/ (Kinesis), queues/ (SQS), featurestore.db;
+- LOCAL_MODEL: the model (model.tar.gz or its folder) the in-process endpoint scores with
+  (default LOCAL_DATA_DIR/model).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.definition import MODEL_INPUT
+
+DATA_DIR_ENV, MODEL_ENV = "LOCAL_DATA_DIR", "LOCAL_MODEL"
+SERVICES = ("kinesis", "sqs", "sagemaker-featurestore-runtime", "sagemaker-runtime")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV, "data/local"))
+
+
+class InProcessEndpoint:
+    """invoke_endpoint over an in-process model, speaking the endpoint's text/csv contract."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def invoke_endpoint(self, *, EndpointName: str, Body: str | bytes, ContentType: str = "text/csv",
+                        Accept: str = "text/csv", **_: Any) -> dict[str, Any]:
+        if ContentType.split(";")[0].strip() != "text/csv":
+            raise ValueError(f"unsupported ContentType {ContentType!r}: the endpoint takes text/csv")
+        text = Body.decode() if isinstance(Body, bytes) else Body
+        rows = np.array([line.split(",") for line in text.splitlines() if line], dtype=np.float64)
+        probabilities = self.model.predict(rows.reshape(-1, len(MODEL_INPUT)))
+        body = "\n".join(repr(float(p)) for p in probabilities).encode()
+        return {"Body": io.BytesIO(body), "ContentType": "text/csv", "InvokedProductionVariant": "local"}
+
+
+@functools.cache
+def client(service: str) -> Any:
+    """One object per service per process (a warm Lambda keeps its clients)."""
+    root = data_dir()
+    if service == "kinesis":
+        from local.stream import LocalKinesis
+
+        return LocalKinesis(root=str(root / "streams"))
+    if service == "sqs":
+        from local.queue import LocalSQS
+
+        return LocalSQS(root=str(root / "queues"))
+    if service == "sagemaker-featurestore-runtime":
+        from local.feature_store import LocalFeatureStore
+
+        return LocalFeatureStore(path=str(root / "featurestore.db"))
+    if service == "sagemaker-runtime":
+        from local.endpoint import Model
+
+        return InProcessEndpoint(Model.load(os.environ.get(MODEL_ENV) or str(root / "model")))
+    raise ValueError(f"the local profile has no {service!r} client (it has {', '.join(SERVICES)})")
