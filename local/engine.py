@@ -1,0 +1,670 @@
+"""The local streaming aggregation engine: per-card sliding-window features in event time.
+
+Core (`WindowEngine`, pure, no I/O). For every transaction, in event time:
+
+- watermark W = (largest event time among the rows BEFORE this one) - out_of_orderness
+  (features.definition.STREAM); None before the first row. This is the per-row form of Flink SQL's
+  `WATERMARK FOR trans_ts AS trans_ts - INTERVAL ...`, so both engines agree row for row.
+- a row is late iff W is not None and event_ms <= W (a watermark W promises no more rows at or
+  before W; Flink's OVER operator drops them). A late row goes to the late output with a reason
+  starting "late:" and is not aggregated.
+- then dedup: the first on-time copy of a tid is kept; a later copy goes out as "duplicate".
+- a kept row is buffered until the watermark reaches it: Flink fires an event-time timer for t when
+  W >= t, so rows with event_ms <= W are emitted, in event-time order (ties in arrival order), each
+  with the aggregates over its card's kept rows in [t - length, t], itself and its same-timestamp
+  peers included. Because nothing at or before W can still be accepted, the result equals the batch
+  job's window over the same kept rows.
+- aggregates are generic over features.definition.aggregates_of_kind("sliding")
+  (count/sum/avg/max/min); each is computed over the window's values when the row fires (windows
+  are small), so averages carry no running-sum drift and match the batch job to rounding.
+- a tid is remembered until the watermark is past its event time by the largest window plus the
+  out-of-orderness; any later copy of it is late by then anyway.
+
+Durable runner (`EngineRunner`, the `python -m local.engine` process) reads the transactions
+stream and writes aggregates (partition key cc_num), late records and dead letters to streams.
+Exactly-once across crashes, even SIGKILL, without cross-file transactions:
+
+1. before processing a batch, its input ranges (shard, first and last sequence number) are
+   appended to a write-ahead log in the state database (one small SQLite commit);
+2. the batch is processed and its outputs are written to the output streams;
+3. every `checkpoint_interval_s`, the engine state (windows, pending rows, tids, watermark),
+   the input positions and the output tips are written and the log cleared, in one transaction.
+
+On restart the engine loads the checkpoint and replays the logged ranges in the logged order. The
+core is deterministic, so the replay regenerates byte-identical outputs; those already present in
+the output streams after the checkpointed tips (counted as a multiset of payloads) are skipped,
+the rest are written. So no output is lost or written twice, and the window state equals the state
+of an uninterrupted run. Reading several input shards merges them by arrival time (then shard,
+then sequence); with one shard (the local default) the order is exactly the producer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from bisect import bisect_right
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
+from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
+
+DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
+# Rows admitted between two releases: bounds the pending heap, amortises the release.
+RELEASE_EVERY = 512
+
+
+class Emitted(NamedTuple):
+    """One output of the engine: kind is "aggregate", "late", "duplicate" or "dead"."""
+
+    kind: str
+    record: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Outputs:
+    """What the engine released, by kind (aggregates in event-time order, the rest in arrival order)."""
+
+    aggregates: list[dict[str, Any]] = field(default_factory=list)  # AGGREGATE_FIELDS
+    late: list[dict[str, Any]] = field(default_factory=list)  # LATE_FIELDS, reason "late: ..."
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # LATE_FIELDS, reason "duplicate: ..."
+    dead: list[dict[str, Any]] = field(default_factory=list)  # {"data", "reason", ...}
+
+    def emitted(self) -> list[Emitted]:
+        return [Emitted(kind, r) for kind, records in (("late", self.late), ("duplicate", self.duplicates),
+                                                       ("dead", self.dead), ("aggregate", self.aggregates))
+                for r in records]
+
+
+_MS_SUFFIX = tuple(f"{ms:03d}Z" for ms in range(1000))
+_second_prefix: dict[int, str] = {}
+
+
+def _prefix(second: int) -> str:
+    prefix = _second_prefix.get(second)
+    if prefix is None:
+        if len(_second_prefix) > 100_000:
+            _second_prefix.clear()
+        prefix = _second_prefix[second] = format_ts(second * 1000)[:20]
+    return prefix
+
+
+def fast_format_ts(epoch_ms: int) -> str:
+    """features.records.format_ts, with the text up to the second cached (the formatter is hot)."""
+    second, ms = divmod(epoch_ms, 1000)
+    return _prefix(second) + _MS_SUFFIX[ms]
+
+
+# How each aggregate function reads a window's amounts (`v`, a non-empty deque).
+_EXPRESSIONS = {
+    "count": "len({v})",
+    "sum": "float(sum({v}))",
+    "avg": "sum({v}) / len({v})",
+    "max": "float(max({v}))",
+    "min": "float(min({v}))",
+}
+
+
+def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., dict[str, Any]]:
+    """A function (tid, card, amount, t, ts_text, state) -> aggregate record, generated from the definition.
+
+    It evicts the card's rows older than t - length from each window, then builds the record as a
+    single dict display. Generated once, because a loop over windows and aggregates costs about as
+    much per row as the rest of the engine; `state` is the card's [(times, amounts)] per window.
+    """
+    given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "ts_text"}
+    lines = ["def build(tid, card, amount, t, ts_text, state):"]
+    for w, length in enumerate(lengths):
+        lines += [
+            f"    times{w}, amounts{w} = state[{w}]",
+            f"    lo = t - {length}",
+            f"    while times{w}[0] < lo:",
+            f"        times{w}.popleft()",
+            f"        amounts{w}.popleft()",
+        ]
+    fields = [f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS]
+    fields += [f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=f"amounts{lengths.index(a.window.length_ms)}")
+               for a in aggregates]
+    lines.append("    return {" + ", ".join(fields) + "}")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<aggregate record builder>", "exec"), namespace)
+    return namespace["build"]
+
+
+class WindowEngine:
+    """Event-time sliding-window aggregation per card (see the module docstring for the rules).
+
+    Rows are admitted one by one (lateness and dedup are decided per row, against the watermark
+    of the rows before it); rows the watermark has passed are released every RELEASE_EVERY rows
+    and at the end of each call. Releasing in batches instead of after every row changes nothing:
+    a row at or before the watermark can no longer be admitted, so the released set and its
+    event-time order are the same; it saves the per-row overhead.
+    """
+
+    def __init__(self, out_of_orderness_ms: int | None = None, aggregates: Iterable[Aggregate] | None = None) -> None:
+        self.ooo = DEFAULT_OOO_MS if out_of_orderness_ms is None else int(out_of_orderness_ms)
+        aggs = tuple(aggregates if aggregates is not None else aggregates_of_kind("sliding"))
+        lengths = sorted({a.window.length_ms for a in aggs})
+        columns = sorted({a.column for a in aggs if a.column is not None})
+        if any(c != SOURCE.amount_column for c in columns):
+            raise ValueError(f"the local engine aggregates the amount column only, not {columns}")
+        self.lengths = lengths
+        self.aggregates = aggs
+        self.build = compile_record_builder(aggs, lengths)
+        self.horizon = (max(lengths) if lengths else 0) + self.ooo
+        self.watermark: int | None = None
+        self.max_event: int | None = None
+        # admitted rows not yet released: (t, arrival no., tid, card, amount); sorted at release
+        # (nearly sorted already, so the sort is linear) -- cheaper than a heap per row
+        self.pending: list[tuple[int, int, str, int, float]] = []
+        self.arrivals = 0
+        # card -> per window (times, amounts) deques
+        self.cards: dict[int, list[tuple[deque, deque]]] = {}
+        self.seen: dict[str, int] = {}  # tid -> event time, kept rows only
+        self.seen_order: deque[tuple[int, list[str]]] = deque()  # (last t, tids) per released batch
+        self.counts = {"in": 0, "aggregate": 0, "late": 0, "duplicate": 0, "dead": 0}
+        self._released_since_sweep = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {**self.counts, "pending": len(self.pending)}
+
+    # --------------------------------------------------------------------------------- input
+    def process(self, record: dict | str | bytes) -> list[Emitted]:
+        """One transaction: a stream payload (str/bytes) or a transaction dict; returns what it released."""
+        out = Outputs()
+        if isinstance(record, dict) and "event_ms" in record:
+            parsed = record
+        else:
+            payload = json.dumps(record) if isinstance(record, dict) else record
+            try:
+                parsed = parse_transaction(payload)
+            except RecordError as err:
+                self.dead(payload, str(err), out)
+                return out.emitted()
+        self.process_rows(((parsed["tid"], parsed["cc_num"], parsed["amount"], parsed["event_ms"]),), out)
+        return out.emitted()
+
+    def dead(self, payload: str | bytes, reason: str, out: Outputs, **extra: Any) -> None:
+        """Account for a malformed record and add its dead-letter output."""
+        self.counts["in"] += 1
+        self.counts["dead"] += 1
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else str(payload)
+        out.dead.append({"data": text, "reason": reason, **extra})
+
+    def process_rows(self, rows: Iterable[tuple[str, int, float, int]], out: Outputs | None = None) -> Outputs:
+        """Validated rows (tid, cc_num, amount, event_ms) in arrival order; returns (adds to) the outputs."""
+        out = Outputs() if out is None else out
+        rows = iter(rows)
+        while chunk := list(islice(rows, RELEASE_EVERY)):
+            self._admit(chunk, out)
+        return out
+
+    def _admit(self, rows: list[tuple[str, int, float, int]], out: Outputs) -> None:
+        seen, ooo = self.seen, self.ooo
+        push = self.pending.append
+        w, top, arrivals, admitted = self.watermark, self.max_event, self.arrivals, 0
+        for tid, card, amount, t in rows:
+            if w is not None and t <= w:
+                self._reject(out.late, "late", tid, card, amount, t,
+                             f"late: event time {fast_format_ts(t)} is not after the watermark {fast_format_ts(w)}")
+                continue
+            if tid in seen:
+                self._reject(out.duplicates, "duplicate", tid, card, amount, t,
+                             f"duplicate: tid {tid} already seen (first copy kept)")
+                continue
+            seen[tid] = t
+            push((t, arrivals, tid, card, amount))
+            arrivals += 1
+            admitted += 1
+            if top is None or t > top:
+                top = t
+                if w is None or t - ooo > w:
+                    w = t - ooo
+        self.counts["in"] += admitted
+        self.arrivals, self.max_event = arrivals, top
+        if w is not None and (self.watermark is None or w > self.watermark):
+            self._release(w, out)
+
+    def _reject(self, into: list[dict], kind: str, tid: str, card: int, amount: float, t: int, reason: str) -> None:
+        self.counts["in"] += 1
+        self.counts[kind] += 1
+        record = {SOURCE.id_column: tid, SOURCE.entity: card, SOURCE.amount_column: amount,
+                  SOURCE.event_time: fast_format_ts(t), "reason": reason}
+        into.append({f: record[f] for f in LATE_FIELDS})
+
+    def advance_watermark(self, to_ms: int, out: Outputs | None = None) -> Outputs:
+        """Move the watermark forward (never back) and release what it passes."""
+        out = Outputs() if out is None else out
+        if self.watermark is None or to_ms > self.watermark:
+            self._release(to_ms, out)
+        return out
+
+    def flush(self) -> list[Emitted]:
+        """End of input: release every buffered row (like Flink's final watermark)."""
+        return [] if self.max_event is None else self.advance_watermark(self.max_event).emitted()
+
+    # ------------------------------------------------------------------------------ releasing
+    def _release(self, mark: int, out: Outputs) -> None:
+        self.watermark = mark
+        pending = self.pending
+        if pending:
+            pending.sort()
+            cut = bisect_right(pending, (mark, sys.maxsize))
+            if cut:
+                fired = pending[:cut]
+                del pending[:cut]
+                self._emit(fired, out.aggregates)
+        self._expire(mark)
+
+    def _emit(self, fired: list[tuple[int, int, str, int, float]], out: list[dict]) -> None:
+        """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
+        cards, lengths, build = self.cards, self.lengths, self.build
+        append = out.append
+        n = len(fired)
+        group: list[tuple[int, int, str, int, float]] = []
+        last_second, prefix = -1, ""
+        for idx in range(n):
+            row = fired[idx]
+            t, card = row[0], row[3]
+            state = cards.get(card)
+            if state is None:
+                state = cards[card] = [(deque(), deque()) for _ in lengths]
+            for times, amounts in state:
+                times.append(t)
+                amounts.append(row[4])
+            if idx + 1 < n and fired[idx + 1][0] == t:
+                group.append(row)  # same-timestamp peers enter the windows before any of them is emitted
+                continue
+            second, ms = divmod(t, 1000)
+            if second != last_second:
+                last_second, prefix = second, _prefix(second)
+            if group:
+                group.append(row)
+                for _, _, tid, card, amount in group:
+                    append(build(tid, card, amount, t, prefix + _MS_SUFFIX[ms], cards[card]))
+                group = []
+            else:
+                append(build(row[2], card, row[4], t, prefix + _MS_SUFFIX[ms], state))
+        # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
+        self.seen_order.append((fired[-1][0], [row[2] for row in fired]))
+        self.counts["aggregate"] += n
+        self._released_since_sweep += n
+
+    def _expire(self, mark: int) -> None:
+        """Forget tids and idle cards that can no longer matter."""
+        limit = mark - self.horizon
+        seen_order, seen = self.seen_order, self.seen
+        while seen_order and seen_order[0][0] < limit:
+            for tid in seen_order.popleft()[1]:
+                del seen[tid]
+        if self._released_since_sweep > 100_000:
+            self._released_since_sweep = 0
+            stale = [c for c, state in self.cards.items() if state[-1][0][-1] < limit]
+            for c in stale:
+                del self.cards[c]
+
+    @property
+    def pending_count(self) -> int:
+        return len(self.pending)
+
+
+def run_engine(
+    records: Iterable[dict | str | bytes], out_of_orderness_ms: int | None = None
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Run the core over records in arrival order, then flush: (aggregates, late, dead).
+
+    `dead` holds malformed records ({"data", "reason"}) and duplicates (LATE_FIELDS, reason "duplicate: ...").
+    """
+    engine = WindowEngine(out_of_orderness_ms)
+    out = Outputs()
+    rows = []
+    for record in records:
+        if isinstance(record, dict) and "event_ms" in record:
+            parsed = record
+        else:
+            payload = json.dumps(record) if isinstance(record, dict) else record
+            try:
+                parsed = parse_transaction(payload)
+            except RecordError as err:
+                engine.dead(payload, str(err), out)
+                continue
+        rows.append((parsed["tid"], parsed["cc_num"], parsed["amount"], parsed["event_ms"]))
+    engine.process_rows(rows, out)
+    if engine.max_event is not None:
+        engine.advance_watermark(engine.max_event, out)
+    return out.aggregates, out.late, out.duplicates + out.dead
+
+
+# ------------------------------------------------------------------------------- durable runner
+_STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), state BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS wal (id INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Checkpointed:
+    """Everything a restart needs, written atomically."""
+
+    engine: WindowEngine
+    positions: dict[str, str] = field(default_factory=dict)  # input shard -> last processed sequence number
+    out_tips: dict[str, dict[str, str]] = field(default_factory=dict)  # output stream -> shard -> last seq
+    created: float = 0.0  # wall time of the first checkpoint (bounds the recovery scan)
+
+
+@dataclass(frozen=True)
+class Streams:
+    input: str = "transactions"
+    output: str = "aggregates"
+    late: str = "late"
+    dead: str = "engine-dead-letters"
+
+
+class EngineRunner:
+    """The engine as a process over streams; see the module docstring for the exactly-once design."""
+
+    def __init__(
+        self,
+        kinesis: Any,
+        state_path: str | Path,
+        streams: Streams = Streams(),
+        batch_limit: int = 5000,
+        checkpoint_interval_s: float = 1.0,
+        idle_flush_s: float | None = None,
+        out_of_orderness_ms: int | None = None,
+        clock: Callable[[], float] = time.time,
+        log: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        self.kinesis, self.streams = kinesis, streams
+        self.batch_limit, self.checkpoint_interval_s = batch_limit, checkpoint_interval_s
+        self.idle_flush_s, self.clock, self.log = idle_flush_s, clock, log
+        self.db = sqlite3.connect(state_path, timeout=30.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_STATE_SCHEMA)
+        self.ooo = out_of_orderness_ms
+        self.shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=streams.input)["Shards"]]
+        self.iterators: dict[str, str] = {}
+        self.buffer: dict[str, list[dict]] = {s: [] for s in self.shards}
+        self.suppress: Counter[tuple[str, bytes]] = Counter()
+        self.last_input = time.monotonic()
+        self.last_checkpoint = time.monotonic()
+        self.cp = self._load()
+        self.recovered = self._recover()
+
+    # ------------------------------------------------------------------------------ checkpoint
+    def _load(self) -> Checkpointed:
+        row = self.db.execute("SELECT state FROM checkpoint WHERE id=1").fetchone()
+        if row is not None:
+            return pickle.loads(row[0])
+        cp = Checkpointed(WindowEngine(self.ooo), created=self.clock())
+        self._write_checkpoint(cp, clear_wal=False)
+        return cp
+
+    def _write_checkpoint(self, cp: Checkpointed, clear_wal: bool = True) -> None:
+        blob = pickle.dumps(cp, protocol=pickle.HIGHEST_PROTOCOL)
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT OR REPLACE INTO checkpoint VALUES (1, ?, ?)", (blob, self.clock()))
+        if clear_wal:
+            self.db.execute("DELETE FROM wal")
+        self.db.execute("COMMIT")
+        self.last_checkpoint = time.monotonic()
+
+    def checkpoint(self) -> None:
+        self._write_checkpoint(self.cp)
+
+    @property
+    def engine(self) -> WindowEngine:
+        return self.cp.engine
+
+    # -------------------------------------------------------------------------------- recovery
+    def _recover(self) -> int:
+        entries = [json.loads(e) for (e,) in self.db.execute("SELECT entry FROM wal ORDER BY id")]
+        if not entries:
+            return 0
+        self.log(f"recovering: replaying {len(entries)} logged batch(es) after the checkpoint")
+        for name in (self.streams.output, self.streams.late, self.streams.dead):
+            for payload in self._published_since(name):
+                self.suppress[(name, payload)] += 1
+        replayed = 0
+        for entry in entries:
+            if "flush" in entry:
+                self._publish(self.engine.advance_watermark(entry["flush"]))
+                continue
+            records = []
+            for sid, first, last in entry["read"]:
+                records += [(sid, r) for r in self._read_range(sid, first, last)]
+            self._process(records)
+            replayed += len(records)
+        self.suppress.clear()
+        self.checkpoint()
+        return replayed
+
+    def _published_since(self, stream: str) -> Iterator[bytes]:
+        tips = self.cp.out_tips.get(stream, {})
+        for shard in self.kinesis.list_shards(StreamName=stream)["Shards"]:
+            sid = shard["ShardId"]
+            if sid in tips:
+                it = self.kinesis.get_shard_iterator(StreamName=stream, ShardId=sid, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                                     StartingSequenceNumber=tips[sid])["ShardIterator"]
+            else:
+                it = self.kinesis.get_shard_iterator(StreamName=stream, ShardId=sid, ShardIteratorType="AT_TIMESTAMP",
+                                                     Timestamp=datetime.fromtimestamp(self.cp.created - 1.0, UTC))["ShardIterator"]
+            while True:
+                page = self.kinesis.get_records(ShardIterator=it, Limit=10_000)
+                for r in page["Records"]:
+                    yield bytes(r["Data"])
+                it = page["NextShardIterator"]
+                if not page["Records"] or not it:
+                    break
+
+    def _read_range(self, sid: str, first: str, last: str) -> list[dict]:
+        it = self.kinesis.get_shard_iterator(StreamName=self.streams.input, ShardId=sid, ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                             StartingSequenceNumber=first)["ShardIterator"]
+        out: list[dict] = []
+        while True:
+            page = self.kinesis.get_records(ShardIterator=it, Limit=10_000)
+            for r in page["Records"]:
+                if int(r["SequenceNumber"]) > int(last):
+                    return out
+                out.append(r)
+                if r["SequenceNumber"] == last:
+                    return out
+            if not page["Records"]:
+                raise RuntimeError(f"input records {first}..{last} of {sid} are gone (retention?); cannot recover exactly")
+            it = page["NextShardIterator"]
+
+    # ------------------------------------------------------------------------------ processing
+    def _fetch(self) -> list[tuple[str, dict]]:
+        """Next batch, merged across shards by arrival time (deterministic given the records)."""
+        limited: list[float] = []
+        for sid in self.shards:
+            buf = self.buffer[sid]
+            if len(buf) < self.batch_limit:
+                it = self.iterators.get(sid) or self._iterator(sid)
+                try:
+                    page = self.kinesis.get_records(ShardIterator=it, Limit=self.batch_limit - len(buf))
+                except self.kinesis.exceptions.ExpiredIteratorException:
+                    page = self.kinesis.get_records(ShardIterator=self._iterator(sid, buf), Limit=self.batch_limit - len(buf))
+                buf += page["Records"]
+                self.iterators[sid] = page["NextShardIterator"]
+                if page.get("MillisBehindLatest", 0) > 0 and buf:
+                    limited.append(_arrival(buf[-1]))
+        horizon = min(limited) if limited and len(self.shards) > 1 else float("inf")
+        batch: list[tuple[str, dict]] = []
+        for sid in self.shards:
+            buf = self.buffer[sid]
+            k = len(buf)
+            if horizon != float("inf"):
+                k = next((i for i, r in enumerate(buf) if _arrival(r) > horizon), k)
+            batch += [(sid, r) for r in buf[:k]]
+            self.buffer[sid] = buf[k:]
+        if len(self.shards) > 1:
+            order = {s: i for i, s in enumerate(self.shards)}
+            batch.sort(key=lambda x: (_arrival(x[1]), order[x[0]], int(x[1]["SequenceNumber"])))
+        return batch
+
+    def _iterator(self, sid: str, buffered: list[dict] | None = None) -> str:
+        last = buffered[-1]["SequenceNumber"] if buffered else self.cp.positions.get(sid)
+        kwargs: dict[str, Any] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": last}
+            if last else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        it = self.kinesis.get_shard_iterator(StreamName=self.streams.input, ShardId=sid, **kwargs)["ShardIterator"]
+        self.iterators[sid] = it
+        return it
+
+    def _process(self, records: list[tuple[str, dict]]) -> None:
+        engine = self.engine
+        outputs = Outputs()
+        rows = []
+        for sid, r in records:
+            data = r["Data"]
+            try:
+                p = parse_transaction(data)
+            except RecordError as err:
+                engine.dead(data, str(err), outputs, shardId=sid, sequenceNumber=r["SequenceNumber"])
+                continue
+            rows.append((p["tid"], p["cc_num"], p["amount"], p["event_ms"]))
+        engine.process_rows(rows, outputs)
+        for sid, r in records:  # positions advance past dead records too
+            self.cp.positions[sid] = r["SequenceNumber"]
+        self._publish(outputs)
+
+    def _publish(self, outputs: Outputs) -> None:
+        entity = SOURCE.entity
+        for name, records in (
+            (self.streams.output, outputs.aggregates),
+            (self.streams.late, outputs.late),
+            (self.streams.dead, outputs.duplicates + outputs.dead),
+        ):
+            entries = []
+            for record in records:
+                data = json.dumps(record).encode()
+                if self.suppress and self.suppress[(name, data)] > 0:
+                    self.suppress[(name, data)] -= 1
+                    continue
+                key = record.get(entity) or record.get("sequenceNumber") or "dead"
+                entries.append({"Data": data, "PartitionKey": str(key)})
+            tips = self.cp.out_tips.setdefault(name, {})
+            for start in range(0, len(entries), 500):
+                self._put_all(name, entries[start : start + 500], tips)
+
+    def _put_all(self, name: str, entries: list[dict], tips: dict[str, str]) -> None:
+        delay = 0.05
+        while entries:
+            response = self.kinesis.put_records(StreamName=name, Records=entries)
+            retry = []
+            for entry, result in zip(entries, response["Records"], strict=True):
+                if "ErrorCode" in result:
+                    retry.append(entry)
+                else:
+                    sid, seq = result["ShardId"], result["SequenceNumber"]
+                    if sid not in tips or int(seq) > int(tips[sid]):
+                        tips[sid] = seq
+            entries = retry
+            if entries:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def step(self) -> int:
+        """One batch: read, log, process, publish; checkpoint when due. Returns records read."""
+        batch = self._fetch()
+        if batch:
+            ranges: dict[str, list[str]] = {}
+            for sid, r in batch:
+                ranges.setdefault(sid, [r["SequenceNumber"], r["SequenceNumber"]])[1] = r["SequenceNumber"]
+            self.db.execute("INSERT INTO wal (entry) VALUES (?)",
+                            (json.dumps({"read": [[s, a, b] for s, (a, b) in ranges.items()]}),))
+            self._process(batch)
+            self.last_input = time.monotonic()
+        elif (
+            self.idle_flush_s is not None
+            and self.engine.pending
+            and time.monotonic() - self.last_input >= self.idle_flush_s
+            and self.engine.max_event is not None
+        ):
+            # Processing-time idleness: release what is buffered (later rows at or before it become late).
+            mark = self.engine.max_event
+            self.db.execute("INSERT INTO wal (entry) VALUES (?)", (json.dumps({"flush": mark}),))
+            self._publish(self.engine.advance_watermark(mark))
+        if time.monotonic() - self.last_checkpoint >= self.checkpoint_interval_s:
+            self.checkpoint()
+        return len(batch)
+
+    def run(self, stop: threading.Event | None = None, exit_when_idle_s: float | None = None, poll_s: float = 0.05) -> None:
+        stop = stop or threading.Event()
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            if self.step():
+                idle_since = time.monotonic()
+                continue
+            if exit_when_idle_s is not None and time.monotonic() - idle_since >= exit_when_idle_s and not (
+                self.idle_flush_s is not None and self.engine.pending
+            ):
+                break
+            stop.wait(poll_s)
+        self.checkpoint()
+
+
+def _arrival(record: dict) -> float:
+    moment = record["ApproximateArrivalTimestamp"]
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.engine", description="Run the local streaming aggregation engine.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--stream-dir", type=Path, required=True, help="directory of the local streams")
+    parser.add_argument("--input", default=Streams.input, help="transactions stream")
+    parser.add_argument("--output", default=Streams.output, help="aggregates stream (created if absent)")
+    parser.add_argument("--late", default=Streams.late, help="late-records stream (created if absent)")
+    parser.add_argument("--dead", default=Streams.dead, help="dead-letter stream for malformed and duplicate records")
+    parser.add_argument("--state", type=Path, default=None, help="state database (default: STREAM_DIR/engine-state.db)")
+    parser.add_argument("--batch", type=int, default=5000, help="records read per shard per batch")
+    parser.add_argument("--checkpoint-interval-s", type=float, default=1.0, help="seconds between checkpoints")
+    parser.add_argument("--idle-flush-s", type=float, default=None,
+                        help="release buffered rows after this many seconds without input (default: never)")
+    parser.add_argument("--exit-when-idle-s", type=float, default=None, help="exit after this many idle seconds (default: run)")
+    parser.add_argument("--out-of-orderness-ms", type=int, default=DEFAULT_OOO_MS, help="allowed out-of-orderness")
+    args = parser.parse_args(argv)
+    from local.stream import LocalKinesis
+
+    if not (args.stream_dir / f"{args.input}.kinesis.db").exists():
+        print(f"error: no stream {args.input!r} under {args.stream_dir}", file=sys.stderr)
+        return 2
+    if args.batch < 1 or args.batch > 10_000:
+        print("error: --batch must be 1..10000", file=sys.stderr)
+        return 2
+    kinesis = LocalKinesis(args.stream_dir)
+    for name in (args.output, args.late, args.dead):
+        kinesis.ensure_stream(name)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runner = EngineRunner(
+        kinesis, args.state or args.stream_dir / "engine-state.db",
+        Streams(args.input, args.output, args.late, args.dead), batch_limit=args.batch,
+        checkpoint_interval_s=args.checkpoint_interval_s, idle_flush_s=args.idle_flush_s,
+        out_of_orderness_ms=args.out_of_orderness_ms, log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    runner.run(stop, exit_when_idle_s=args.exit_when_idle_s)
+    print(json.dumps(dict(runner.engine.stats)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
