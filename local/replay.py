@@ -60,34 +60,13 @@ def same(a: float, b: float, rel: float = RELATIVE_TOLERANCE) -> bool:
     return a == b or abs(a - b) <= rel * max(abs(a), abs(b))
 
 
-def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Area under the ROC curve (Mann-Whitney U, ties counted half)."""
-    y, s = np.asarray(labels, bool), np.asarray(scores, float)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if not pos or not neg:
-        return float("nan")
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    # average ranks over ties
-    _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
+def aucs(labels: Sequence[int], scores: Sequence[float]) -> tuple[float, float]:
+    """(ROC AUC, PR AUC) exactly as the training job's offline evaluation computes them."""
+    from jobs.training.evaluate import average_precision, curve, roc_auc
 
-
-def pr_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Average precision (area under the precision-recall step curve), as scikit-learn computes it."""
-    y, s = np.asarray(labels, bool), np.asarray(scores, float)
-    if not y.any():
-        return float("nan")
-    order = np.argsort(-s, kind="mergesort")
-    y, s = y[order], s[order]
-    distinct = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
-    tp = np.cumsum(y)[distinct]
-    fp = distinct + 1 - tp
-    precision, recall = tp / (tp + fp), tp / y.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    c = curve(np.asarray(labels), np.asarray(scores))
+    roc, pr = roc_auc(c), average_precision(c)
+    return (float("nan") if roc is None else roc), (float("nan") if pr is None else pr)
 
 
 @dataclass
@@ -260,8 +239,8 @@ def run(args: argparse.Namespace) -> int:
 
     offline_scores = Model.load(str(layout.model)).predict(np.asarray(result["offline_rows"], dtype=np.float64))
     reported = json.loads((layout.model / "metrics.json").read_text())
-    served_roc, served_pr = roc_auc(result["labels"], result["scores"]), pr_auc(result["labels"], result["scores"])
-    offline_roc, offline_pr = roc_auc(result["labels"], offline_scores), pr_auc(result["labels"], offline_scores)
+    served_roc, served_pr = aucs(result["labels"], result["scores"])
+    offline_roc, offline_pr = aucs(result["labels"], offline_scores)
     dispositions: dict[str, int] = {}
     for m in replay.dead_letters:
         dispositions[m.get("disposition", "on-failure")] = dispositions.get(m.get("disposition", "on-failure"), 0) + 1
