@@ -1,0 +1,93 @@
+"""Generator benchmark: the seed's full scale (10,000 cards, 5.4M transactions) in <= 10 s.
+
+Baseline in the same run: the seed's approach, a Python loop per transaction with hashlib
+(without Faker, so faster than the seed's notebook), timed on 100k rows and extrapolated.
+The full-scale file stays at data/bench/history.parquet for the batch benchmarks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bench.core import Result, Suite, measure
+from simulator.generate import AMOUNT_BUCKETS, DEFAULTS
+
+ROOT = Path(__file__).resolve().parents[1]
+FULL_HISTORY = ROOT / "data" / "bench" / "history.parquet"
+TARGET_SECONDS = 10.0
+BASELINE_ROWS = 100_000
+
+
+def full_scale_argv(out: Path) -> list[str]:
+    """`python -m simulator generate` at the seed's scale (the generator's defaults, seed 42)."""
+    return [sys.executable, "-m", "simulator", "generate", "--seed", str(DEFAULTS["seed"]), "--quiet", "--out", str(out)]
+
+
+def ensure_full_history() -> Path:
+    """data/bench/history.parquet at full scale, generated when missing."""
+    if not FULL_HISTORY.exists():
+        measure(full_scale_argv(FULL_HISTORY))
+    return FULL_HISTORY
+
+
+def python_loop_history(rows: int, out: Path, cards: int = DEFAULTS["cards"], seed: int = 0) -> None:
+    """The seed's way: one Python iteration and one hashlib call per transaction, then a CSV."""
+    rand = random.Random(seed)
+    numbers = [int("4" + "".join(rand.choice("0123456789") for _ in range(15))) for _ in range(cards)]
+    start, end = int(DEFAULTS["start"].timestamp()), int(DEFAULTS["end"].timestamp())
+    shares = [b[0] for b in AMOUNT_BUCKETS]
+    records = []
+    for _ in range(rows):
+        moment = datetime.fromtimestamp(rand.randrange(start, end), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        card = rand.choice(numbers)
+        _, low, high = rand.choices(AMOUNT_BUCKETS, weights=shares)[0]
+        amount = round(rand.uniform(low, high), 2)
+        tid = hashlib.md5(f"{moment}|{card}|{amount:.2f}".encode()).hexdigest()
+        records.append((tid, moment, card, amount, 0))
+    records.sort(key=lambda r: (r[1], r[0]))
+    with out.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["tid", "datetime", "cc_num", "amount", "fraud_label"])
+        writer.writerows(records)
+
+
+def run() -> list[Result]:
+    with tempfile.TemporaryDirectory() as scratch:
+        begin = time.perf_counter()
+        python_loop_history(BASELINE_ROWS, Path(scratch) / "loop.csv")
+        loop_seconds = time.perf_counter() - begin
+    full_rows = DEFAULTS["transactions"]
+    extrapolated = loop_seconds * full_rows / BASELINE_ROWS
+
+    done = measure(full_scale_argv(FULL_HISTORY))
+    rows = pq.read_metadata(FULL_HISTORY).num_rows
+    if rows != full_rows:
+        raise RuntimeError(f"{FULL_HISTORY} has {rows} rows, expected {full_rows}")
+    scale = f"{full_rows / 1e6:.1f}M transactions, {DEFAULTS['cards']:,} cards"
+    return [
+        Result(
+            "generator",
+            f"generate {scale} (Parquet), wall",
+            done.seconds,
+            "s",
+            target=f"<= {TARGET_SECONDS:.0f} s",
+            baseline=(
+                f"Python loop + hashlib (seed's approach, no Faker): {loop_seconds:.2f} s for "
+                f"{BASELINE_ROWS // 1000}k rows, extrapolated to {full_rows / 1e6:.1f}M: {extrapolated:.0f} s"
+            ),
+            passed=done.seconds <= TARGET_SECONDS,
+        ),
+        Result("generator", f"generate {scale}, peak RSS", done.peak_rss_mb, "MB"),
+    ]
+
+
+SUITE = Suite("generator", run)

@@ -1,0 +1,645 @@
+"""Generate a card-transaction history with injected fraud chains, vectorized.
+
+The seed's distributions, with no Python loop per transaction:
+
+- cards: `cards` distinct 16-digit Visa-like numbers (leading 4, Luhn-valid);
+- legitimate transactions: uniform over cards and over whole seconds in [start, end);
+- amounts: piecewise uniform over whole cents (see AMOUNT_BUCKETS), identical for fraud;
+- fraud: attack chains of 3..10 transactions on one card, 30..120 s apart. The number of
+  fraud transactions is round(fraud_ratio * transactions), raised to one minimal chain (3)
+  when the ratio is positive but rounds lower. Each chain lives in its own (card, slot)
+  cell, slots being CHAIN_SLOT_SECONDS long, so two chains on one card are always more than
+  120 s apart: a card's fraud rows split at gaps > 120 s give back the chains exactly.
+- `tid`: md5 hex of the tid string, see `tid_string` (the one definition of its format),
+  computed by a numpy MD5 over fixed 64-byte blocks. Rows with identical (time, card,
+  amount), hence identical tids, are made unique by moving the later row's amount by one
+  cent (rare: about one per 200 histories of the seed's size).
+- order: by trans_ts, then tid. The same arguments give the same table, and `write` gives
+  byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from features.definition import SOURCE
+
+# Amount buckets: (share, low, high) in currency units; amounts are whole cents in [low, high).
+AMOUNT_BUCKETS: tuple[tuple[float, float, float], ...] = (
+    (0.05, 0.01, 1),
+    (0.075, 1, 10),
+    (0.525, 10, 100),
+    (0.25, 100, 1_000),
+    (0.10, 1_000, 10_000),
+)
+CHAIN_LENGTH = (3, 10)  # transactions per fraud chain, inclusive
+CHAIN_GAP_SECONDS = (30, 120)  # between consecutive chain transactions, inclusive
+# One chain per (card, slot): the longest chain (9 gaps of 120 s) plus a separation of
+# more than one gap fits in a slot, so chains on one card never look like one chain.
+CHAIN_SLOT_SECONDS = (CHAIN_LENGTH[1] - 1) * CHAIN_GAP_SECONDS[1] + CHAIN_GAP_SECONDS[1] + 1
+
+DEFAULTS = {
+    "cards": 10_000,
+    "transactions": 5_400_000,
+    "start": datetime(2020, 1, 1, tzinfo=UTC),
+    "end": datetime(2020, 6, 1, tzinfo=UTC),
+    "fraud_ratio": 0.0025,
+    "seed": 42,
+}
+MAX_TRANSACTIONS = 50_000_000  # tids are one string array with 32-bit offsets
+MAX_CARDS = 100_000_000
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # the CSV `datetime` column and the tid string
+TID_SEPARATOR = "|"
+CHUNK_ROWS = 1 << 16  # rows hashed per numpy MD5 call (keeps the working set in cache)
+ROW_GROUP_ROWS = 1 << 20
+
+# tids are unique random hex: dictionary encoding is wasted work and snappy gains ~15% on
+# them at twice the write time, so they are stored plain.
+PARQUET_OPTIONS = {
+    "compression": {c.name: "none" if c.name == SOURCE.id_column else "snappy" for c in SOURCE.columns},
+    "use_dictionary": [c.name for c in SOURCE.columns if c.name != SOURCE.id_column],
+}
+ARROW_TYPES = {
+    "string": pa.string(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "int32": pa.int32(),
+}
+SCHEMA = pa.schema([pa.field(c.name, ARROW_TYPES[c.dtype], nullable=False) for c in SOURCE.columns])
+CSV_NAMES = [dict((b, a) for a, b in SOURCE.csv_aliases).get(c.name, c.name) for c in SOURCE.columns]
+
+Progress = Callable[[str, int], None]  # (stage, rows just finished)
+
+
+def tid_string(trans_ts: datetime, cc_num: int, amount: float) -> str:
+    """The string whose md5 is the tid: '2020-01-01T00:00:05|4000123412341234|12.30'.
+
+    UTC time to the second as DATETIME_FORMAT, the card number in decimal, the amount with
+    exactly two decimals, joined by TID_SEPARATOR.
+    """
+    return TID_SEPARATOR.join(
+        (trans_ts.astimezone(UTC).strftime(DATETIME_FORMAT), str(cc_num), f"{amount:.2f}")
+    )
+
+
+def tid_of(trans_ts: datetime, cc_num: int, amount: float) -> str:
+    """tid of one transaction (the scalar reference of the vectorized `tids`)."""
+    return hashlib.md5(tid_string(trans_ts, cc_num, amount).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- text, vectorized
+# Text is built as uint8 matrices (rows, width) or as ASCII bytes packed little-endian in
+# uint64 words, gathered from small lookup tables: no per-row Python and no string objects.
+
+MAX_CENTS = round(AMOUNT_BUCKETS[-1][2] * 100)  # amounts below 10,000.00: at most 7 characters
+U8 = np.uint8
+
+
+@cache
+def _unit_words() -> tuple[np.ndarray, np.ndarray]:
+    """For every whole amount 0..9999: its decimal digits packed in a uint64, and their count."""
+    units = np.arange(MAX_CENTS // 100)
+    lengths = 1 + (units >= 10) + (units >= 100) + (units >= 1000)
+    words = np.zeros(len(units), np.uint64)
+    for j in range(4):  # byte j holds digit j from the left, when the number has that many
+        power = lengths - 1 - j
+        digit = (units // 10 ** np.maximum(power, 0)) % 10
+        words |= np.where(power >= 0, 48 + digit, 0).astype(np.uint64) << np.uint64(8 * j)
+    return words, lengths
+
+
+@cache
+def _fraction_words() -> np.ndarray:
+    """For every cent value 0..99: '.', tens digit, ones digit packed in a uint64."""
+    cents = np.arange(100, dtype=np.uint64)
+    return np.uint64(ord(".")) | (48 + cents // 10) << np.uint64(8) | (48 + cents % 10) << np.uint64(16)
+
+
+def _amount_words(cents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole cents -> 'units.cc' packed in uint64 words (first character in the low byte), lengths."""
+    if cents.size and (cents.min() < 0 or cents.max() >= MAX_CENTS):
+        raise ValueError(f"amounts must be in [0, {MAX_CENTS / 100:.2f})")
+    units, fraction = np.divmod(cents, 100)
+    unit_words, unit_lengths = _unit_words()
+    lengths = unit_lengths[units]
+    words = unit_words[units] | (_fraction_words()[fraction] << (8 * lengths).astype(np.uint64))
+    return words, lengths + 3
+
+
+@cache
+def _clock_words() -> np.ndarray:
+    """'HH:MM:SS' packed in a uint64 for every second of a day."""
+    second = np.arange(86_400)
+    text = np.full((86_400, 8), ord(":"), U8)
+    for col, part in ((0, second // 3600), (3, second // 60 % 60), (6, second % 60)):
+        text[:, col] = 48 + part // 10
+        text[:, col + 1] = 48 + part % 10
+    return text.view("<u8").ravel()
+
+
+def _datetime_ascii(seconds: np.ndarray) -> np.ndarray:
+    """Epoch seconds -> DATETIME_FORMAT text, (rows, 19)."""
+    days, second = np.divmod(seconds, 86_400)
+    first = int(days.min()) if days.size else 0
+    last = int(days.max()) if days.size else 0
+    # numpy renders datetime64[D] as ISO 'YYYY-MM-DD'; one entry per day in the range
+    day_text = np.arange(first, last + 1).astype("datetime64[D]").astype("S10").view("V10")
+    out = np.empty((len(seconds), 19), U8)
+    out[:, :10] = day_text[days - first].view(U8).reshape(-1, 10)
+    out[:, 10] = ord("T")
+    out[:, 11:] = _clock_words()[second].view(U8).reshape(-1, 8)
+    return out
+
+
+def _card_text(numbers: np.ndarray) -> np.ndarray:
+    """16-digit card numbers -> (cards, 16) ASCII digits."""
+    if numbers.size and (numbers.min() < 10**15 or numbers.max() >= 10**16):
+        raise ValueError("card numbers must have 16 digits")
+    return (48 + (numbers[:, None] // 10 ** np.arange(15, -1, -1)) % 10).astype(U8)
+
+
+def _string_array(matrix: np.ndarray, lengths: np.ndarray | None = None) -> pa.Array:
+    """(rows, width) left-aligned ASCII (+ lengths, else full width) -> Arrow string array."""
+    rows, width = matrix.shape
+    if lengths is None:
+        offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
+        data = np.ascontiguousarray(matrix).ravel()
+    else:
+        offsets = np.zeros(rows + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        data = matrix[np.arange(width) < lengths[:, None]]
+    if offsets[-1] >= 2**31:
+        raise ValueError("too much text for one Arrow string array")
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+
+
+# ---------------------------------------------------------------- MD5, vectorized
+
+_MD5_SHIFTS = [7, 12, 17, 22] * 4 + [5, 9, 14, 20] * 4 + [4, 11, 16, 23] * 4 + [6, 10, 15, 21] * 4
+_MD5_K = np.array([int(abs(math.sin(i + 1)) * 2**32) & 0xFFFFFFFF for i in range(64)], np.uint32)
+_MD5_INIT = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476)
+
+
+def _md5_one_block(blocks: np.ndarray) -> np.ndarray:
+    """MD5 of messages already padded to one 64-byte block each: (rows, 64) uint8 -> (rows, 16)."""
+    words = np.ascontiguousarray(blocks.view("<u4").T)  # (16, rows): word g of every message
+    rows = blocks.shape[0]
+    a, b, c, d = (np.full(rows, v, np.uint32) for v in _MD5_INIT)
+    f, t = np.empty(rows, np.uint32), np.empty(rows, np.uint32)
+    for i in range(64):
+        if i < 16:  # F = (B & C) | (~B & D), as D ^ (B & (C ^ D))
+            np.bitwise_xor(c, d, out=f)
+            np.bitwise_and(f, b, out=f)
+            np.bitwise_xor(f, d, out=f)
+            g = i
+        elif i < 32:  # G = (D & B) | (~D & C), as C ^ (D & (B ^ C))
+            np.bitwise_xor(b, c, out=f)
+            np.bitwise_and(f, d, out=f)
+            np.bitwise_xor(f, c, out=f)
+            g = (5 * i + 1) % 16
+        elif i < 48:  # H = B ^ C ^ D
+            np.bitwise_xor(b, c, out=f)
+            np.bitwise_xor(f, d, out=f)
+            g = (3 * i + 5) % 16
+        else:  # I = C ^ (B | ~D)
+            np.bitwise_not(d, out=f)
+            np.bitwise_or(f, b, out=f)
+            np.bitwise_xor(f, c, out=f)
+            g = (7 * i) % 16
+        np.add(f, a, out=f)
+        np.add(f, _MD5_K[i], out=f)
+        np.add(f, words[g], out=f)
+        shift = _MD5_SHIFTS[i]
+        np.left_shift(f, np.uint32(shift), out=t)
+        np.right_shift(f, np.uint32(32 - shift), out=f)
+        np.bitwise_or(f, t, out=f)
+        np.add(f, b, out=f)
+        free = a  # rotate registers without allocating: A <- D, D <- C, C <- B, B <- F
+        a, d, c, b = d, c, b, f
+        f = free
+    digest = np.empty((rows, 4), np.uint32)
+    for j, (register, init) in enumerate(zip((a, b, c, d), _MD5_INIT, strict=True)):
+        np.add(register, np.uint32(init), out=digest[:, j])
+    return digest.view(U8)  # little-endian words: the digest bytes in order
+
+
+def _tid_digests(seconds: np.ndarray, card_text: np.ndarray, cents: np.ndarray) -> np.ndarray:
+    """md5 digests (rows, 16) of the tid strings; card_text is (rows, 16) ASCII.
+
+    Fixed layout of the one-block message: time at 0..18, separator 19, card 20..35,
+    separator 36, amount from 37 (4..7 characters), then MD5 padding.
+    """
+    rows = len(seconds)
+    amount, amount_lengths = _amount_words(cents)
+    length = 37 + amount_lengths
+    block = np.zeros((rows, 64), U8)
+    block[:, :19] = _datetime_ascii(seconds)
+    block[:, 19] = block[:, 36] = ord(TID_SEPARATOR)
+    block[:, 20:36] = card_text
+    # MD5 padding: a 1 bit right after the message, zeros, the bit length in the last 8 bytes
+    amount |= np.uint64(0x80) << (8 * amount_lengths).astype(np.uint64)
+    block[:, 37:45] = amount.view(U8).reshape(rows, 8)
+    block[:, 56:64] = (length * 8).astype("<u8").view(U8).reshape(rows, 8)
+    return _md5_one_block(block)
+
+
+def _hex(digests: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """(rows, 16) bytes, optionally taken in `order` -> (rows, 32) lowercase hex ASCII.
+
+    By arithmetic on cache-sized chunks: '0'..'9' are 48.., 'a'..'f' are 97.. (48 + 10 + 39).
+    """
+    rows = len(digests) if order is None else len(order)
+    items = digests.view("V16").ravel()
+    out = np.empty((rows, 16, 2), U8)
+    for begin in range(0, rows, CHUNK_ROWS):
+        part = slice(begin, begin + CHUNK_ROWS)
+        chunk = (items[part] if order is None else items[order[part]]).view(U8).reshape(-1, 16)
+        for k, nibble in enumerate((chunk >> U8(4), chunk & U8(15))):
+            nibble += U8(48)
+            nibble += U8(39) * (nibble > 57).view(U8)
+            out[part, :, k] = nibble
+    return out.reshape(rows, 32)
+
+
+def _parallel_digests(
+    seconds: np.ndarray, card_ids: np.ndarray, card_text: np.ndarray, cents: np.ndarray, progress: Progress | None
+) -> np.ndarray:
+    """_tid_digests over chunks on a few threads (numpy releases the GIL)."""
+    digests = np.empty((len(seconds), 16), U8)
+    card_rows = card_text.view("V16").ravel()  # one 16-byte item per card: a cheap 1-D gather
+
+    def one(begin: int) -> int:
+        part = slice(begin, begin + CHUNK_ROWS)
+        texts = card_rows[card_ids[part]].view(U8).reshape(-1, 16)
+        digests[part] = _tid_digests(seconds[part], texts, cents[part])
+        return len(texts)
+
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        for done in pool.map(one, range(0, len(seconds), CHUNK_ROWS)):
+            if progress:
+                progress("tids", done)
+    return digests
+
+
+def tids(trans_ts_seconds: np.ndarray, cc_num: np.ndarray, amount_cents: np.ndarray) -> pa.Array:
+    """Vectorized tid_of: epoch seconds, 16-digit card numbers, whole cents -> Arrow strings."""
+    cards, card_ids = np.unique(np.asarray(cc_num, np.int64), return_inverse=True)
+    digests = _parallel_digests(
+        np.asarray(trans_ts_seconds, np.int64), card_ids.ravel(), _card_text(cards),
+        np.asarray(amount_cents, np.int64), None,
+    )
+    return _string_array(_hex(digests))
+
+
+# ---------------------------------------------------------------- the history
+
+
+def card_numbers(rng: np.random.Generator, count: int) -> np.ndarray:
+    """`count` distinct 16-digit card numbers: 4, 14 random digits, a Luhn check digit."""
+    bodies = np.empty(0, np.int64)
+    while len(bodies) < count:  # redraw the (astronomically rare) duplicates
+        drawn = np.concatenate([bodies, rng.integers(0, 10**14, count - len(bodies))])
+        _, first = np.unique(drawn, return_index=True)
+        bodies = drawn[np.sort(first)]
+    payload = 4 * 10**14 + bodies  # 15 digits
+    digits = (payload[:, None] // 10 ** np.arange(15)) % 10  # column k: k-th digit from the right
+    doubled = digits[:, ::2] * 2  # Luhn doubles the rightmost payload digit and every second one
+    total = (doubled - 9 * (doubled > 9)).sum(axis=1) + digits[:, 1::2].sum(axis=1)
+    return payload * 10 + (10 - total % 10) % 10
+
+
+def amounts_cents(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Whole cents drawn from AMOUNT_BUCKETS."""
+    shares = np.array([b[0] for b in AMOUNT_BUCKETS])
+    low = np.array([round(b[1] * 100) for b in AMOUNT_BUCKETS], np.int64)
+    high = np.array([round(b[2] * 100) for b in AMOUNT_BUCKETS], np.int64)
+    upper = np.cumsum(shares) / shares.sum()
+    lower = upper - shares / shares.sum()
+    draw = rng.random(count)
+    bucket = np.minimum(np.searchsorted(upper, draw, side="right"), len(shares) - 1)
+    # the draw's position inside its bucket is itself uniform: one draw per amount
+    within = (draw - lower[bucket]) / (upper - lower)[bucket]
+    return np.minimum(low[bucket] + (within * (high - low)[bucket]).astype(np.int64), high[bucket] - 1)
+
+
+def fraud_count(transactions: int, fraud_ratio: float) -> int:
+    """round(ratio * transactions), at least one minimal chain when the ratio is positive."""
+    if fraud_ratio <= 0:
+        return 0
+    return max(CHAIN_LENGTH[0], math.floor(fraud_ratio * transactions + 0.5))
+
+
+def chain_lengths(rng: np.random.Generator, total: int) -> np.ndarray:
+    """Lengths in CHAIN_LENGTH summing exactly to `total` (0 or >= the minimal length)."""
+    low, high = CHAIN_LENGTH
+    lengths = rng.integers(low, high + 1, total // low + 1)
+    kept = lengths[: np.searchsorted(np.cumsum(lengths), total, side="right")]
+    rest = total - int(kept.sum())  # 0 <= rest < high
+    if rest >= low:
+        return np.append(kept, rest)
+    if rest:  # 1 or 2 left: lengthen the first chains that can take one more
+        room = np.flatnonzero(kept < high)
+        if len(room) >= rest:
+            kept[room[:rest]] += 1
+        else:  # every chain is at the maximum: 10 + rest = (10 - (low - rest)) + low
+            kept[0] -= low - rest
+            kept = np.append(kept, low)
+    return kept
+
+
+@dataclass(frozen=True)
+class FraudChains:
+    chain: np.ndarray  # chain number per fraud transaction
+    card: np.ndarray  # card index per fraud transaction
+    seconds: np.ndarray  # epoch seconds per fraud transaction
+
+
+def fraud_chains(rng: np.random.Generator, total: int, cards: int, start: int, end: int) -> FraudChains:
+    """`total` fraud transactions as chains, each in its own (card, time slot) cell."""
+    lengths = chain_lengths(rng, total) if total else np.empty(0, np.int64)
+    slots = (end - start) // CHAIN_SLOT_SECONDS
+    _check_chains_fit(len(lengths), cards, slots)
+    cells = rng.choice(cards * slots, size=len(lengths), replace=False) if len(lengths) else lengths
+    chain = np.repeat(np.arange(len(lengths)), lengths)
+    first = np.zeros(total, bool)
+    first[np.cumsum(lengths) - lengths] = True
+    gaps = rng.integers(CHAIN_GAP_SECONDS[0], CHAIN_GAP_SECONDS[1] + 1, total)
+    gaps[first] = 0
+    elapsed = np.cumsum(gaps)
+    elapsed -= np.repeat(elapsed[first], lengths)  # seconds since the chain's first transaction
+    duration = elapsed[np.cumsum(lengths) - 1]  # per chain: offset of its last transaction
+    spare = CHAIN_SLOT_SECONDS - CHAIN_GAP_SECONDS[1] - 1 - duration  # >= 0 by the slot size
+    begin = start + (cells // cards) * CHAIN_SLOT_SECONDS + (rng.random(len(lengths)) * (spare + 1)).astype(np.int64)
+    return FraudChains(chain, np.repeat(cells % cards, lengths), np.repeat(begin, lengths) + elapsed)
+
+
+def _check_chains_fit(chains: int, cards: int, slots: int) -> None:
+    if chains > cards * slots:
+        raise ValueError(
+            f"up to {chains} fraud chains do not fit in {cards} cards x {slots} slots of "
+            f"{CHAIN_SLOT_SECONDS} s: lower the fraud ratio, or add cards or time"
+        )
+
+
+def _epoch_seconds(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.microsecond:
+        raise ValueError(f"{moment.isoformat()} is not a whole second")
+    return int(moment.timestamp())
+
+
+def validate(cards: int, transactions: int, start: datetime, end: datetime, fraud_ratio: float, seed: int) -> None:
+    """Raise ValueError with a one-line reason for arguments `generate` cannot honour."""
+    if not 0 < cards <= MAX_CARDS:
+        raise ValueError(f"cards must be between 1 and {MAX_CARDS:,}, got {cards}")
+    if not 0 < transactions <= MAX_TRANSACTIONS:
+        raise ValueError(f"transactions must be between 1 and {MAX_TRANSACTIONS:,}, got {transactions}")
+    first, last = _epoch_seconds(start), _epoch_seconds(end)
+    if last <= first:
+        raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
+    if last - first >= 2**31:
+        raise ValueError("the span from start to end must be under 68 years")
+    if not (0 <= fraud_ratio < 0.5) or math.isnan(fraud_ratio):
+        raise ValueError(f"fraud ratio must be in [0, 0.5), got {fraud_ratio}")
+    n_fraud = fraud_count(transactions, fraud_ratio)
+    if n_fraud > transactions:
+        raise ValueError(f"a fraud chain needs at least {CHAIN_LENGTH[0]} transactions")
+    _check_chains_fit(-(-n_fraud // CHAIN_LENGTH[0]), cards, (last - first) // CHAIN_SLOT_SECONDS)
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+
+
+def generate(
+    cards: int = DEFAULTS["cards"],
+    transactions: int = DEFAULTS["transactions"],
+    start: datetime = DEFAULTS["start"],
+    end: datetime = DEFAULTS["end"],
+    fraud_ratio: float = DEFAULTS["fraud_ratio"],
+    seed: int = DEFAULTS["seed"],
+    progress: Progress | None = None,
+) -> pa.Table:
+    """A history as an Arrow table with SCHEMA, sorted by trans_ts then tid; naive datetimes are UTC."""
+    validate(cards, transactions, start, end, fraud_ratio, seed)
+    first, last = _epoch_seconds(start), _epoch_seconds(end)
+    rng = np.random.default_rng(seed)
+    numbers = card_numbers(rng, cards)
+    n_fraud = fraud_count(transactions, fraud_ratio)
+    n_legit = transactions - n_fraud
+    chains = fraud_chains(rng, n_fraud, cards, first, last)
+    # Times are independent of card and amount, so drawing them sorted changes no distribution
+    # and leaves the final (time, tid) sort almost nothing to do. 32-bit draws are cheaper.
+    offsets = np.sort(rng.integers(0, last - first, n_legit, dtype=np.int32))
+    seconds = np.concatenate([first + offsets.astype(np.int64), chains.seconds])
+    card_ids = np.concatenate([rng.integers(0, cards, n_legit, dtype=np.int32), chains.card])
+    cents = amounts_cents(rng, transactions)
+    label = np.concatenate([np.zeros(n_legit, np.int32), np.ones(n_fraud, np.int32)])
+    if progress:
+        progress("draw", 0)
+
+    card_text = _card_text(numbers)
+    digests = _parallel_digests(seconds, card_ids, card_text, cents, progress)
+    order = _unique_order(seconds, first, card_ids, card_text, cents, digests)
+    if progress:
+        progress("sort", 0)
+    return pa.table(
+        [
+            _string_array(_hex(digests, order)),
+            _arrow(seconds[order] * 1_000_000, SCHEMA.field("trans_ts").type),
+            _arrow(numbers[card_ids[order]], pa.int64()),
+            _arrow(cents[order] / 100, pa.float64()),
+            _arrow(label[order], pa.int32()),
+        ],
+        schema=SCHEMA,
+    )
+
+
+def _arrow(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """A numpy array as an Arrow array of a fixed-width type, zero copy (pa.array imports pandas)."""
+    if values.dtype.itemsize * 8 != kind.bit_width:
+        raise TypeError(f"{values.dtype} does not fit {kind}")
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(np.ascontiguousarray(values))])
+
+
+def _numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    """A fixed-width Arrow column without nulls as numpy (Array.to_numpy would import pandas)."""
+    array = column.combine_chunks()
+    if array.null_count:
+        raise ValueError(f"column of {array.type} has {array.null_count} nulls")
+    return np.frombuffer(array.buffers()[1], dtype, count=len(array), offset=array.offset * np.dtype(dtype).itemsize)
+
+
+def _big_endian_words(digests: np.ndarray) -> list[np.ndarray]:
+    words = digests.view(">u4")  # hex order is big-endian byte order
+    return [words[:, j] for j in range(4)]
+
+
+def _unique_order(
+    seconds: np.ndarray, first: int, card_ids: np.ndarray, card_text: np.ndarray,
+    cents: np.ndarray, digests: np.ndarray,
+) -> np.ndarray:
+    """Row order by (time, tid); rows with equal tids are nudged by a cent (in place) first."""
+    for _ in range(100):
+        words = _big_endian_words(digests)
+        key = ((seconds - first) << 32) | words[0].astype(np.int64)
+        order = np.argsort(key, kind="stable")  # timsort: linear on the almost sorted keys
+        ordered = key[order]
+        if np.any(ordered[1:] == ordered[:-1]):  # same second and same 32-bit tid prefix
+            order = np.lexsort((*words[::-1], seconds))
+            same = np.ones(len(order) - 1, bool)
+            for column in (seconds, *words):
+                same &= column[order][1:] == column[order][:-1]
+            if same.any():
+                _nudge(order, same, card_ids, card_text, seconds, cents, digests)
+                continue
+        return order
+    raise RuntimeError("could not make tids unique")
+
+
+def _nudge(
+    order: np.ndarray, same: np.ndarray, card_ids: np.ndarray, card_text: np.ndarray,
+    seconds: np.ndarray, cents: np.ndarray, digests: np.ndarray,
+) -> None:
+    """In each run of identical tids keep the earliest-drawn row; move the others by one cent."""
+    runs = np.split(order, np.flatnonzero(~same) + 1)
+    moved = np.concatenate([np.sort(run)[1:] for run in runs if len(run) > 1])
+    cents[moved] = np.where(cents[moved] < MAX_CENTS - 1, cents[moved] + 1, cents[moved] - 1)
+    digests[moved] = _tid_digests(seconds[moved], card_text[card_ids[moved]], cents[moved])
+
+
+# ---------------------------------------------------------------- files
+
+
+def output_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in {".parquet", ".csv"}:
+        raise ValueError(f"{path}: unknown extension {suffix or '(none)'!r}, use .parquet or .csv")
+    return suffix[1:]
+
+
+def check_writable(path: Path) -> None:
+    """Create the parent directories and fail early (ValueError) when `path` cannot be written."""
+    output_format(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create directory {path.parent}: {err.strerror or err}") from err
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {path.parent}: permission denied")
+
+
+def csv_table(table: pa.Table) -> pa.Table:
+    """The seed's CSV layout: datetime as DATETIME_FORMAT text, amount with two decimals."""
+    seconds = _numpy(table["trans_ts"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()), np.int64) // 1_000_000
+    amount = _numpy(table["amount"].cast(pa.float64()), np.float64)
+    if amount.size and not np.isfinite(amount).all():
+        raise ValueError("amounts must be finite")
+    words, lengths = _amount_words(np.rint(amount * 100).astype(np.int64))
+    columns = {
+        "tid": table["tid"],
+        "trans_ts": _string_array(_datetime_ascii(seconds)),
+        "cc_num": table["cc_num"],
+        "amount": _string_array(words.view(U8).reshape(-1, 8), lengths),
+        "fraud_label": table["fraud_label"],
+    }
+    return pa.table([columns[c.name] for c in SOURCE.columns], names=CSV_NAMES)
+
+
+def write(table: pa.Table, path: Path | str, progress: Progress | None = None) -> Path:
+    """Write Parquet, or CSV when the path ends in .csv, atomically (temp file, then rename)."""
+    path = Path(path)
+    check_writable(path)
+    kind = output_format(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if kind == "csv":
+            out = csv_table(table)
+            # no field contains a comma or a quote; the header is written by hand, unquoted
+            options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+            with open(temp, "wb") as file:
+                file.write((",".join(out.column_names) + "\n").encode())
+                with pacsv.CSVWriter(file, out.schema, write_options=options) as writer:
+                    _write_slices(out, writer.write_table, progress)
+        else:
+            # tids are unique: dictionary-encoding them would only be tried and dropped
+            with pq.ParquetWriter(temp, SCHEMA, **PARQUET_OPTIONS) as writer:
+                _write_slices(table.cast(SCHEMA), writer.write_table, progress)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+def _write_slices(table: pa.Table, write_slice: Callable[[pa.Table], None], progress: Progress | None) -> None:
+    for begin in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
+        part = table.slice(begin, ROW_GROUP_ROWS)
+        write_slice(part)
+        if progress:
+            progress("write", part.num_rows)
+
+
+# ---------------------------------------------------------------- CLI: python -m simulator generate
+
+
+def parse_moment(text: str) -> datetime:
+    """argparse type: 'YYYY-MM-DD' or an ISO-8601 time; naive means UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate a transaction history with injected fraud chains",
+        description="Generate a card-transaction history (Parquet, or the seed's CSV layout for *.csv).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--cards", type=int, default=DEFAULTS["cards"], help="number of distinct cards")
+    parser.add_argument("--transactions", type=int, default=DEFAULTS["transactions"], help="number of transactions, fraud included")
+    parser.add_argument("--start", type=parse_moment, default=f"{DEFAULTS['start']:%Y-%m-%d}", help="first moment, inclusive (UTC)")
+    parser.add_argument("--end", type=parse_moment, default=f"{DEFAULTS['end']:%Y-%m-%d}", help="last moment, exclusive (UTC)")
+    parser.add_argument("--fraud-ratio", type=float, default=DEFAULTS["fraud_ratio"], help="share of fraud transactions, in [0, 0.5)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed: same seed, same file")
+    parser.add_argument("--out", type=Path, required=True, default=argparse.SUPPRESS, help="output file: *.parquet or *.csv")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    validate(args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed)
+    check_writable(args.out)
+    with tqdm(total=2 * args.transactions, unit="rows", unit_scale=True, disable=args.quiet, desc="draw") as bar:
+
+        def progress(stage: str, rows: int) -> None:
+            bar.set_description(stage, refresh=False)
+            bar.update(rows)
+
+        table = generate(args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed, progress)
+        write(table, args.out, progress)
+    if not args.quiet:
+        fraud = int(_numpy(table["fraud_label"], np.int32).sum())
+        print(f"wrote {table.num_rows:,} transactions ({fraud:,} fraud) on {args.cards:,} cards to {args.out}")
+    return 0
+
