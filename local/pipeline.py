@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,8 +112,9 @@ def aggregate(layout: Layout) -> dict:
     return run("duckdb", str(layout.history), str(layout.features), log=lambda *_: None)
 
 
-def train(layout: Layout, test_start: str | None = None) -> Path:
-    argv = [sys.executable, "-m", "jobs.train", "--features", str(layout.features), "--out", str(layout.model)]
+def train(layout: Layout, test_start: str | None = None, extra: Sequence[str] = ()) -> Path:
+    argv = [sys.executable, "-m", "jobs.train", "--features", str(layout.features), "--out", str(layout.model),
+            "--quiet", *extra]
     if test_start:
         argv += ["--test-start", test_start]
     done = subprocess.run(argv, capture_output=True, text=True)
@@ -164,8 +165,9 @@ class Processes:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = open(self.layout.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        self.children[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                               env={**os.environ, **env}, start_new_session=True)
+        # Unbuffered, so each EMF line is in the log when its invocation ends (as in CloudWatch Logs).
+        self.children[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                               env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
         log.close()
 
     def check(self) -> None:
@@ -349,15 +351,16 @@ def live_table(recent: list[dict[str, Any]], stats: dict[str, Any], attack: set[
     table = Table(title=(f"predictions: {stats['predictions']:,} of {stats['sent']:,} sent   "
                          f"frauds flagged: {stats['frauds']:,}   attack flagged: {stats['attack']}/{len(attack)}"),
                   expand=False)
-    for column in ("trans_ts", "cc_num", "amount", "10m count", "1w count", "probability", "verdict", "latency ms"):
-        table.add_column(column, justify="right" if column not in ("trans_ts", "verdict") else "left")
+    for column in ("time", "card", "amount", "10m", "1w", "p(fraud)", "verdict", "ms"):
+        table.add_column(column, justify="left" if column in ("time", "verdict") else "right")
     for p in recent[-15:]:
         f = p["features"]
         verdict = "[bold red]FRAUD[/]" if p["fraud"] else "ok"
         if p["tid"] in attack:
             verdict += " (attack)"
-        table.add_row(p["trans_ts"], str(p["cc_num"]), f"{p['amount']:,.2f}", str(f["num_trans_last_10m"]),
-                      str(f["num_trans_last_1w"]), f"{p['probability']:.3f}", verdict, f"{p['event_to_prediction_ms']:,.0f}")
+        table.add_row(p["trans_ts"][11:23], f"…{str(p['cc_num'])[-4:]}", f"{p['amount']:,.2f}",
+                      str(f["num_trans_last_10m"]), str(f["num_trans_last_1w"]), f"{p['probability']:.3f}", verdict,
+                      f"{p['event_to_prediction_ms']:,.0f}")
     return table
 
 

@@ -43,6 +43,11 @@ def _aggregate_value(name: str, integral: bool, value: Any) -> float:
 
 def parse_aggregate(payload: bytes | str) -> AggregateRecord:
     """Validate one aggregates-stream record; RecordError(reason) when it is bad."""
+    if isinstance(payload, bytes):  # decode once: json.loads would sniff the encoding twice
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise RecordError(f"not JSON: {err}") from err
     tx = parse_transaction(payload)  # JSON object, transaction fields, their types, the amount
     raw = json.loads(payload)  # parse_transaction keeps only the transaction fields
     missing = [a.name for a in SLIDING if a.name not in raw]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -17,15 +16,7 @@ from functions.ingest import app as ingest_app
 from functions.score import app as score_app
 from tests.functions import fakes
 
-DLQ = "https://sqs.us-east-1.amazonaws.com/000000000000/fraud-dead-letters"
-
-
-@dataclass
-class Aws:
-    store: fakes.FakeFeatureStore
-    endpoint: fakes.FakeEndpoint
-    kinesis: fakes.FakeKinesis
-    sqs: fakes.FakeSQS
+DLQ, Aws = fakes.DLQ, fakes.Aws
 
 
 def default_model(row: dict[str, float]) -> float:

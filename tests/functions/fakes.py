@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from features.definition import MODEL_INPUT
 
 CLIENTS: dict[str, Any] = {}
+DLQ = "https://sqs.us-east-1.amazonaws.com/000000000000/fraud-dead-letters"
 
 
 def client(service: str) -> Any:
@@ -102,3 +104,13 @@ def emf(out: str) -> dict[str, float]:
     blob = json.loads([line for line in out.splitlines() if '"_aws"' in line][-1])
     values = {m["Name"]: blob[m["Name"]] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     return {name: sum(v) if isinstance(v, list) else v for name, v in values.items()}
+
+
+@dataclass
+class Aws:
+    """The fake clients a handler test installs."""
+
+    store: FakeFeatureStore
+    endpoint: FakeEndpoint
+    kinesis: FakeKinesis
+    sqs: FakeSQS

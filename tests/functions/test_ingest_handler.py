@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import DLQ, Aws
-
 from functions.ingest import app
 from tests.events.factory import aggregate, kinesis_event, load, sequence
-from tests.functions.fakes import emf
+from tests.functions.fakes import DLQ, Aws, emf
 
 
 def fs_record(cc_num: str, trans_time: str, count: str, avg: str) -> list[dict[str, str]]:

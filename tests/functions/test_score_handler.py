@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import DLQ, Aws
 
 from features.definition import MODEL_INPUT
 from functions.score import app
 from tests.events.factory import aggregate, kinesis_event, load, sequence
-from tests.functions.fakes import FakeKinesis, emf
+from tests.functions.fakes import DLQ, Aws, FakeKinesis, emf
 
 CARD_A, CARD_B, NEW_CARD = 4000000000000001, 4000000000000002, 4999999999999999
 T0 = 1_589_536_800_000  # 2020-05-15T10:00:00Z
