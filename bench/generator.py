@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from bench.core import Result, Suite, measure
-from simulator.generate import AMOUNT_BUCKETS, DEFAULTS
+from simulator.generate import AMOUNT_BUCKETS, DEFAULTS, PROVENANCE_KEY, provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_HISTORY = ROOT / "data" / "bench" / "history.parquet"
@@ -33,8 +33,12 @@ def full_scale_argv(out: Path) -> list[str]:
 
 
 def ensure_full_history() -> Path:
-    """data/bench/history.parquet at full scale, generated when missing."""
-    if not FULL_HISTORY.exists():
+    """data/bench/history.parquet at full scale, generated when missing or made differently."""
+    try:
+        made_by = (pq.read_schema(FULL_HISTORY).metadata or {}).get(PROVENANCE_KEY.encode(), b"").decode()
+    except OSError:
+        made_by = ""
+    if made_by != provenance(**DEFAULTS):  # the CLI's defaults are the seed's full scale
         measure(full_scale_argv(FULL_HISTORY))
     return FULL_HISTORY
 

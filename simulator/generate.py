@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import os
 from collections.abc import Callable
@@ -60,6 +61,9 @@ DEFAULTS = {
     "fraud_ratio": 0.0025,
     "seed": 42,
 }
+# Bump when the same arguments would give different rows (the tid format, the draws).
+FORMAT_VERSION = 1
+PROVENANCE_KEY = "simulator.generate"
 MAX_TRANSACTIONS = 50_000_000  # tids are one string array with 32-bit offsets
 MAX_CARDS = 100_000_000
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # the CSV `datetime` column and the tid string
@@ -67,10 +71,10 @@ TID_SEPARATOR = "|"
 CHUNK_ROWS = 1 << 16  # rows hashed per numpy MD5 call (keeps the working set in cache)
 ROW_GROUP_ROWS = 1 << 20
 
-# tids are unique random hex: dictionary encoding is wasted work and snappy gains ~15% on
-# them at twice the write time, so they are stored plain.
+# Uncompressed: most of the file is the tids, random hex that snappy shrinks by ~15% at twice
+# the write time. Dictionary encoding suits every column but the (unique) tids.
 PARQUET_OPTIONS = {
-    "compression": {c.name: "none" if c.name == SOURCE.id_column else "snappy" for c in SOURCE.columns},
+    "compression": "none",
     "use_dictionary": [c.name for c in SOURCE.columns if c.name != SOURCE.id_column],
 }
 ARROW_TYPES = {
@@ -325,16 +329,13 @@ def card_numbers(rng: np.random.Generator, count: int) -> np.ndarray:
 
 def amounts_cents(rng: np.random.Generator, count: int) -> np.ndarray:
     """Whole cents drawn from AMOUNT_BUCKETS."""
+    # The inverse of the piecewise-uniform CDF is piecewise linear through (cumulative share,
+    # bucket bound): one uniform draw per amount, then floor to whole cents.
     shares = np.array([b[0] for b in AMOUNT_BUCKETS])
-    low = np.array([round(b[1] * 100) for b in AMOUNT_BUCKETS], np.int64)
-    high = np.array([round(b[2] * 100) for b in AMOUNT_BUCKETS], np.int64)
-    upper = np.cumsum(shares) / shares.sum()
-    lower = upper - shares / shares.sum()
-    draw = rng.random(count)
-    bucket = np.minimum(np.searchsorted(upper, draw, side="right"), len(shares) - 1)
-    # the draw's position inside its bucket is itself uniform: one draw per amount
-    within = (draw - lower[bucket]) / (upper - lower)[bucket]
-    return np.minimum(low[bucket] + (within * (high - low)[bucket]).astype(np.int64), high[bucket] - 1)
+    cumulative = np.concatenate([[0.0], np.cumsum(shares) / shares.sum()])
+    bounds = [AMOUNT_BUCKETS[0][1] * 100] + [b[2] * 100 for b in AMOUNT_BUCKETS]
+    cents = np.interp(rng.random(count), cumulative, bounds).astype(np.int64)
+    return np.minimum(cents, MAX_CENTS - 1)
 
 
 def fraud_count(transactions: int, fraud_ratio: float) -> int:
@@ -465,8 +466,22 @@ def generate(
             _arrow(cents[order] / 100, pa.float64()),
             _arrow(label[order], pa.int32()),
         ],
-        schema=SCHEMA,
+        schema=SCHEMA.with_metadata({PROVENANCE_KEY: provenance(cards, transactions, start, end, fraud_ratio, seed)}),
     )
+
+
+def provenance(cards: int, transactions: int, start: datetime, end: datetime, fraud_ratio: float, seed: int) -> str:
+    """The arguments of a history, kept in its Parquet schema metadata (bench reuses files by it)."""
+    arguments = {
+        "format": FORMAT_VERSION,
+        "cards": cards,
+        "transactions": transactions,
+        "start": _epoch_seconds(start),
+        "end": _epoch_seconds(end),
+        "fraud_ratio": fraud_ratio,
+        "seed": seed,
+    }
+    return json.dumps(arguments, sort_keys=True)
 
 
 def _arrow(values: np.ndarray, kind: pa.DataType) -> pa.Array:
@@ -579,8 +594,9 @@ def write(table: pa.Table, path: Path | str, progress: Progress | None = None) -
                     _write_slices(out, writer.write_table, progress)
         else:
             # tids are unique: dictionary-encoding them would only be tried and dropped
-            with pq.ParquetWriter(temp, SCHEMA, **PARQUET_OPTIONS) as writer:
-                _write_slices(table.cast(SCHEMA), writer.write_table, progress)
+            schema = SCHEMA.with_metadata(table.schema.metadata)
+            with pq.ParquetWriter(temp, schema, **PARQUET_OPTIONS) as writer:
+                _write_slices(table.cast(schema), writer.write_table, progress)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)

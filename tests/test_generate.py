@@ -305,3 +305,23 @@ def test_cli_writes_file_in_a_subprocess(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True,
     )
     assert bad.returncode == 2 and bad.stderr == "error: cards must be between 1 and 100,000,000, got -1\n"
+
+
+# ---------------------------------------------------------------- bench reuse of the full-scale file
+
+
+def test_parquet_records_its_arguments_and_bench_reuses_by_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.generator as bench_generator
+
+    small = {"cards": 10, "transactions": 500, "start": START, "end": END, "fraud_ratio": 0.01, "seed": 4}
+    path = gen.write(gen.generate(**small), tmp_path / "history.parquet")
+    assert pq.read_schema(path).metadata[gen.PROVENANCE_KEY.encode()].decode() == gen.provenance(**small)
+
+    runs: list[list[str]] = []
+    monkeypatch.setattr(bench_generator, "FULL_HISTORY", path)
+    monkeypatch.setattr(bench_generator, "measure", lambda argv: runs.append(argv))
+    monkeypatch.setattr(bench_generator, "DEFAULTS", {**gen.DEFAULTS, **small})
+    assert bench_generator.ensure_full_history() == path and runs == []  # same arguments: reused
+    monkeypatch.setattr(bench_generator, "DEFAULTS", {**gen.DEFAULTS, **small, "seed": 5})
+    bench_generator.ensure_full_history()
+    assert len(runs) == 1 and runs[0][-1] == str(path)
