@@ -262,52 +262,47 @@ def _tid_digests(seconds: np.ndarray, card_text: np.ndarray, cents: np.ndarray) 
     return _md5_one_block(block)
 
 
-def _hex(digests: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """(rows, 16) bytes, optionally taken in `order` -> (rows, 32) lowercase hex ASCII.
-
-    By arithmetic on cache-sized chunks: '0'..'9' are 48.., 'a'..'f' are 97.. (48 + 10 + 39).
-    """
-    rows = len(digests) if order is None else len(order)
-    items = digests.view("V16").ravel()
-    out = np.empty((rows, 16, 2), U8)
-    for begin in range(0, rows, CHUNK_ROWS):
-        part = slice(begin, begin + CHUNK_ROWS)
-        chunk = (items[part] if order is None else items[order[part]]).view(U8).reshape(-1, 16)
-        for k, nibble in enumerate((chunk >> U8(4), chunk & U8(15))):
-            nibble += U8(48)
-            nibble += U8(39) * (nibble > 57).view(U8)
-            out[part, :, k] = nibble
-    return out.reshape(rows, 32)
+def _hex(digests: np.ndarray) -> np.ndarray:
+    """(rows, 16) bytes -> (rows, 32) lowercase hex ASCII, by arithmetic (no index arrays):
+    '0'..'9' are 48..57, 'a'..'f' are 97..102 (= 48 + 10 + 39)."""
+    out = np.empty((len(digests), 16, 2), U8)
+    for k, nibble in enumerate((digests >> U8(4), digests & U8(15))):
+        nibble += U8(48)
+        nibble += U8(39) * (nibble > 57).view(U8)
+        out[:, :, k] = nibble
+    return out.reshape(len(digests), 32)
 
 
 def _parallel_digests(
     seconds: np.ndarray, card_ids: np.ndarray, card_text: np.ndarray, cents: np.ndarray, progress: Progress | None
-) -> np.ndarray:
-    """_tid_digests over chunks on a few threads (numpy releases the GIL)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Digests (rows, 16) and their hex (rows, 32), by chunks on a few threads (numpy releases the GIL)."""
     digests = np.empty((len(seconds), 16), U8)
+    hexes = np.empty((len(seconds), 32), U8)
     card_rows = card_text.view("V16").ravel()  # one 16-byte item per card: a cheap 1-D gather
 
     def one(begin: int) -> int:
         part = slice(begin, begin + CHUNK_ROWS)
         texts = card_rows[card_ids[part]].view(U8).reshape(-1, 16)
         digests[part] = _tid_digests(seconds[part], texts, cents[part])
+        hexes[part] = _hex(digests[part])  # while the chunk is in cache
         return len(texts)
 
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
         for done in pool.map(one, range(0, len(seconds), CHUNK_ROWS)):
             if progress:
                 progress("tids", done)
-    return digests
+    return digests, hexes
 
 
 def tids(trans_ts_seconds: np.ndarray, cc_num: np.ndarray, amount_cents: np.ndarray) -> pa.Array:
     """Vectorized tid_of: epoch seconds, 16-digit card numbers, whole cents -> Arrow strings."""
     cards, card_ids = np.unique(np.asarray(cc_num, np.int64), return_inverse=True)
-    digests = _parallel_digests(
+    _, hexes = _parallel_digests(
         np.asarray(trans_ts_seconds, np.int64), card_ids.ravel(), _card_text(cards),
         np.asarray(amount_cents, np.int64), None,
     )
-    return _string_array(_hex(digests))
+    return _string_array(hexes)
 
 
 # ---------------------------------------------------------------- the history
@@ -454,13 +449,13 @@ def generate(
         progress("draw", 0)
 
     card_text = _card_text(numbers)
-    digests = _parallel_digests(seconds, card_ids, card_text, cents, progress)
-    order = _unique_order(seconds, first, card_ids, card_text, cents, digests)
+    digests, hexes = _parallel_digests(seconds, card_ids, card_text, cents, progress)
+    order = _unique_order(seconds, first, card_ids, card_text, cents, digests, hexes)
     if progress:
         progress("sort", 0)
     return pa.table(
         [
-            _string_array(_hex(digests, order)),
+            _string_array(hexes.view("V32").ravel()[order].view(U8).reshape(-1, 32)),
             _arrow(seconds[order] * 1_000_000, SCHEMA.field("trans_ts").type),
             _arrow(numbers[card_ids[order]], pa.int64()),
             _arrow(cents[order] / 100, pa.float64()),
@@ -506,7 +501,7 @@ def _big_endian_words(digests: np.ndarray) -> list[np.ndarray]:
 
 def _unique_order(
     seconds: np.ndarray, first: int, card_ids: np.ndarray, card_text: np.ndarray,
-    cents: np.ndarray, digests: np.ndarray,
+    cents: np.ndarray, digests: np.ndarray, hexes: np.ndarray,
 ) -> np.ndarray:
     """Row order by (time, tid); rows with equal tids are nudged by a cent (in place) first."""
     for _ in range(100):
@@ -520,7 +515,7 @@ def _unique_order(
             for column in (seconds, *words):
                 same &= column[order][1:] == column[order][:-1]
             if same.any():
-                _nudge(order, same, card_ids, card_text, seconds, cents, digests)
+                _nudge(order, same, card_ids, card_text, seconds, cents, digests, hexes)
                 continue
         return order
     raise RuntimeError("could not make tids unique")
@@ -528,13 +523,14 @@ def _unique_order(
 
 def _nudge(
     order: np.ndarray, same: np.ndarray, card_ids: np.ndarray, card_text: np.ndarray,
-    seconds: np.ndarray, cents: np.ndarray, digests: np.ndarray,
+    seconds: np.ndarray, cents: np.ndarray, digests: np.ndarray, hexes: np.ndarray,
 ) -> None:
     """In each run of identical tids keep the earliest-drawn row; move the others by one cent."""
     runs = np.split(order, np.flatnonzero(~same) + 1)
     moved = np.concatenate([np.sort(run)[1:] for run in runs if len(run) > 1])
     cents[moved] = np.where(cents[moved] < MAX_CENTS - 1, cents[moved] + 1, cents[moved] - 1)
     digests[moved] = _tid_digests(seconds[moved], card_text[card_ids[moved]], cents[moved])
+    hexes[moved] = _hex(digests[moved])
 
 
 # ---------------------------------------------------------------- files
