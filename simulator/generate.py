@@ -13,7 +13,7 @@ The seed's distributions, with no Python loop per transaction:
 - `tid`: md5 hex of the tid string, see `tid_string` (the one definition of its format),
   computed by a numpy MD5 over fixed 64-byte blocks. Rows with identical (time, card,
   amount), hence identical tids, are made unique by moving the later row's amount by one
-  cent (rare: about one per 200 histories of the seed's size).
+  cent (rare: about one pair in 250 histories of the seed's size).
 - order: by trans_ts, then tid. The same arguments give the same table, and `write` gives
   byte-identical files.
 """
@@ -93,12 +93,11 @@ Progress = Callable[[str, int], None]  # (stage, rows just finished)
 def tid_string(trans_ts: datetime, cc_num: int, amount: float) -> str:
     """The string whose md5 is the tid: '2020-01-01T00:00:05|4000123412341234|12.30'.
 
-    UTC time to the second as DATETIME_FORMAT, the card number in decimal, the amount with
-    exactly two decimals, joined by TID_SEPARATOR.
+    UTC time to the second as DATETIME_FORMAT (a naive time is taken as UTC), the card number
+    in decimal, the amount with exactly two decimals, joined by TID_SEPARATOR.
     """
-    return TID_SEPARATOR.join(
-        (trans_ts.astimezone(UTC).strftime(DATETIME_FORMAT), str(cc_num), f"{amount:.2f}")
-    )
+    utc = trans_ts.replace(tzinfo=UTC) if trans_ts.tzinfo is None else trans_ts.astimezone(UTC)
+    return TID_SEPARATOR.join((utc.strftime(DATETIME_FORMAT), str(cc_num), f"{amount:.2f}"))
 
 
 def tid_of(trans_ts: datetime, cc_num: int, amount: float) -> str:

@@ -179,6 +179,9 @@ def test_vectorized_tids_match_scalar_on_edge_values() -> None:
     ]
     assert got == want
     assert gen.tid_string(datetime.fromtimestamp(0, UTC), 4000000000000002, 0.01) == "1970-01-01T00:00:00|4000000000000002|0.01"
+    naive, other_zone = datetime(2020, 3, 1, 12, 0, 5), datetime.fromisoformat("2020-03-01T14:00:05+02:00")
+    assert gen.tid_string(naive, 4000000000000002, 10) == gen.tid_string(other_zone, 4000000000000002, 10.0)
+    assert gen.tid_string(naive, 4000000000000002, 10).startswith("2020-03-01T12:00:05|")
 
 
 def test_sorted_by_time_then_tid(columns: dict[str, np.ndarray]) -> None:
