@@ -116,18 +116,21 @@ _EXPRESSIONS = {
 }
 
 
-def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., dict[str, Any]]:
+def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int], add: bool) -> Callable[..., dict[str, Any]]:
     """A function (tid, card, amount, t, ts_text, state) -> aggregate record, generated from the definition.
 
-    It evicts the card's rows older than t - length from each window, then builds the record as a
-    single dict display. Generated once, because a loop over windows and aggregates costs about as
-    much per row as the rest of the engine; `state` is the card's [(times, amounts)] per window.
+    It appends the row to the card's windows when `add` (a row without same-timestamp peers),
+    evicts the rows older than t - length from each window, then builds the record as a single
+    dict display. Generated once because a loop over windows and aggregates costs about as much
+    per row as the rest of the engine; `state` is the card's [(times, amounts)] per window.
     """
     given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "ts_text"}
     lines = ["def build(tid, card, amount, t, ts_text, state):"]
     for w, length in enumerate(lengths):
+        lines.append(f"    times{w}, amounts{w} = state[{w}]")
+        if add:
+            lines += [f"    times{w}.append(t)", f"    amounts{w}.append(amount)"]
         lines += [
-            f"    times{w}, amounts{w} = state[{w}]",
             f"    lo = t - {length}",
             f"    while times{w}[0] < lo:",
             f"        times{w}.popleft()",
@@ -161,7 +164,8 @@ class WindowEngine:
             raise ValueError(f"the local engine aggregates the amount column only, not {columns}")
         self.lengths = lengths
         self.aggregates = aggs
-        self.build = compile_record_builder(aggs, lengths)
+        self.build = compile_record_builder(aggs, lengths, add=False)
+        self.add_and_build = compile_record_builder(aggs, lengths, add=True)
         self.horizon = (max(lengths) if lengths else 0) + self.ooo
         self.watermark: int | None = None
         self.max_event: int | None = None
@@ -179,6 +183,15 @@ class WindowEngine:
     @property
     def stats(self) -> dict[str, int]:
         return {**self.counts, "pending": len(self.pending)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the generated builders are code: rebuilt from the aggregates when the state is loaded
+        return {k: v for k, v in self.__dict__.items() if k not in ("build", "add_and_build")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.build = compile_record_builder(self.aggregates, self.lengths, add=False)
+        self.add_and_build = compile_record_builder(self.aggregates, self.lengths, add=True)
 
     # --------------------------------------------------------------------------------- input
     def process(self, record: dict | str | bytes) -> list[Emitted]:
@@ -270,33 +283,31 @@ class WindowEngine:
 
     def _emit(self, fired: list[tuple[int, int, str, int, float]], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
-        cards, lengths, build = self.cards, self.lengths, self.build
+        cards, lengths, build, add_and_build = self.cards, self.lengths, self.build, self.add_and_build
         append = out.append
         n = len(fired)
         group: list[tuple[int, int, str, int, float]] = []
         last_second, prefix = -1, ""
         for idx in range(n):
-            row = fired[idx]
-            t, card = row[0], row[3]
-            state = cards.get(card)
-            if state is None:
-                state = cards[card] = [(deque(), deque()) for _ in lengths]
-            for times, amounts in state:
-                times.append(t)
-                amounts.append(row[4])
-            if idx + 1 < n and fired[idx + 1][0] == t:
-                group.append(row)  # same-timestamp peers enter the windows before any of them is emitted
-                continue
+            t, _, tid, card, amount = row = fired[idx]
             second, ms = divmod(t, 1000)
             if second != last_second:
                 last_second, prefix = second, _prefix(second)
-            if group:
+            state = cards.get(card)
+            if state is None:
+                state = cards[card] = [(deque(), deque()) for _ in lengths]
+            if group or (idx + 1 < n and fired[idx + 1][0] == t):
+                # same-timestamp peers all enter the windows before any of them is emitted
+                for times, amounts in state:
+                    times.append(t)
+                    amounts.append(amount)
                 group.append(row)
-                for _, _, tid, card, amount in group:
-                    append(build(tid, card, amount, t, prefix + _MS_SUFFIX[ms], cards[card]))
-                group = []
-            else:
-                append(build(row[2], card, row[4], t, prefix + _MS_SUFFIX[ms], state))
+                if idx + 1 == n or fired[idx + 1][0] != t:
+                    for _, _, peer_tid, peer_card, peer_amount in group:
+                        append(build(peer_tid, peer_card, peer_amount, t, prefix + _MS_SUFFIX[ms], cards[peer_card]))
+                    group = []
+                continue
+            append(add_and_build(tid, card, amount, t, prefix + _MS_SUFFIX[ms], state))
         # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
         self.seen_order.append((fired[-1][0], [row[2] for row in fired]))
         self.counts["aggregate"] += n
