@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from datetime import datetime
 
 import pyarrow.parquet as pq
 import pytest
@@ -25,9 +26,10 @@ def outputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engines")
     history = tmp / "history.parquet"
     # Enough cards and days for busy 10-minute windows, silent weeks and fraud chains.
-    write(generate(cards=300, transactions=60_000, start="2020-01-01", end="2020-02-15", fraud_ratio=0.01, seed=11), history)
-    return {engine: run(engine, str(history), str(tmp / engine), log=lambda *_: None) and tmp / engine
-            for engine in ("duckdb", "spark")}
+    write(generate(cards=300, transactions=60_000, start=datetime(2020, 1, 1), end=datetime(2020, 2, 15), fraud_ratio=0.01, seed=11), history)
+    for engine in ("duckdb", "spark"):
+        run(engine, str(history), str(tmp / engine), log=lambda *_: None)
+    return {engine: tmp / engine for engine in ("duckdb", "spark")}
 
 
 def rows(directory, view, key):
