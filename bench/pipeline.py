@@ -33,6 +33,7 @@ from local.pipeline import (
     emf_totals,
     feature_store,
     generate_history,
+    kinesis,
     percentile,
     reset_runtime,
     train,
@@ -55,22 +56,16 @@ def _prepare(layout: Layout) -> None:
 
 def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: int, idle_flush_s: float = 0.2) -> dict:
     """Fresh runtime, processes up, send `make_schedule()`, wait until every transaction is out."""
-    import os
-
-    from local import profile
     from simulator.stream import send
 
     reset_runtime(layout)
     feature_store(layout).load_parquet(BATCH_GROUP, layout.features / "online")
-    os.environ[profile.DATA_DIR_ENV] = str(layout.runtime.resolve())
-    profile.client.cache_clear()
-    kinesis = profile.client("kinesis")
-    tails = {n: StreamTail(kinesis, n) for n in (PREDICTIONS, LATE, ENGINE_DEAD)}
+    stream = kinesis(layout)
+    tails = {n: StreamTail(stream, n) for n in (PREDICTIONS, LATE, ENGINE_DEAD)}
     seen, other = Predictions(), [0]
     with Processes(layout, engine_args=["--idle-flush-s", str(idle_flush_s), "--out-of-orderness-ms", str(ooo_ms)]) as procs:
-        time.sleep(2.0)  # let the processes import and open their clients
         started = time.time()
-        report = send(make_schedule(), kinesis, TRANSACTIONS)
+        report = send(make_schedule(), stream, TRANSACTIONS)
 
         def done() -> bool:
             seen.add(tails[PREDICTIONS].read(), time.time())

@@ -131,12 +131,17 @@ def reset_runtime(layout: Layout) -> None:
     shutil.rmtree(layout.runtime, ignore_errors=True)
     layout.logs.mkdir(parents=True)
     from local.queue import LocalSQS
+
+    streams = kinesis(layout)
+    for name in STREAMS:
+        streams.create_stream(StreamName=name, ShardCount=1)
+    LocalSQS(root=str(layout.runtime / "queues")).create_queue(QueueName=DEAD_LETTER_QUEUE)
+
+
+def kinesis(layout: Layout) -> Any:
     from local.stream import LocalKinesis
 
-    kinesis = LocalKinesis(root=str(layout.runtime / "streams"))
-    for name in STREAMS:
-        kinesis.create_stream(StreamName=name, ShardCount=1)
-    LocalSQS(root=str(layout.runtime / "queues")).create_queue(QueueName=DEAD_LETTER_QUEUE)
+    return LocalKinesis(root=str(layout.runtime / "streams"))
 
 
 def feature_store(layout: Layout) -> Any:
@@ -161,9 +166,14 @@ class Processes:
         for name in FUNCTIONS:
             self._spawn(name, [sys.executable, "-m", "local.pipeline", "function", name, "--data", str(self.layout.root)],
                         function_env(self.layout, name, self.threshold))
+        ready = [ready_marker(self.layout, name) for name in FUNCTIONS] + [runtime / "engine-state.db"]
+        if not wait_for(lambda: all(p.exists() for p in ready), timeout_s=120, check=self.check):
+            self.stop()
+            raise RuntimeError("the pipeline processes did not start within 120 s")
         return self
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        ready_marker(self.layout, name).unlink(missing_ok=True)
         log = open(self.layout.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         # Unbuffered, so each EMF line is in the log when its invocation ends (as in CloudWatch Logs).
         self.children[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -195,8 +205,16 @@ class Processes:
         self.stop()
 
 
+def ready_marker(layout: Layout, name: str) -> Path:
+    return layout.runtime / f"{name}.ready"
+
+
 def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) -> int:
-    """A function process: the local ESM polls the aggregates stream and invokes the handler."""
+    """A function process: the local ESM polls the aggregates stream and invokes the handler.
+
+    The handler's clients and model are built before the first poll (Lambda's init phase), then
+    the process says it is ready, so a demo does not time cold starts as stream latency.
+    """
     from local.esm import EsmRunner, EventSourceMapping
     from local.profile import client
 
@@ -208,8 +226,10 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
     runner = EsmRunner(mapping, client("kinesis"), handler=app.lambda_handler,
                        checkpoint_path=str(layout.runtime / f"esm-{name}.json"), on_failure=client("sqs"),
                        on_failure_url=layout.dead_letter_url())
+    app.service()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ready_marker(layout, name).touch()
     runner.run(stop=stop)
     return 0
 
@@ -370,11 +390,9 @@ def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any
     import numpy as np
     from rich.live import Live
 
-    from local.profile import client
     from simulator.stream import TxFactory, attack_scenario, known_cards, read_history, send
 
-    os.environ[DATA_DIR_ENV] = str(layout.runtime.resolve())
-    kinesis = client("kinesis")
+    stream = kinesis(layout)
     factory = TxFactory(known_cards(read_history(layout.history)), np.random.default_rng(seed))
     schedule = attack_scenario(factory, time.time() + 0.5, background_rate)
     attack = [tx.tid for _, tx in schedule if tx.fraud]
@@ -382,11 +400,11 @@ def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any
 
     def produce() -> None:
         try:
-            report_box["report"] = send(schedule, kinesis, TRANSACTIONS)
+            report_box["report"] = send(schedule, stream, TRANSACTIONS)
         except Exception as err:  # surfaced by the main thread
             report_box["error"] = err
 
-    tail, late_tail, dead_tail = StreamTail(kinesis, PREDICTIONS), StreamTail(kinesis, LATE), StreamTail(kinesis, ENGINE_DEAD)
+    tail, late_tail, dead_tail = StreamTail(stream, PREDICTIONS), StreamTail(stream, LATE), StreamTail(stream, ENGINE_DEAD)
     seen, recent, late, dead = Predictions(), [], 0, 0
     started = time.time()
     producer = threading.Thread(target=produce, daemon=True)

@@ -46,6 +46,7 @@ from local.pipeline import (
     dead_letters,
     feature_store,
     generate_history,
+    kinesis,
     reset_runtime,
     train,
     wait_for,
@@ -88,15 +89,14 @@ def snapshots_table(layout: Layout) -> pa.Table:
 def replay_days(layout: Layout, history: pa.Table, snapshots: pa.Table, start_ms: int, end_ms: int,
                 log: Any, drain_timeout_s: float = 120.0) -> Replay:
     """Bootstrap the batch group, then per day: load its snapshot, send its transactions, drain."""
-    from local.profile import client
     from simulator.stream import history_transactions, replay_schedule, send
 
     store = feature_store(layout)
     times = snapshots[EVENT_TIME_FEATURE]
     loaded = store.load_table(BATCH_GROUP, snapshots.filter(pc.less_equal(times, start_ms / 1000)))
     log(f"bootstrapped {BATCH_GROUP} with {loaded:,} snapshot records up to {_iso(start_ms)}")
-    kinesis = client("kinesis")
-    tails = {name: StreamTail(kinesis, name) for name in (PREDICTIONS, LATE, ENGINE_DEAD)}
+    stream = kinesis(layout)
+    tails = {name: StreamTail(stream, name) for name in (PREDICTIONS, LATE, ENGINE_DEAD)}
     seen, late, dead = Predictions(), [], []
     sent, started = 0, time.time()
 
@@ -111,7 +111,7 @@ def replay_days(layout: Layout, history: pa.Table, snapshots: pa.Table, start_ms
             if day > start_ms:  # the daily batch job publishes midnight `day`'s snapshot
                 store.load_table(BATCH_GROUP, snapshots.filter(pc.equal(times, day / 1000)))
             txs = history_transactions(history, day, min(day + DAY_MS, end_ms))
-            sent += send(replay_schedule(txs, speed=0, start_s=0), kinesis, TRANSACTIONS).sent
+            sent += send(replay_schedule(txs, speed=0, start_s=0), stream, TRANSACTIONS).sent
             if not wait_for(drained, drain_timeout_s, poll_s=0.05, check=processes.check):
                 raise RuntimeError(f"day {_iso(day)} not drained in {drain_timeout_s:.0f} s: "
                                    f"{len(seen.by_tid) + len(late) + len(dead):,} of {sent:,} transactions out")

@@ -124,15 +124,17 @@ def live_schedule(factory: TxFactory, rate: float, start_s: float) -> Iterator[t
         i += 1
 
 
-ORDINARY_CARDS, ORDINARY_TRANSACTIONS, ORDINARY_GAP_S = 3, 3, 0.5
+ORDINARY_CARDS, ORDINARY_TRANSACTIONS, ORDINARY_GAP_S = 3, 2, 1.0
 ATTACK_TRANSACTIONS, ATTACK_GAP_S = 10, 0.2
 
 
 def attack_scenario(factory: TxFactory, start_s: float, background_rate: float = 0.0,
                     tail_s: float = 3.0) -> list[tuple[float, Tx]]:
-    """The seed's scenario: three ordinary cards (a few transactions each), then a fraud attack of
+    """The seed's scenario: three ordinary cards (two transactions each), then a fraud attack of
     10 quick transactions on a fourth card; optional background traffic on the other cards, which
-    keeps running `tail_s` after the attack so the streaming engine's watermark passes it."""
+    keeps running `tail_s` after the attack so the streaming engine's watermark passes it. The
+    background goes through the other cards in a shuffled round, so an ordinary card is not used
+    twice within ten minutes unless the round wraps (rate x duration > cards)."""
     picks = [int(c) for c in factory.rng.choice(np.asarray(factory.cards), ORDINARY_CARDS + 1, replace=False)]
     steps: list[tuple[float, int, bool]] = []
     t = start_s
@@ -146,9 +148,9 @@ def attack_scenario(factory: TxFactory, start_s: float, background_rate: float =
     end = t + tail_s
     if background_rate > 0:
         others = [c for c in factory.cards if c not in picks] or list(factory.cards)
+        order = [int(c) for c in factory.rng.permutation(np.asarray(others))]
         n = int((end - start_s) * background_rate)
-        steps += [(start_s + i / background_rate, others[int(factory.rng.integers(len(others)))], False)
-                  for i in range(n)]
+        steps += [(start_s + i / background_rate, order[i % len(order)], False) for i in range(n)]
     steps.sort(key=lambda s: s[0])
     return [(due, factory.make(round(due * 1000), card, fraud)) for due, card, fraud in steps]
 

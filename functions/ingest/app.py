@@ -37,7 +37,7 @@ class Ingest:
 
 
 @functools.cache
-def ingest() -> Ingest:
+def service() -> Ingest:
     """Built on the first invocation from the environment, then reused (like a warm Lambda)."""
     config = IngestConfig.from_env()
     client = client_factory()
@@ -48,7 +48,7 @@ def ingest() -> Ingest:
 
 def record_handler(record: KinesisStreamRecord) -> AggregateRecord:
     agg = parse_aggregate(payload(record))
-    ingest().put(agg)
+    service().put(agg)
     return agg
 
 
@@ -56,7 +56,7 @@ def record_handler(record: KinesisStreamRecord) -> AggregateRecord:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     response = handle_batch(processor, event, record_handler, context)
     for record, reason in processor.rejected:
-        ingest().dead_letters.send(record, reason)
+        service().dead_letters.send(record, reason)
     metrics.add_metric(name="RecordsIngested", unit=MetricUnit.Count, value=len(processor.accepted))
     metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=len(processor.rejected))
     return dict(response)

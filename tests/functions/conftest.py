@@ -40,9 +40,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     clients = Aws(fakes.FakeFeatureStore(), fakes.FakeEndpoint(default_model), fakes.FakeKinesis(), fakes.FakeSQS())
     fakes.CLIENTS.update({"sagemaker-featurestore-runtime": clients.store, "sagemaker-runtime": clients.endpoint,
                           "kinesis": clients.kinesis, "sqs": clients.sqs})
-    ingest_app.ingest.cache_clear()
+    ingest_app.service.cache_clear()
     score_app.service.cache_clear()
     yield clients
     fakes.CLIENTS.clear()
-    ingest_app.ingest.cache_clear()
+    ingest_app.service.cache_clear()
     score_app.service.cache_clear()

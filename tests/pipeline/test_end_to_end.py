@@ -20,6 +20,7 @@ from local.pipeline import (
     aggregate,
     feature_store,
     generate_history,
+    kinesis,
     reset_runtime,
     run_scenario,
     train,
@@ -37,8 +38,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Layout:
 
 
 def test_the_attack_is_flagged_and_every_record_is_accounted_for(trained: Layout) -> None:
-    from local.profile import client
-
     layout = trained
     reset_runtime(layout)
     feature_store(layout).load_parquet(BATCH_GROUP, layout.features / "online")
@@ -48,9 +47,7 @@ def test_the_attack_is_flagged_and_every_record_is_accounted_for(trained: Layout
         bad = [b"not json", json.dumps({"tid": "x"}).encode(), json.dumps({
             "tid": "neg", "cc_num": 4000000000000001, "amount": -1.0, "trans_ts": "2020-05-15T10:00:00.000Z",
             "num_trans_last_10m": 1, "avg_amt_last_10m": 1.0}).encode()]
-        client.cache_clear()
-        kinesis = client("kinesis")
-        kinesis.put_records(StreamName=AGGREGATES, Records=[{"Data": d, "PartitionKey": "bad"} for d in bad])
+        kinesis(layout).put_records(StreamName=AGGREGATES, Records=[{"Data": d, "PartitionKey": "bad"} for d in bad])
         # WHEN the scenario streams through the pipeline
         result = run_scenario(layout, background_rate=20, seed=3, console=Console(file=out, width=160),
                               processes=processes, drain_timeout_s=60)

@@ -116,13 +116,23 @@ def test_attack_scenario_is_three_ordinary_cards_then_ten_quick_transactions_on_
     steps = attack_scenario(factory, start_s=100.0, background_rate=0)
     ordinary = [tx for _, tx in steps if not tx.fraud]
     attack = [tx for _, tx in steps if tx.fraud]
-    assert len({tx.cc_num for tx in ordinary}) == 3 and len(ordinary) == 9
+    assert len({tx.cc_num for tx in ordinary}) == 3 and len(ordinary) == 6
     assert len(attack) == ATTACK_TRANSACTIONS and len({tx.cc_num for tx in attack}) == 1
     assert attack[0].cc_num not in {tx.cc_num for tx in ordinary}
     assert max(tx.event_ms for tx in ordinary) < min(tx.event_ms for tx in attack)  # the attack comes last
     assert attack[-1].event_ms - attack[0].event_ms <= 10_000  # quick: all within the 10-minute window
     assert len({tx.tid for _, tx in steps}) == len(steps)
     assert [d for d, _ in steps] == sorted(d for d, _ in steps)
+
+
+def test_background_traffic_uses_other_cards_without_repeating_one() -> None:
+    # GIVEN 100 cards and 2 background transactions per second over the scenario's 11 s (6 + 2 + 3 tail)
+    factory = TxFactory(list(range(4000000000000001, 4000000000000101)), np.random.default_rng(2))
+    txs = [tx for _, tx in attack_scenario(factory, start_s=0.0, background_rate=2.0, tail_s=3.0)]
+    # THEN the ordinary cards (2 transactions each) and the attacked card are the only repeated cards
+    counts = {c: sum(1 for t in txs if t.cc_num == c) for c in {t.cc_num for t in txs}}
+    assert sorted(n for n in counts.values() if n > 1) == [2, 2, 2, ATTACK_TRANSACTIONS]
+    assert sum(1 for n in counts.values() if n == 1) == 22
 
 
 def test_reads_parquet_and_the_seed_csv_layout_alike(history: Path, tmp_path: Path) -> None:
@@ -146,14 +156,14 @@ def test_cli_streams_the_attack_scenario_to_the_local_stream(history: Path, tmp_
     # WHEN the CLI runs the scenario without background traffic
     code = main(["stream", "--scenario", "attack", "--cards-from", str(history), "--background-rate", "0",
                  "--local", str(streams), "--stream", "transactions"])
-    # THEN 19 transactions are on the stream, valid on the wire, and the CLI says so in one line
+    # THEN 16 transactions are on the stream, valid on the wire, and the CLI says so in one line
     assert code == 0
-    assert capsys.readouterr().out.startswith("sent 19 transactions to transactions in ")
+    assert capsys.readouterr().out.startswith("sent 16 transactions to transactions in ")
     kinesis = LocalKinesis(root=str(streams))
     shard = kinesis.list_shards(StreamName="transactions")["Shards"][0]["ShardId"]
     it = kinesis.get_shard_iterator(StreamName="transactions", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
-    assert len([parse_transaction(r["Data"]) for r in records]) == 19
+    assert len([parse_transaction(r["Data"]) for r in records]) == 16
 
 
 @pytest.mark.parametrize("argv, message", [
