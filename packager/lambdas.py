@@ -66,11 +66,15 @@ def function_entries(name: str, root: Path = ROOT, deps_dir: Path | None = None)
     return entries
 
 
-def build(names: tuple[str, ...] = FUNCTIONS, out_dir: Path = ROOT / "build" / "lambda", root: Path = ROOT) -> list[Path]:
+def build(
+    names: tuple[str, ...] = FUNCTIONS, out_dir: Path = ROOT / "build" / "lambda", root: Path = ROOT, deps: bool = True
+) -> list[Path]:
+    """Write out_dir/<name>.zip for each function; deps=False leaves out third-party packages."""
     written = []
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"lambda-{name}-") as tmp:
-            written.append(write_zip(function_entries(name, root, Path(tmp)), out_dir / f"{name}.zip"))
+            entries = function_entries(name, root, Path(tmp) if deps else None)
+            written.append(write_zip(entries, out_dir / f"{name}.zip"))
     return written
 
 

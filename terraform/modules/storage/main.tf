@@ -19,18 +19,18 @@ resource "aws_s3_bucket" "this" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].id
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
-  bucket                  = each.value.id
+  bucket                  = aws_s3_bucket.this[each.key].id
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -38,18 +38,18 @@ resource "aws_s3_bucket_public_access_block" "this" {
 }
 
 resource "aws_s3_bucket_versioning" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].id
   versioning_configuration {
     status = "Enabled"
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
@@ -60,9 +60,9 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].id
 
   rule {
     id     = "expire-old-versions"
@@ -81,14 +81,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "tls_only" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
   statement {
     sid    = "DenyInsecureTransport"
     effect = "Deny"
     # A deny, so the broad action list restricts rather than grants.
     actions   = ["s3:*"]
-    resources = [each.value.arn, "${each.value.arn}/*"]
+    resources = [aws_s3_bucket.this[each.key].arn, "${aws_s3_bucket.this[each.key].arn}/*"]
     principals {
       type        = "AWS"
       identifiers = ["*"]
@@ -102,9 +102,9 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = toset(var.bucket_names)
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].id
   policy = data.aws_iam_policy_document.tls_only[each.key].json
 
   depends_on = [aws_s3_bucket_public_access_block.this]

@@ -1,0 +1,66 @@
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+}
+
+variables {
+  name_prefix            = "unit"
+  function_names         = { ingest = "unit-ingest", score = "unit-score" }
+  stream_names           = { aggregates = "unit-aggregates" }
+  dead_letter_queue_name = "unit-dead-letters"
+  endpoint_name          = "unit-model"
+  kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+}
+
+run "alarms_and_topic" {
+  command = plan
+
+  assert {
+    condition = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset([
+      "ingest-iterator-age", "score-iterator-age", "ingest-errors", "score-errors",
+      "dead-letters", "endpoint-5xx", "endpoint-latency",
+    ])
+    error_message = "iterator age and errors per function, dead letters, endpoint 5xx and latency"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["score-iterator-age"].metric_name == "IteratorAge" && aws_cloudwatch_metric_alarm.this["score-iterator-age"].dimensions["FunctionName"] == "unit-score"
+    error_message = "iterator age alarm watches the function"
+  }
+  assert {
+    condition     = aws_sns_topic.alarms[0].kms_master_key_id == var.kms_key_arn
+    error_message = "the alarm topic must be KMS-encrypted"
+  }
+}
+
+run "no_topic_no_endpoint" {
+  command = plan
+  variables {
+    create_sns_topic = false
+    endpoint_name    = null
+  }
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && !contains(keys(aws_cloudwatch_metric_alarm.this), "endpoint-5xx")
+    error_message = "topic and endpoint alarms are optional"
+  }
+}
+
+run "rejects_zero_evaluation_periods" {
+  command = plan
+  variables {
+    evaluation_periods = 0
+  }
+  expect_failures = [var.evaluation_periods]
+}

@@ -1,0 +1,57 @@
+"""Session fixtures of the Terraform tests (helpers in tfsession.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tfsession import CHECKOV_REQUIREMENTS, CHECKOV_VENV, MIRROR, Session
+
+
+@pytest.fixture(scope="session")
+def terraform_ready() -> None:
+    if shutil.which("terraform") is None:
+        pytest.skip("prerequisite missing: the terraform CLI (>= 1.9) is not installed")
+    if not MIRROR.is_dir():
+        pytest.skip(f"prerequisite missing: the offline provider mirror {MIRROR} (hashicorp/aws 5.100)")
+
+
+@pytest.fixture(scope="session")
+def tf(terraform_ready: None) -> Session:
+    session = Session()
+    assert session.warmup.ok, session.warmup.output
+    yield session
+    session.pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def aws_plan(tf: Session) -> dict[str, Any]:
+    return json.loads(tf.command("envs/aws", "show").output)
+
+
+@pytest.fixture(scope="session")
+def provider_schema(tf: Session) -> dict[str, Any]:
+    schema = json.loads(tf.command("envs/aws", "providers schema").output)
+    return schema["provider_schemas"]["registry.terraform.io/hashicorp/aws"]
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    """checkov from its own virtualenv (its pins clash with the project's), created on first use."""
+    binary = CHECKOV_VENV / "bin" / "checkov"
+    stamp = CHECKOV_VENV / ".installed"
+    if not stamp.exists() or stamp.stat().st_mtime < CHECKOV_REQUIREMENTS.stat().st_mtime:
+        subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
+        done = subprocess.run(
+            [str(CHECKOV_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r", str(CHECKOV_REQUIREMENTS)],
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"cannot install checkov into {CHECKOV_VENV}: {done.stderr.strip().splitlines()[-1:]}")
+        stamp.touch()
+    return binary
