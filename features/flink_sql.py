@@ -49,6 +49,7 @@ DEFAULT_DEDUP_TTL = "1 d"
 
 ISO_MS_Z = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
 _EPOCH = "TO_TIMESTAMP_LTZ(0, 3)"
+_MAX_DOUBLE = "1.7976931348623157E308"
 
 _JSON_TYPES = {"string": "STRING", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INT"}
 
@@ -120,49 +121,37 @@ def _sql_type(agg: Aggregate) -> str:
     return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
 
 
-def _parsed() -> dict[str, str]:
-    """Each transaction field read from the payload: NULL when absent, mistyped or not JSON."""
-    exprs = {}
-    for name in TRANSACTION_FIELDS:
-        value = f"JSON_VALUE(payload, '$.{name}')"  # the text of a scalar
-        if name == SOURCE.event_time:
-            exprs[name] = f"CAST(TO_TIMESTAMP(REPLACE(REPLACE({value}, 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3))"
-        elif SOURCE.column(name).dtype == "string":
-            exprs[name] = value
-        else:
-            exprs[name] = f"TRY_CAST({value} AS {_JSON_TYPES[SOURCE.column(name).dtype]})"
-    return exprs
+def _json_text(name: str) -> str:
+    return f"JSON_VALUE(payload, '$.{name}')"  # the text of a scalar; NULL when absent or not JSON
 
 
-def _invalid() -> str:
-    """Why a payload is not a valid transaction (NULL when it is), as features.records decides."""
-    ts, amount = SOURCE.event_time, SOURCE.amount_column
-    parsed = _parsed()
-    present = {**parsed, ts: f"JSON_VALUE(payload, '$.{ts}')"}
-    missing = " || ".join(f"CASE WHEN {present[n]} IS NULL THEN ' {n}' ELSE '' END" for n in TRANSACTION_FIELDS)
-    return f"""CASE
-    WHEN {" OR ".join(f"{e} IS NULL" for e in present.values())}
-      THEN 'invalid: missing or mistyped field(s):' || {missing}
-    WHEN {parsed[ts]} IS NULL THEN 'invalid: {ts} is not an ISO-8601 UTC time: ' || {present[ts]}
-    WHEN {parsed[amount]} < 0 OR {parsed[amount]} <> {parsed[amount]} OR ABS({parsed[amount]}) > 1.7976931348623157E308
-      THEN 'invalid: amount must be finite and non-negative'
-  END"""
+def _typed(name: str, text: str) -> str:
+    """A transaction field from its text: NULL when absent or mistyped."""
+    if name == SOURCE.event_time:
+        return f"CAST(TO_TIMESTAMP(REPLACE(REPLACE({text}, 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3))"
+    dtype = _JSON_TYPES[SOURCE.column(name).dtype]
+    return text if dtype == "STRING" else f"TRY_CAST({text} AS {dtype})"
+
+
+def _amount_ok(amount: str) -> str:
+    # Finite and non-negative, as features.records decides (NaN fails every comparison).
+    return f"{amount} BETWEEN 0 AND {_MAX_DOUBLE}"
 
 
 def _source_table(options: Mapping[str, str]) -> str:
-    """The raw payload plus the parsed fields as computed columns, event time and watermark."""
-    ts = SOURCE.event_time
-    parsed = _parsed()
-    fields = ",\n".join(f"  {n} AS {e}" for n, e in parsed.items() if n != ts)
-    # Computed columns cannot refer to each other, hence the repetition (it is rendered). An
-    # invalid row gets event time 0, because Flink fails on a NULL rowtime and because it must
-    # not move the watermark (as in the local engine); it is routed out before aggregation.
+    """The raw payload plus the typed fields as computed columns, event time and watermark."""
+    ts, amount = SOURCE.event_time, SOURCE.amount_column
+    fields = ",\n".join(f"  {n} AS {_typed(n, _json_text(n))}" for n in TRANSACTION_FIELDS if n != ts)
+    # An invalid row gets event time 0: Flink fails on a NULL rowtime, and an invalid row must
+    # not move the watermark (as in the local engine); the routed view sends it to late records.
+    # Computed columns cannot refer to each other, hence the repeated expressions.
+    valid = " AND ".join([*(f"{_typed(n, _json_text(n))} IS NOT NULL" for n in TRANSACTION_FIELDS
+                            if n not in (ts, amount)), _amount_ok(_typed(amount, _json_text(amount)))])
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
   payload STRING,
 {fields},
-  {ts}_text AS JSON_VALUE(payload, '$.{ts}'),
-  invalid AS {_invalid()},
-  {ts} AS COALESCE(CASE WHEN {_invalid()} IS NULL THEN {parsed[ts]} END, {_EPOCH}),
+  {ts}_text AS {_json_text(ts)},
+  {ts} AS COALESCE(CASE WHEN {valid} THEN {_typed(ts, _json_text(ts))} END, {_EPOCH}),
   arrival AS PROCTIME(),
   WATERMARK FOR {ts} AS {ts} - {_interval(STREAM.out_of_orderness)}
 ) {_with({**options, "format": "raw"})}"""
@@ -170,10 +159,18 @@ def _source_table(options: Mapping[str, str]) -> str:
 
 def _reason() -> str:
     """NULL for a row to aggregate; otherwise why it goes to late records (wording as the local engine)."""
-    ts, wm = SOURCE.event_time, f"CURRENT_WATERMARK({SOURCE.event_time})"
-    return f"""COALESCE(invalid, CASE WHEN {wm} IS NOT NULL AND {ts} <= {wm}
-    THEN 'late: event time ' || DATE_FORMAT({ts}, '{ISO_MS_Z}') || ' is not after the watermark '
-      || DATE_FORMAT({wm}, '{ISO_MS_Z}') END)"""
+    ts, amount, wm = SOURCE.event_time, SOURCE.amount_column, f"CURRENT_WATERMARK({SOURCE.event_time})"
+    present = {n: f"{ts}_text" if n == ts else n for n in TRANSACTION_FIELDS}
+    missing = " || ".join(f"CASE WHEN {col} IS NULL THEN ' {n}' ELSE '' END" for n, col in present.items())
+    return f"""CASE
+    WHEN {" OR ".join(f"{col} IS NULL" for col in present.values())}
+      THEN 'invalid: missing or mistyped field(s):' || {missing}
+    WHEN {_typed(ts, f"{ts}_text")} IS NULL THEN 'invalid: {ts} is not an ISO-8601 UTC time: ' || {ts}_text
+    WHEN NOT ({_amount_ok(amount)}) THEN 'invalid: amount must be finite and non-negative'
+    WHEN {wm} IS NOT NULL AND {ts} <= {wm}
+      THEN 'late: event time ' || DATE_FORMAT({ts}, '{ISO_MS_Z}') || ' is not after the watermark '
+        || DATE_FORMAT({wm}, '{ISO_MS_Z}')
+  END"""
 
 
 def _routed_view() -> str:

@@ -14,20 +14,7 @@ CREATE TEMPORARY TABLE transactions (
   cc_num AS TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT),
   amount AS TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE),
   trans_ts_text AS JSON_VALUE(payload, '$.trans_ts'),
-  invalid AS CASE
-    WHEN JSON_VALUE(payload, '$.tid') IS NULL OR JSON_VALUE(payload, '$.trans_ts') IS NULL OR TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT) IS NULL OR TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) IS NULL
-      THEN 'invalid: missing or mistyped field(s):' || CASE WHEN JSON_VALUE(payload, '$.tid') IS NULL THEN ' tid' ELSE '' END || CASE WHEN JSON_VALUE(payload, '$.trans_ts') IS NULL THEN ' trans_ts' ELSE '' END || CASE WHEN TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT) IS NULL THEN ' cc_num' ELSE '' END || CASE WHEN TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) IS NULL THEN ' amount' ELSE '' END
-    WHEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(payload, '$.trans_ts'), 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3)) IS NULL THEN 'invalid: trans_ts is not an ISO-8601 UTC time: ' || JSON_VALUE(payload, '$.trans_ts')
-    WHEN TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) < 0 OR TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) <> TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) OR ABS(TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE)) > 1.7976931348623157E308
-      THEN 'invalid: amount must be finite and non-negative'
-  END,
-  trans_ts AS COALESCE(CASE WHEN CASE
-    WHEN JSON_VALUE(payload, '$.tid') IS NULL OR JSON_VALUE(payload, '$.trans_ts') IS NULL OR TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT) IS NULL OR TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) IS NULL
-      THEN 'invalid: missing or mistyped field(s):' || CASE WHEN JSON_VALUE(payload, '$.tid') IS NULL THEN ' tid' ELSE '' END || CASE WHEN JSON_VALUE(payload, '$.trans_ts') IS NULL THEN ' trans_ts' ELSE '' END || CASE WHEN TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT) IS NULL THEN ' cc_num' ELSE '' END || CASE WHEN TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) IS NULL THEN ' amount' ELSE '' END
-    WHEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(payload, '$.trans_ts'), 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3)) IS NULL THEN 'invalid: trans_ts is not an ISO-8601 UTC time: ' || JSON_VALUE(payload, '$.trans_ts')
-    WHEN TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) < 0 OR TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) <> TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) OR ABS(TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE)) > 1.7976931348623157E308
-      THEN 'invalid: amount must be finite and non-negative'
-  END IS NULL THEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(payload, '$.trans_ts'), 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3)) END, TO_TIMESTAMP_LTZ(0, 3)),
+  trans_ts AS COALESCE(CASE WHEN JSON_VALUE(payload, '$.tid') IS NOT NULL AND TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT) IS NOT NULL AND TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) BETWEEN 0 AND 1.7976931348623157E308 THEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(payload, '$.trans_ts'), 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3)) END, TO_TIMESTAMP_LTZ(0, 3)),
   arrival AS PROCTIME(),
   WATERMARK FOR trans_ts AS trans_ts - INTERVAL '0 00:00:02.000' DAY TO SECOND(3)
 ) WITH (
@@ -69,9 +56,15 @@ CREATE TEMPORARY TABLE late_records (
 
 CREATE TEMPORARY VIEW routed AS
 SELECT tid, trans_ts, cc_num, amount, trans_ts_text, arrival,
-  COALESCE(invalid, CASE WHEN CURRENT_WATERMARK(trans_ts) IS NOT NULL AND trans_ts <= CURRENT_WATERMARK(trans_ts)
-    THEN 'late: event time ' || DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') || ' is not after the watermark '
-      || DATE_FORMAT(CURRENT_WATERMARK(trans_ts), 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') END) AS reason
+  CASE
+    WHEN tid IS NULL OR trans_ts_text IS NULL OR cc_num IS NULL OR amount IS NULL
+      THEN 'invalid: missing or mistyped field(s):' || CASE WHEN tid IS NULL THEN ' tid' ELSE '' END || CASE WHEN trans_ts_text IS NULL THEN ' trans_ts' ELSE '' END || CASE WHEN cc_num IS NULL THEN ' cc_num' ELSE '' END || CASE WHEN amount IS NULL THEN ' amount' ELSE '' END
+    WHEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(trans_ts_text, 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3)) IS NULL THEN 'invalid: trans_ts is not an ISO-8601 UTC time: ' || trans_ts_text
+    WHEN NOT (amount BETWEEN 0 AND 1.7976931348623157E308) THEN 'invalid: amount must be finite and non-negative'
+    WHEN CURRENT_WATERMARK(trans_ts) IS NOT NULL AND trans_ts <= CURRENT_WATERMARK(trans_ts)
+      THEN 'late: event time ' || DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') || ' is not after the watermark '
+        || DATE_FORMAT(CURRENT_WATERMARK(trans_ts), 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''')
+  END AS reason
 FROM transactions;
 
 CREATE TEMPORARY VIEW on_time AS
