@@ -87,21 +87,39 @@ class Outputs:
                 for r in records]
 
 
+# (tid, cc_num, amount, event_ms, trans_ts text or None): a validated transaction
+Row = tuple[str, int, float, int, str | None]
+# (event_ms, arrival number, tid, cc_num, amount, trans_ts text or None): an admitted, unreleased row
+Pending = tuple[int, int, str, int, float, str | None]
+
+
+def row_of(parsed: dict[str, Any]) -> Row:
+    """A row from parse_transaction's output (or a dict with event_ms), keeping trans_ts when canonical."""
+    text = parsed.get(SOURCE.event_time)
+    canonical = isinstance(text, str) and len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z"
+    return (parsed[SOURCE.id_column], parsed[SOURCE.entity], parsed[SOURCE.amount_column], parsed["event_ms"],
+            text if canonical else None)
+
+
 _MS_SUFFIX = tuple(f"{ms:03d}Z" for ms in range(1000))
-_second_prefix: dict[int, str] = {}
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_day_prefix: dict[int, str] = {}
 
 
 def _prefix(second: int) -> str:
-    prefix = _second_prefix.get(second)
-    if prefix is None:
-        if len(_second_prefix) > 100_000:
-            _second_prefix.clear()
-        prefix = _second_prefix[second] = format_ts(second * 1000)[:20]
-    return prefix
+    """"YYYY-MM-DDTHH:MM:SS." of an epoch second: the date cached per day, the time by arithmetic
+    (strftime per row would cost more than the whole aggregation)."""
+    day, rest = divmod(second, 86_400)
+    date = _day_prefix.get(day)
+    if date is None:
+        date = _day_prefix[day] = format_ts(day * 86_400_000)[:11]
+    minutes, s = divmod(rest, 60)
+    h, m = divmod(minutes, 60)
+    return f"{date}{_TWO_DIGITS[h]}:{_TWO_DIGITS[m]}:{_TWO_DIGITS[s]}."
 
 
 def fast_format_ts(epoch_ms: int) -> str:
-    """features.records.format_ts, with the text up to the second cached (the formatter is hot)."""
+    """features.records.format_ts, fast (the formatter is on the hot path)."""
     second, ms = divmod(epoch_ms, 1000)
     return _prefix(second) + _MS_SUFFIX[ms]
 
@@ -171,7 +189,7 @@ class WindowEngine:
         self.max_event: int | None = None
         # admitted rows not yet released: (t, arrival no., tid, card, amount); sorted at release
         # (nearly sorted already, so the sort is linear) -- cheaper than a heap per row
-        self.pending: list[tuple[int, int, str, int, float]] = []
+        self.pending: list[Pending] = []
         self.arrivals = 0
         # card -> per window (times, amounts) deques
         self.cards: dict[int, list[tuple[deque, deque]]] = {}
@@ -206,7 +224,7 @@ class WindowEngine:
             except RecordError as err:
                 self.dead(payload, str(err), out)
                 return out.emitted()
-        self.process_rows(((parsed["tid"], parsed["cc_num"], parsed["amount"], parsed["event_ms"]),), out)
+        self.process_rows((row_of(parsed),), out)
         return out.emitted()
 
     def dead(self, payload: str | bytes, reason: str, out: Outputs, **extra: Any) -> None:
@@ -216,19 +234,23 @@ class WindowEngine:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else str(payload)
         out.dead.append({"data": text, "reason": reason, **extra})
 
-    def process_rows(self, rows: Iterable[tuple[str, int, float, int]], out: Outputs | None = None) -> Outputs:
-        """Validated rows (tid, cc_num, amount, event_ms) in arrival order; returns (adds to) the outputs."""
+    def process_rows(self, rows: Iterable[Row], out: Outputs | None = None) -> Outputs:
+        """Validated rows (tid, cc_num, amount, event_ms, trans_ts text or None) in arrival order.
+
+        The text, when given, must be the canonical wire form of event_ms (see `row_of`); it is
+        reused as the output's trans_ts instead of formatting the time again. Returns (adds to) `out`.
+        """
         out = Outputs() if out is None else out
         rows = iter(rows)
         while chunk := list(islice(rows, RELEASE_EVERY)):
             self._admit(chunk, out)
         return out
 
-    def _admit(self, rows: list[tuple[str, int, float, int]], out: Outputs) -> None:
+    def _admit(self, rows: list[Row], out: Outputs) -> None:
         seen, ooo = self.seen, self.ooo
         push = self.pending.append
         w, top, arrivals, admitted = self.watermark, self.max_event, self.arrivals, 0
-        for tid, card, amount, t in rows:
+        for tid, card, amount, t, text in rows:
             if w is not None and t <= w:
                 self._reject(out.late, "late", tid, card, amount, t,
                              f"late: event time {fast_format_ts(t)} is not after the watermark {fast_format_ts(w)}")
@@ -238,7 +260,7 @@ class WindowEngine:
                              f"duplicate: tid {tid} already seen (first copy kept)")
                 continue
             seen[tid] = t
-            push((t, arrivals, tid, card, amount))
+            push((t, arrivals, tid, card, amount, text))
             arrivals += 1
             admitted += 1
             if top is None or t > top:
@@ -281,18 +303,16 @@ class WindowEngine:
                 self._emit(fired, out.aggregates)
         self._expire(mark)
 
-    def _emit(self, fired: list[tuple[int, int, str, int, float]], out: list[dict]) -> None:
+    def _emit(self, fired: list[Pending], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
         cards, lengths, build, add_and_build = self.cards, self.lengths, self.build, self.add_and_build
         append = out.append
         n = len(fired)
-        group: list[tuple[int, int, str, int, float]] = []
-        last_second, prefix = -1, ""
+        group: list[Pending] = []
         for idx in range(n):
-            t, _, tid, card, amount = row = fired[idx]
-            second, ms = divmod(t, 1000)
-            if second != last_second:
-                last_second, prefix = second, _prefix(second)
+            t, _, tid, card, amount, text = row = fired[idx]
+            if text is None:
+                text = fast_format_ts(t)
             state = cards.get(card)
             if state is None:
                 state = cards[card] = [(deque(), deque()) for _ in lengths]
@@ -303,11 +323,11 @@ class WindowEngine:
                     amounts.append(amount)
                 group.append(row)
                 if idx + 1 == n or fired[idx + 1][0] != t:
-                    for _, _, peer_tid, peer_card, peer_amount in group:
-                        append(build(peer_tid, peer_card, peer_amount, t, prefix + _MS_SUFFIX[ms], cards[peer_card]))
+                    for _, _, peer_tid, peer_card, peer_amount, _ in group:
+                        append(build(peer_tid, peer_card, peer_amount, t, text, cards[peer_card]))
                     group = []
                 continue
-            append(add_and_build(tid, card, amount, t, prefix + _MS_SUFFIX[ms], state))
+            append(add_and_build(tid, card, amount, t, text, state))
         # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
         self.seen_order.append((fired[-1][0], [row[2] for row in fired]))
         self.counts["aggregate"] += n
@@ -351,7 +371,7 @@ def run_engine(
             except RecordError as err:
                 engine.dead(payload, str(err), out)
                 continue
-        rows.append((parsed["tid"], parsed["cc_num"], parsed["amount"], parsed["event_ms"]))
+        rows.append(row_of(parsed))
     engine.process_rows(rows, out)
     if engine.max_event is not None:
         engine.advance_watermark(engine.max_event, out)
@@ -548,7 +568,7 @@ class EngineRunner:
             except RecordError as err:
                 engine.dead(data, str(err), outputs, shardId=sid, sequenceNumber=r["SequenceNumber"])
                 continue
-            rows.append((p["tid"], p["cc_num"], p["amount"], p["event_ms"]))
+            rows.append(row_of(p))
         engine.process_rows(rows, outputs)
         for sid, r in records:  # positions advance past dead records too
             self.cp.positions[sid] = r["SequenceNumber"]

@@ -104,7 +104,7 @@ def reference(rows, ooo, aggregates):
     """The rules of the module docstring, written the slow, obvious way."""
     watermark = top = None
     kept, seen, late, duplicates = [], set(), [], []
-    for i, (tid, card, amount, t) in enumerate(rows):
+    for i, (tid, card, amount, t, _) in enumerate(rows):
         if watermark is not None and t <= watermark:
             late.append(tid)
             continue
@@ -141,7 +141,7 @@ def as_rows(raw):
         if tid in by_tid:  # a repeated tid is an exact copy, as the tid is a hash of the row
             rows.append(by_tid[tid])
             continue
-        by_tid[tid] = (tid, card, amount, T0 + step * 5000)
+        by_tid[tid] = (tid, card, amount, T0 + step * 5000, None)
         rows.append(by_tid[tid])
     return rows
 
@@ -165,7 +165,7 @@ def test_engine_equals_the_reference_one_row_at_a_time_and_in_bulk(raw, ooo):
     expected = reference(rows, ooo, aggregates)
 
     one = WindowEngine(ooo)
-    emitted = [e for tid, card, amount, t in rows for e in one.process(json.loads(transaction_json(tid, card, amount, t)))]
+    emitted = [e for tid, card, amount, t, _ in rows for e in one.process(json.loads(transaction_json(tid, card, amount, t)))]
     emitted += one.flush()
     check(([e.record for e in emitted if e.kind == "aggregate"], [e.record for e in emitted if e.kind == "late"],
            [e.record for e in emitted if e.kind == "duplicate"]), expected, aggregates)
