@@ -11,10 +11,10 @@ DATA ?= data
 DEMO_CARDS ?= 1000
 DEMO_TRANSACTIONS ?= 200000
 
-.PHONY: help venv test lint unit render render-check demo bench clean history aggregate
+.PHONY: help venv java-check test lint render render-check demo bench clean history aggregate
 
 help: ## Show every target with its description
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-24s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
@@ -36,7 +36,10 @@ render: venv ## Re-render SQL and feature-group JSON from features/definition.py
 render-check: venv ## Fail if a rendered artifact drifted from the definition
 	$(PY) -m features render --check
 
-test: venv java-check ## Run every test: lint, unit, property, Spark, Flink, Terraform, integration
+# Every tool environment the suite drives; each is built once and reused (stamp files).
+TEST_ENVS := venv flink-venv checkov-venv localstack-venv sagemaker-xgboost-venv
+
+test: java-check $(TEST_ENVS) ## Run every test: lint, drift, unit, property, Spark, Flink, Terraform, LocalStack integration
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -47,8 +50,7 @@ history: venv ## Generate a small transaction history into $(DATA)/history.parqu
 aggregate: venv ## Aggregate $(DATA)/history.parquet with the embedded engine into $(DATA)/features
 	$(PY) -m jobs.aggregate --engine duckdb --input $(DATA)/history.parquet --output $(DATA)/features
 
-demo: history aggregate ## Run the whole pipeline end to end on the local profile
-	@echo "demo: history generated and aggregated under $(DATA)/"
+demo: demo-pipeline ## The whole pipeline end to end on the local profile (generate, aggregate, train, stream an attack)
 
 bench: venv java-check ## Measure speed and memory at the seed's scale; writes BENCHMARKS.md
 	$(PY) -m bench
