@@ -203,10 +203,15 @@ class WindowEngine:
         return {**self.counts, "pending": len(self.pending)}
 
     def __getstate__(self) -> dict[str, Any]:
-        # the generated builders are code: rebuilt from the aggregates when the state is loaded
-        return {k: v for k, v in self.__dict__.items() if k not in ("build", "add_and_build")}
+        # The generated builders are code: rebuilt from the aggregates on load. Windows travel as
+        # lists (pickling thousands of deques goes through copyreg and costs ten times more).
+        self.compact()
+        state = {k: v for k, v in self.__dict__.items() if k not in ("build", "add_and_build", "cards")}
+        state["cards"] = {card: [(list(t), list(a)) for t, a in windows] for card, windows in self.cards.items()}
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state["cards"] = {card: [(deque(t), deque(a)) for t, a in windows] for card, windows in state["cards"].items()}
         self.__dict__.update(state)
         self.build = compile_record_builder(self.aggregates, self.lengths, add=False)
         self.add_and_build = compile_record_builder(self.aggregates, self.lengths, add=True)
@@ -345,6 +350,22 @@ class WindowEngine:
             stale = [c for c, state in self.cards.items() if state[-1][0][-1] < limit]
             for c in stale:
                 del self.cards[c]
+
+    def compact(self) -> None:
+        """Drop window rows no future row can see (older than watermark - length), and idle cards."""
+        if self.watermark is None:
+            return
+        bounds = [self.watermark - length for length in self.lengths]
+        idle = []
+        for card, windows in self.cards.items():
+            for (times, amounts), lo in zip(windows, bounds, strict=True):
+                while times and times[0] < lo:
+                    times.popleft()
+                    amounts.popleft()
+            if not any(times for times, _ in windows):
+                idle.append(card)
+        for card in idle:
+            del self.cards[card]
 
     @property
     def pending_count(self) -> int:

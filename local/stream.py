@@ -90,8 +90,11 @@ def shard_index(sid: str) -> int:
         return -1
 
 
+_SHARD_PREFIXES = [f"{SEQ_PREFIX}{shard:04d}" for shard in range(10_000)]
+
+
 def format_sequence(shard: int, n: int) -> str:
-    return f"{SEQ_PREFIX}{shard:04d}{n:0{SEQ_DIGITS}d}"
+    return _SHARD_PREFIXES[shard] + str(n).zfill(SEQ_DIGITS)
 
 
 def parse_sequence(seq: str) -> tuple[int, int]:
@@ -365,7 +368,7 @@ class LocalKinesis:
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE"}
 
-    def _validate(self, records: list[dict], operation: str) -> list[tuple[str, bytes, int]]:
+    def _validate(self, records: list[dict], operation: str, single: bool = False) -> list[tuple[str, bytes, int]]:
         if operation == "PutRecords" and not 1 <= len(records) <= MAX_PUT_RECORDS:
             raise self.exceptions.error(
                 "ValidationException", f"Records must hold 1..{MAX_PUT_RECORDS} entries, got {len(records)}", operation
@@ -386,7 +389,8 @@ class LocalKinesis:
                     "ValidationException", f"Records[{i}] exceeds {MAX_RECORD_BYTES} bytes", operation
                 )
             explicit = rec.get("ExplicitHashKey")
-            key = int(explicit) if explicit is not None else hash_key(pk)
+            # one shard owns the whole range: no need to hash (the hot local case)
+            key = int(explicit) if explicit is not None else 0 if single else hash_key(pk)
             if not 0 <= key < HASH_SPACE:
                 raise self.exceptions.error("InvalidArgumentException", f"ExplicitHashKey out of range: {explicit}", operation)
             out.append((pk, data, key))
@@ -408,7 +412,7 @@ class LocalKinesis:
 
     def _put(self, name: str | None, arn: str | None, records: list[dict], operation: str) -> list[dict]:
         stream = self._stream(name, operation, arn)
-        checked = self._validate(records, operation)
+        checked = self._validate(records, operation, single=stream.shard_count == 1)
         now = self.clock()
         conn = stream.conn()
         results: list[dict] = [{} for _ in checked]
