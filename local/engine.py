@@ -220,17 +220,21 @@ class WindowEngine:
     def process(self, record: dict | str | bytes) -> list[Emitted]:
         """One transaction: a stream payload (str/bytes) or a transaction dict; returns what it released."""
         out = Outputs()
-        if isinstance(record, dict) and "event_ms" in record:
-            parsed = record
-        else:
-            payload = json.dumps(record) if isinstance(record, dict) else record
-            try:
-                parsed = parse_transaction(payload)
-            except RecordError as err:
-                self.dead(payload, str(err), out)
-                return out.emitted()
-        self.process_rows((row_of(parsed),), out)
+        row = self.validate(record, out)
+        if row is not None:
+            self.process_rows((row,), out)
         return out.emitted()
+
+    def validate(self, record: dict | str | bytes, out: Outputs) -> Row | None:
+        """The row of a payload or transaction dict, or None after dead-lettering it with its reason."""
+        if isinstance(record, dict) and "event_ms" in record:
+            return row_of(record)
+        payload = json.dumps(record) if isinstance(record, dict) else record
+        try:
+            return row_of(parse_transaction(payload))
+        except RecordError as err:
+            self.dead(payload, str(err), out)
+            return None
 
     def dead(self, payload: str | bytes, reason: str, out: Outputs, **extra: Any) -> None:
         """Account for a malformed record and add its dead-letter output."""
@@ -381,18 +385,7 @@ def run_engine(
     """
     engine = WindowEngine(out_of_orderness_ms)
     out = Outputs()
-    rows = []
-    for record in records:
-        if isinstance(record, dict) and "event_ms" in record:
-            parsed = record
-        else:
-            payload = json.dumps(record) if isinstance(record, dict) else record
-            try:
-                parsed = parse_transaction(payload)
-            except RecordError as err:
-                engine.dead(payload, str(err), out)
-                continue
-        rows.append(row_of(parsed))
+    rows = [row for row in (engine.validate(r, out) for r in records) if row is not None]
     engine.process_rows(rows, out)
     if engine.max_event is not None:
         engine.advance_watermark(engine.max_event, out)

@@ -29,7 +29,6 @@ import json
 import math
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -39,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from features.records import format_ts
-from local.stream import ServiceExceptions
+from local.stream import ServiceExceptions, ThreadConnections
 
 RENDERED = Path(__file__).resolve().parent.parent / "features" / "rendered" / "feature_groups"
 TTL_UNITS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
@@ -141,7 +140,7 @@ class LocalFeatureStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self.name_prefix = name_prefix
-        self._local = threading.local()
+        self._conn = ThreadConnections(self.path)
         self._groups: dict[str, _Group] = {}
         self._conn().executescript(_SCHEMA)
         if definitions is not None:
@@ -152,15 +151,6 @@ class LocalFeatureStore:
             )
             for doc in docs:
                 self.create_feature_group(doc, ttl=(group_ttl or {}).get(doc["feature_group_name"]))
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
 
     # ---------------------------------------------------------------------------- groups
     def create_feature_group(self, definition: dict, ttl: dict | None = None) -> None:

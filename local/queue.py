@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.stream import ServiceExceptions
+from local.stream import ServiceExceptions, ThreadConnections
 
 SCHEME = "local-sqs://"
 SQS_ERRORS = ServiceExceptions(
@@ -47,7 +45,7 @@ class LocalSQS:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "queues.db"
         self.clock = clock
-        self._local = threading.local()
+        self._conn = ThreadConnections(self.path)
         self._conn().executescript(_SCHEMA)
 
     @classmethod
@@ -55,15 +53,6 @@ class LocalSQS:
         if not url.startswith(SCHEME):
             raise ValueError(f"not a local queue URL: {url!r}")
         return cls(url[len(SCHEME) :].rsplit("/", 1)[0], clock)
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
 
     def url(self, name: str) -> str:
         return f"{SCHEME}{self.root}/{name}"

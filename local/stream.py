@@ -149,7 +149,7 @@ class _Stream:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.local = threading.local()
+        self.conn = ThreadConnections(path)
         conn = self.conn()
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         self.name = meta["name"]
@@ -158,23 +158,31 @@ class _Stream:
         self.starts = shard_starts(self.shard_count)
         self.writes_since_trim = 0
 
-    def conn(self) -> sqlite3.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path)
-            self.local.conn = conn
-        return conn
-
     def retention_hours(self) -> int:
         row = self.conn().execute("SELECT value FROM meta WHERE key='retention_hours'").fetchone()
         return int(row[0])
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    """Autocommit (transactions are explicit), WAL, and a long busy timeout for concurrent writers."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+class ThreadConnections:
+    """One SQLite connection per thread to one file (the local services are shared by threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def __call__(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+        return conn
 
 
 class LocalKinesis:
