@@ -43,6 +43,7 @@ STREAMS = (TRANSACTIONS, AGGREGATES, LATE, PREDICTIONS, ENGINE_DEAD)
 DEAD_LETTER_QUEUE = "dead-letters"
 FUNCTIONS = ("ingest", "score")
 ESM_BATCH_SIZE = 1000  # one BatchGetRecord covers it (<= 10,000 cards per call)
+ESM_POLL_S = 0.01  # an idle shard is polled every 10 ms (Lambda polls each shard about once a second)
 
 Log = Callable[[str], None]
 
@@ -230,7 +231,7 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ready_marker(layout, name).touch()
-    runner.run(stop=stop)
+    runner.run(stop=stop, poll_s=ESM_POLL_S)
     return 0
 
 

@@ -101,11 +101,18 @@ class TxFactory:
     cards: Sequence[int]
     rng: np.random.Generator
     seen: set[str] = field(default_factory=set)
+    # Draws in bulk: a numpy call per transaction costs more than the rest of `make`.
+    _cents: list[int] = field(default_factory=list)
+    _picks: list[int] = field(default_factory=list)
 
     def make(self, event_ms: int, card: int | None = None, fraud: bool = False) -> Tx:
         if card is None:
-            card = int(self.cards[int(self.rng.integers(len(self.cards)))])
-        cents = int(amounts_cents(self.rng, 1)[0])
+            if not self._picks:
+                self._picks = self.rng.integers(len(self.cards), size=4096).tolist()
+            card = int(self.cards[self._picks.pop()])
+        if not self._cents:
+            self._cents = amounts_cents(self.rng, 4096).tolist()
+        cents = self._cents.pop()
         moment = datetime.fromtimestamp(event_ms / 1000, tz=UTC)
         tid = tid_of(moment, card, cents / 100)
         while tid in self.seen:  # same second, card and amount: move a cent, as the generator does

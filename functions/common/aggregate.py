@@ -11,7 +11,8 @@ from features.definition import EVENT_TIME_FEATURE, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
 from features.records import RecordError, parse_transaction
 
-SLIDING = aggregates_of_kind("sliding")
+# (name, integral) of every sliding aggregate, resolved once: this runs per record.
+SLIDING: tuple[tuple[str, bool], ...] = tuple((a.name, a.feature_type == "Integral") for a in aggregates_of_kind("sliding"))
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,10 @@ def parse_aggregate(payload: bytes | str) -> AggregateRecord:
             raise RecordError(f"not JSON: {err}") from err
     tx = parse_transaction(payload)  # JSON object, transaction fields, their types, the amount
     raw = json.loads(payload)  # parse_transaction keeps only the transaction fields
-    missing = [a.name for a in SLIDING if a.name not in raw]
+    missing = [name for name, _ in SLIDING if name not in raw]
     if missing:
         raise RecordError(f"missing field(s): {', '.join(missing)}")
-    aggregates = {a.name: _aggregate_value(a.name, a.feature_type == "Integral", raw[a.name]) for a in SLIDING}
+    aggregates = {name: _aggregate_value(name, integral, raw[name]) for name, integral in SLIDING}
     return AggregateRecord(
         tid=tx[SOURCE.id_column],
         cc_num=tx[SOURCE.entity],
