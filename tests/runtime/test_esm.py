@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
+from features.records import RecordError, parse_transaction
 from local.esm import EsmRunner, EventSourceMapping
+from local.stream import LocalKinesis
 
 REPORT = ("ReportBatchItemFailures",)
 
@@ -189,7 +198,6 @@ def test_checkpoint_resumes_after_the_last_handled_batch(setup):
 def test_bad_transactions_each_reach_the_destination_and_accounting_holds(setup):
     """Not JSON, missing fields, wrong types, negative or non-finite amounts, dup: none crashes a batch."""
     make, put, dead = setup
-    from features.records import RecordError, parse_transaction
 
     good = {"tid": "t1", "cc_num": 1, "amount": 2.5, "trans_ts": "2020-01-01T00:00:00.000Z"}
     bad = [{"tid": "t2"}, {**good, "tid": "t3", "amount": "12"}, {**good, "tid": "t4", "amount": -1},
@@ -214,3 +222,44 @@ def test_bad_transactions_each_reach_the_destination_and_accounting_holds(setup)
     assert len(reasons) == 5 and reasons[0].startswith("missing field")
     assert any("amount must be a number" in r for r in reasons) and any("non-negative" in r for r in reasons)
     assert runner.stats["records_in"] == 7 == runner.stats["processed"] + runner.stats["dead_lettered"]
+
+
+def test_sigkill_mid_stream_then_restart_delivers_everything_and_counts_once(tmp_path):
+    """At least once, as on AWS: at most the batch in flight is redelivered; the accounting counts it once."""
+    root_dir = Path(__file__).resolve().parents[2]
+    streams, db = tmp_path / "streams", tmp_path / "seen.db"
+    kinesis = LocalKinesis(streams)
+    kinesis.create_stream(StreamName="in")
+    for start in range(0, 5000, 500):
+        kinesis.put_records(StreamName="in", Records=[{"Data": str(i), "PartitionKey": "k"} for i in range(start, start + 500)])
+    worker = [sys.executable, str(root_dir / "tests" / "runtime" / "esm_worker.py"), str(streams), str(db)]
+    env = {**os.environ, "PYTHONPATH": str(root_dir)}
+
+    def delivered() -> int:
+        try:
+            with sqlite3.connect(db) as conn:
+                return conn.execute("SELECT COUNT(*) FROM seen").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+    child = subprocess.Popen([*worker, "60"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while delivered() < 1500:
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert delivered() < 5000
+    done = subprocess.run([*worker, "0.3"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT COUNT(*), SUM(deliveries > 1), MAX(deliveries) FROM seen").fetchone()
+    assert rows[0] == 5000  # nothing lost
+    assert (rows[1] or 0) <= 50 and (rows[2] or 1) <= 2  # only the batch in flight came twice
+    assert stats["records_in"] == 5000 == stats["processed"] + stats["dead_lettered"]  # counted once
