@@ -74,6 +74,7 @@ class Scenario:
     batch: dict[str, tuple[int, float]]  # tid -> (num_trans_last_10m, avg_amt_last_10m)
     in_order: Case
     out_of_order: Case
+    in_order_parallel: Outputs  # the in-order input again at parallelism 2
     boundary_tids: dict[str, bool]  # injected rows -> expected late
     duplicated_tids: list[str]
     flink_seconds: dict
@@ -160,17 +161,23 @@ def scenario(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
     rows = history_rows(history)
     in_order = [transaction_json(*r) for r in rows]
     shuffled, boundary, duplicated = out_of_order(rows, np.random.default_rng(SEED))
-    pipelines = []
-    for name, lines in (("in_order", in_order), ("out_of_order", shuffled)):
-        (work / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
-        pipelines.append({"connector": "filesystem", "parallelism": "1", "input.path": str(work / f"{name}.jsonl"),
-                          "output.path": str(work / name / "aggregates"), "late.path": str(work / name / "late")})
+    (work / "in_order.jsonl").write_text("\n".join(in_order) + "\n")
+    (work / "out_of_order.jsonl").write_text("\n".join(shuffled) + "\n")
+    pipelines = [
+        {"connector": "filesystem", "parallelism": str(parallelism), "input.path": str(work / f"{source}.jsonl"),
+         "output.path": str(work / name / "aggregates"), "late.path": str(work / name / "late")}
+        for name, source, parallelism in (("in_order", "in_order", 1), ("out_of_order", "out_of_order", 1),
+                                          ("in_order_parallel", "in_order", 2))
+    ]
     seconds = run_flink(pipelines, work)
+
+    def flink(name: str) -> Outputs:
+        return Outputs(read_json_dir(work / name / "aggregates"), read_json_dir(work / name / "late"))
 
     def case(name: str, lines: list[str]) -> Case:
         local, dead = local_engine(lines)
-        flink = Outputs(read_json_dir(work / name / "aggregates"), read_json_dir(work / name / "late"))
-        return Case(lines, flink, local, dead)
+        return Case(lines, flink(name), local, dead)
 
     print(f"flink timings: {seconds}", file=sys.stderr)
-    return Scenario(batch, case("in_order", in_order), case("out_of_order", shuffled), boundary, duplicated, seconds)
+    return Scenario(batch, case("in_order", in_order), case("out_of_order", shuffled), flink("in_order_parallel"),
+                    boundary, duplicated, seconds)

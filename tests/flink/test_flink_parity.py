@@ -50,6 +50,15 @@ def test_in_order_every_transaction_has_the_batch_jobs_features(scenario):
     assert sum(1 for r in flink.values() if r[COUNTS[0]] > 1) > 1000
 
 
+def test_parallelism_two_gives_the_same_features(scenario):
+    # Rows are hashed by card to the window operator; more subtasks must not change any result.
+    parallel = by_tid(scenario.in_order_parallel.aggregates)
+    single = by_tid(scenario.in_order.flink.aggregates)
+    assert set(parallel) == set(single)
+    assert disagreements(parallel, single) == []
+    assert scenario.in_order_parallel.late == []
+
+
 def test_in_order_matches_the_local_engine_row_for_row(scenario):
     flink = by_tid(scenario.in_order.flink.aggregates)
     local = by_tid(scenario.in_order.local.aggregates)
