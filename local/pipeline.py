@@ -386,8 +386,11 @@ def live_table(recent: list[dict[str, Any]], stats: dict[str, Any], attack: set[
 
 
 def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any, drain_timeout_s: float = 60.0,
-                 processes: Processes | None = None) -> DemoResult:
-    """Stream the attack scenario through running processes, showing predictions live."""
+                 processes: Processes | None = None, already_sent: int = 0) -> DemoResult:
+    """Stream the attack scenario through running processes, showing predictions live.
+
+    `already_sent`: transactions put on the stream before the scenario, to wait for as well.
+    """
     import numpy as np
     from rich.live import Live
 
@@ -431,7 +434,7 @@ def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any
                 raise report_box["error"]
             if "report" in report_box:
                 deadline = deadline or now + drain_timeout_s
-                if len(seen.by_tid) + late + dead >= report_box["report"].sent or now > deadline:
+                if len(seen.by_tid) + late + dead >= report_box["report"].sent + already_sent or now > deadline:
                     break
             time.sleep(0.1)
     report = report_box["report"]

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from features.records import format_ts, transaction_json
 from local.pipeline import (
     AGGREGATES,
     BATCH_GROUP,
+    ENGINE_DEAD,
+    LATE,
     STREAMING_GROUP,
+    TRANSACTIONS,
     Layout,
     Processes,
+    StreamTail,
     aggregate,
     feature_store,
     generate_history,
@@ -48,13 +54,26 @@ def test_the_attack_is_flagged_and_every_record_is_accounted_for(trained: Layout
             "tid": "neg", "cc_num": 4000000000000001, "amount": -1.0, "trans_ts": "2020-05-15T10:00:00.000Z",
             "num_trans_last_10m": 1, "avg_amt_last_10m": 1.0}).encode()]
         kinesis(layout).put_records(StreamName=AGGREGATES, Records=[{"Data": d, "PartitionKey": "bad"} for d in bad])
+        # AND bad transactions on the transactions stream: a duplicate, a very late one, not JSON, a negative amount
+        now_ms = round(time.time() * 1000)
+        card = 4000000000000001
+        first = transaction_json("dup-1", card, 10.0, now_ms)
+        bad_transactions = [first, first, transaction_json("late-1", card, 11.0, now_ms - 3_600_000), "{oops",
+                            json.dumps({"tid": "neg-1", "cc_num": card, "amount": -3.0, "trans_ts": format_ts(now_ms)})]
+        kinesis(layout).put_records(StreamName=TRANSACTIONS, Records=[
+            {"Data": d.encode(), "PartitionKey": str(card)} for d in bad_transactions])
         # WHEN the scenario streams through the pipeline
         result = run_scenario(layout, background_rate=20, seed=3, console=Console(file=out, width=160),
-                              processes=processes, drain_timeout_s=60)
-        # THEN every transaction came out once: scored, or late with its reason
+                              processes=processes, drain_timeout_s=60, already_sent=len(bad_transactions))
+        # THEN every transaction came out once: scored, late with its reason, or dead-lettered with its reason
         summary = result.summary()
-        assert summary["predictions"] + summary["late"] + summary["engine_dead_letters"] == summary["transactions_sent"]
-        assert summary["predictions"] >= summary["transactions_sent"] - 5
+        records_in = summary["transactions_sent"] + len(bad_transactions)
+        assert summary["predictions"] + summary["late"] + summary["engine_dead_letters"] == records_in
+        late, dead = _read(layout, LATE), _read(layout, ENGINE_DEAD)
+        assert [(r["tid"], r["reason"].split(":")[0]) for r in late] == [("late-1", "late")]
+        assert sorted(r["reason"].split(":")[0] for r in dead) == sorted(
+            ["duplicate", "not JSON", "amount must be finite and non-negative, got -3.0"])
+        assert "dup-1" in result.predictions
         # AND the attack is caught: most of its 10 transactions flagged, its 10-minute count reaching 10
         assert summary["attack_caught"] and summary["attack_flagged"] >= 5
         attack = [result.predictions[t] for t in result.attack_tids]
@@ -68,9 +87,9 @@ def test_the_attack_is_flagged_and_every_record_is_accounted_for(trained: Layout
         assert reasons == sorted([(f, r) for f in ("fraud-ingest", "fraud-score")
                                   for r in ("not JSON", "missing field(s)", "amount must be finite and non-negative, got -1.0")])
         # AND the functions' metrics add up: records in = processed + dead-lettered
-        records_in = summary["predictions"] + len(bad)
-        assert wait_for(lambda: _handled(layout, "score", "TransactionsScored") == records_in, timeout_s=20)
-        assert wait_for(lambda: _handled(layout, "ingest", "RecordsIngested") == records_in, timeout_s=20)
+        aggregates_in = summary["predictions"] + len(bad)
+        assert wait_for(lambda: _handled(layout, "score", "TransactionsScored") == aggregates_in, timeout_s=20)
+        assert wait_for(lambda: _handled(layout, "ingest", "RecordsIngested") == aggregates_in, timeout_s=20)
     assert "attack flagged" in out.getvalue()
 
 
@@ -86,3 +105,7 @@ def _handled(layout: Layout, function: str, processed: str) -> float:
 
     totals = emf_totals(Path(layout.logs / f"{function}.log"))
     return totals.get(processed, 0) + totals.get("RecordsDeadLettered", 0)
+
+
+def _read(layout: Layout, stream: str) -> list[dict]:
+    return StreamTail(kinesis(layout), stream).read()
