@@ -22,7 +22,7 @@ Why the choices:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from features.definition import SOURCE, STREAM, Aggregate, Window, aggregates_for, aggregates_of_kind, windows
@@ -61,7 +61,6 @@ class Connectors:
     transactions: Mapping[str, str]
     aggregates: Mapping[str, str]
     late: Mapping[str, str]
-    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 def kinesis(
@@ -99,7 +98,7 @@ PLACEHOLDERS = kinesis(
 
 
 def _with(options: Mapping[str, str]) -> str:
-    body = ",\n".join(f"  '{k}' = '{v}'" for k, v in options.items())
+    body = ",\n".join(f"  '{k}' = '{str(v).replace(chr(39), chr(39) * 2)}'" for k, v in options.items())
     return f"WITH (\n{body}\n)"
 
 
