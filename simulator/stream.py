@@ -15,6 +15,7 @@ entries with backoff. It writes to the local stream (`--local DIR`) or any Kines
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 
 from features.definition import SOURCE
 from features.records import transaction_json
-from functions.common.kinesis import MAX_RECORDS_PER_CALL, PutStats, put_chunk
+from functions.common.kinesis import MAX_RECORDS_PER_CALL, PutRecordsError, PutStats, put_chunk
 from simulator.generate import amounts_cents, tid_of
 
 Clock = Callable[[], float]
@@ -298,7 +299,19 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None and args.duration is None and args.count is None:
         args.duration = 10.0
     client = kinesis_client(args.local, args.endpoint_url, args.region)
-    report = send(schedule_from_args(args, time.time()), client, args.stream, args.count, args.duration)
+    schedule = schedule_from_args(args, time.time())
+    if args.local is not None:
+        client.ensure_stream(args.stream)  # the local profile creates what AWS would have from Terraform
+    try:
+        report = send(schedule, client, args.stream, args.count, args.duration)
+    except PutRecordsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # botocore's ClientError / EndpointConnectionError: one line, no traceback
+        if not hasattr(err, "response") and "botocore" not in type(err).__module__:
+            raise
+        print(f"error: cannot write to stream {args.stream}: {err}", file=sys.stderr)
+        return 1
     print(f"sent {report.sent:,} transactions to {args.stream} in {report.seconds:.1f} s ({report.rate:,.0f}/s, "
           f"{report.put.calls:,} PutRecords calls, {report.put.retried:,} records resent)")
     return 0

@@ -175,3 +175,14 @@ def test_bad_arguments_are_one_line_errors(argv: list[str], message: str, histor
     argv = [str(history) if a == "HISTORY" else a for a in argv]
     assert main([*argv, "--local", str(tmp_path)] if "--local" not in argv else argv) == 2
     assert capsys.readouterr().err == message
+
+
+def test_cli_reports_an_unreachable_kinesis_endpoint_in_one_line(history: Path, capsys, monkeypatch) -> None:
+    # GIVEN a Kinesis endpoint where nothing listens WHEN the CLI sends THEN one error line, exit code 1
+    argv = ["stream", "--scenario", "attack", "--cards-from", str(history), "--background-rate", "0",
+            "--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write to stream transactions: ") and err.count("\n") == 1
