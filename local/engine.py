@@ -57,11 +57,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from botocore.exceptions import ClientError
+
 from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
 from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
 
 DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
-# Rows admitted between two releases: bounds the pending heap, amortises the release.
+# Rows admitted between two releases: bounds the pending list, amortises the release.
 RELEASE_EVERY = 512
 
 
@@ -694,19 +696,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch < 1 or args.batch > 10_000:
         print("error: --batch must be 1..10000", file=sys.stderr)
         return 2
-    kinesis = LocalKinesis(args.stream_dir)
-    for name in (args.output, args.late, args.dead):
-        kinesis.ensure_stream(name)
+    if args.out_of_orderness_ms < 0:
+        print("error: --out-of-orderness-ms must be >= 0", file=sys.stderr)
+        return 2
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    runner = EngineRunner(
-        kinesis, args.state or args.stream_dir / "engine-state.db",
-        Streams(args.input, args.output, args.late, args.dead), batch_limit=args.batch,
-        checkpoint_interval_s=args.checkpoint_interval_s, idle_flush_s=args.idle_flush_s,
-        out_of_orderness_ms=args.out_of_orderness_ms, log=lambda m: print(m, file=sys.stderr, flush=True),
-    )
-    runner.run(stop, exit_when_idle_s=args.exit_when_idle_s)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        kinesis = LocalKinesis(args.stream_dir)
+        for name in (args.output, args.late, args.dead):
+            kinesis.ensure_stream(name)
+        runner = EngineRunner(
+            kinesis, args.state or args.stream_dir / "engine-state.db",
+            Streams(args.input, args.output, args.late, args.dead), batch_limit=args.batch,
+            checkpoint_interval_s=args.checkpoint_interval_s, idle_flush_s=args.idle_flush_s,
+            out_of_orderness_ms=args.out_of_orderness_ms, log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+        runner.run(stop, exit_when_idle_s=args.exit_when_idle_s)
+    except (OSError, RuntimeError, ValueError, sqlite3.Error, pickle.UnpicklingError, ClientError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(json.dumps(dict(runner.engine.stats)), flush=True)
     return 0
 
