@@ -57,7 +57,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
 from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
@@ -672,15 +672,39 @@ def _arrival(record: dict) -> float:
 
 
 # ------------------------------------------------------------------------------------------ CLI
+def kinesis_endpoint(url: str, region: str) -> Any:
+    """A boto3 Kinesis client on an endpoint (LocalStack); the environment's keys, or LocalStack's dummies."""
+    import boto3
+
+    session = boto3.session.Session()
+    keys = {} if session.get_credentials() else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    return boto3.client("kinesis", endpoint_url=url, region_name=region, **keys)
+
+
+def ensure_streams(kinesis: Any, names: Iterable[str]) -> None:
+    """Create the missing output streams (one shard) and wait until they are active."""
+    for name in names:
+        try:
+            kinesis.describe_stream_summary(StreamName=name)
+        except kinesis.exceptions.ResourceNotFoundException:
+            kinesis.create_stream(StreamName=name, ShardCount=1)
+            if hasattr(kinesis, "get_waiter"):
+                kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.engine", description="Run the local streaming aggregation engine.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--stream-dir", type=Path, required=True, help="directory of the local streams")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stream-dir", type=Path, help="directory of the local streams (local profile)")
+    where.add_argument("--endpoint-url", help="a Kinesis endpoint, e.g. LocalStack's http://127.0.0.1:4566 (localstack profile)")
+    parser.add_argument("--region", default="us-east-1", help="region of --endpoint-url")
     parser.add_argument("--input", default=Streams.input, help="transactions stream")
     parser.add_argument("--output", default=Streams.output, help="aggregates stream (created if absent)")
     parser.add_argument("--late", default=Streams.late, help="late-records stream (created if absent)")
     parser.add_argument("--dead", default=Streams.dead, help="dead-letter stream for malformed and duplicate records")
-    parser.add_argument("--state", type=Path, default=None, help="state database (default: STREAM_DIR/engine-state.db)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="state database (default: STREAM_DIR/engine-state.db; required with --endpoint-url)")
     parser.add_argument("--batch", type=int, default=5000, help="records read per shard per batch")
     parser.add_argument("--checkpoint-interval-s", type=float, default=1.0, help="seconds between checkpoints")
     parser.add_argument("--idle-flush-s", type=float, default=None,
@@ -690,21 +714,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from local.stream import LocalKinesis
 
-    if not (args.stream_dir / f"{args.input}.kinesis.db").exists():
-        print(f"error: no stream {args.input!r} under {args.stream_dir}", file=sys.stderr)
-        return 2
-    if args.batch < 1 or args.batch > 10_000:
-        print("error: --batch must be 1..10000", file=sys.stderr)
-        return 2
-    if args.out_of_orderness_ms < 0:
-        print("error: --out-of-orderness-ms must be >= 0", file=sys.stderr)
+    problem = None
+    if args.stream_dir and not (args.stream_dir / f"{args.input}.kinesis.db").exists():
+        problem = f"no stream {args.input!r} under {args.stream_dir}"
+    elif args.endpoint_url and args.state is None:
+        problem = "--state is required with --endpoint-url"
+    elif not 1 <= args.batch <= 10_000:
+        problem = "--batch must be 1..10000"
+    elif args.out_of_orderness_ms < 0:
+        problem = "--out-of-orderness-ms must be >= 0"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        kinesis = LocalKinesis(args.stream_dir)
-        for name in (args.output, args.late, args.dead):
-            kinesis.ensure_stream(name)
+        kinesis = LocalKinesis(args.stream_dir) if args.stream_dir else kinesis_endpoint(args.endpoint_url, args.region)
+        ensure_streams(kinesis, (args.output, args.late, args.dead))
         runner = EngineRunner(
             kinesis, args.state or args.stream_dir / "engine-state.db",
             Streams(args.input, args.output, args.late, args.dead), batch_limit=args.batch,
@@ -712,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
             out_of_orderness_ms=args.out_of_orderness_ms, log=lambda m: print(m, file=sys.stderr, flush=True),
         )
         runner.run(stop, exit_when_idle_s=args.exit_when_idle_s)
-    except (OSError, RuntimeError, ValueError, sqlite3.Error, pickle.UnpicklingError, ClientError) as err:
+    except (OSError, RuntimeError, ValueError, sqlite3.Error, pickle.UnpicklingError, ClientError, BotoCoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
