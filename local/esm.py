@@ -25,6 +25,7 @@ Rules kept from Lambda's Kinesis event source mapping:
   successful invocation and its checkpoint redelivers that batch, so handlers must be idempotent.
 
 Accounting: stats["records_in"] == stats["processed"] + stats["dead_lettered"] after each batch.
+Shards are polled in turn by one thread (one invocation at a time, ParallelizationFactor 1).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ class EsmRunner:
         self.on_failure_jsonl = Path(on_failure_jsonl) if on_failure_jsonl else None
         self.timeout_s, self.retry_delay_s, self.clock = timeout_s, retry_delay_s, clock
         self.checkpoint_path = Path(checkpoint_path)
+        self.discarded: list[dict] = []
         self.lock = _handler_lock(handler)
         summary = kinesis.describe_stream_summary(StreamName=mapping.stream_name)["StreamDescriptionSummary"]
         self.stream_arn = summary["StreamARN"]
@@ -379,6 +381,8 @@ class EsmRunner:
             if self.on_failure_jsonl is not None:
                 with open(self.on_failure_jsonl, "a") as f:
                     f.write(body + "\n")
+            if self.on_failure is None and self.on_failure_jsonl is None:
+                self.discarded.append(message)  # no destination configured: kept in memory, never dropped silently
         self.stats["dead_lettered"] += len(records)
 
 
