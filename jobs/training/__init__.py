@@ -1,0 +1,1 @@
+"""Model training: splits, XGBoost trainer, evaluation, report, SageMaker artifact and launcher."""
