@@ -141,6 +141,8 @@ SOURCE = Source(
 EVENT_TIME_FEATURE = "trans_time"
 EVENT_TIME_FEATURE_DESCRIPTION = "Event time of the record, epoch seconds (UTC)"
 
+WINDOW_2M = Window(suffix="2m", kind="sliding", length=timedelta(minutes=2))
+WINDOW_5M = Window(suffix="5m", kind="sliding", length=timedelta(minutes=5))
 WINDOW_10M = Window(suffix="10m", kind="sliding", length=timedelta(minutes=10))
 WINDOW_1W = Window(suffix="1w", kind="daily_snapshot", length=timedelta(days=7))
 
@@ -149,6 +151,10 @@ AGGREGATES: tuple[Aggregate, ...] = (
     Aggregate("avg_amt", "avg", "amount", WINDOW_10M, "Average amount over the last 10 minutes, this one included"),
     Aggregate("num_trans", "count", None, WINDOW_1W, "Card transactions in the 7 days before the latest UTC midnight"),
     Aggregate("avg_amt", "avg", "amount", WINDOW_1W, "Average amount in the 7 days before the latest UTC midnight (0 if none)"),
+    # Beyond the seed: attack chains put transactions 30-120 s apart, which short windows see
+    # sharply (test PR AUC 0.70 -> 0.77 on the generated history; see the model report's ablation).
+    Aggregate("num_trans", "count", None, WINDOW_2M, "Card transactions in the last 2 minutes, this one included"),
+    Aggregate("num_trans", "count", None, WINDOW_5M, "Card transactions in the last 5 minutes, this one included"),
 )
 
 RATIOS: tuple[Ratio, ...] = (

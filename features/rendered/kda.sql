@@ -6,7 +6,9 @@ CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
     "cc_num" BIGINT,
     "amount" DOUBLE,
     "num_trans_last_10m" BIGINT,
-    "avg_amt_last_10m" DOUBLE
+    "avg_amt_last_10m" DOUBLE,
+    "num_trans_last_2m" BIGINT,
+    "num_trans_last_5m" BIGINT
 );
 
 CREATE OR REPLACE PUMP "AGGREGATE_PUMP" AS
@@ -17,7 +19,11 @@ CREATE OR REPLACE PUMP "AGGREGATE_PUMP" AS
     "cc_num",
     "amount",
     COUNT(*) OVER W_10M AS "num_trans_last_10m",
-    AVG("amount") OVER W_10M AS "avg_amt_last_10m"
+    AVG("amount") OVER W_10M AS "avg_amt_last_10m",
+    COUNT(*) OVER W_2M AS "num_trans_last_2m",
+    COUNT(*) OVER W_5M AS "num_trans_last_5m"
   FROM "SOURCE_SQL_STREAM_001"
   WINDOW
-    W_10M AS (PARTITION BY "cc_num" RANGE INTERVAL '10' MINUTE PRECEDING);
+    W_10M AS (PARTITION BY "cc_num" RANGE INTERVAL '10' MINUTE PRECEDING),
+    W_2M AS (PARTITION BY "cc_num" RANGE INTERVAL '2' MINUTE PRECEDING),
+    W_5M AS (PARTITION BY "cc_num" RANGE INTERVAL '5' MINUTE PRECEDING);
