@@ -9,6 +9,7 @@ mapping), then sends live traffic (event time = send time) and reads the predict
 from __future__ import annotations
 
 import itertools
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -64,6 +65,7 @@ def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: 
     tails = {n: StreamTail(stream, n) for n in (PREDICTIONS, LATE, ENGINE_DEAD)}
     seen, other = Predictions(), [0]
     with Processes(layout, engine_args=["--idle-flush-s", str(idle_flush_s), "--out-of-orderness-ms", str(ooo_ms)]) as procs:
+        cpu_before = {name: _cpu_seconds(child.pid) for name, child in procs.children.items()}
         started = time.time()
         report = send(make_schedule(), stream, TRANSACTIONS)
 
@@ -74,11 +76,18 @@ def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: 
 
         wait_for(done, timeout_s=300, poll_s=0.05, check=procs.check)
         finished = max(seen.first_seen.values(), default=time.time())
+        cpu = {name: _cpu_seconds(child.pid) - cpu_before[name] for name, child in procs.children.items()}
     score_log = layout.logs / "score.log"
     invocations = sum(1 for line in score_log.read_text(errors="replace").splitlines() if '"_aws"' in line)
     return {"sent": report.sent, "send_seconds": report.seconds, "seconds": finished - started,
             "predictions": seen.by_tid, "not_scored": other[0], "metrics": emf_totals(score_log),
-            "invocations": invocations}
+            "invocations": invocations, "cpu_seconds": cpu}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run() -> list[Result]:
@@ -97,8 +106,10 @@ def run() -> list[Result]:
 
         out = _run_traffic(layout, burst, ooo_ms=int(STREAM.out_of_orderness.total_seconds() * 1000))
         rate = len(out["predictions"]) / out["seconds"]
+        per_tx = ", ".join(f"{name} {seconds / out['sent'] * 1e6:,.0f}" for name, seconds in out["cpu_seconds"].items())
         results.append(Result(SUITE_NAME, f"end-to-end sustained ({SUSTAINED_TRANSACTIONS:,} tx, producer to prediction)",
-                              rate, "tx/s", ">= 10,000 tx/s", f"producer alone sent {out['sent'] / out['send_seconds']:,.0f} tx/s",
+                              rate, "tx/s", ">= 10,000 tx/s",
+                              f"producer alone {out['sent'] / out['send_seconds']:,.0f} tx/s; CPU us/tx: {per_tx}",
                               rate >= 10_000))
         trips = out["metrics"].get("FeatureStoreRoundTrips", 0)
         per_batch = trips / out["invocations"] if out["invocations"] else float("nan")
