@@ -34,8 +34,9 @@ On restart the engine loads the checkpoint and replays the logged ranges in the 
 core is deterministic, so the replay regenerates byte-identical outputs; those already present in
 the output streams after the checkpointed tips (counted as a multiset of payloads) are skipped,
 the rest are written. So no output is lost or written twice, and the window state equals the state
-of an uninterrupted run. Reading several input shards merges them by arrival time (then shard,
-then sequence); with one shard (the local default) the order is exactly the producer's.
+of an uninterrupted run. Reading several input shards merges them by arrival time (ties, from one
+PutRecords call, by event time, then shard and sequence); with one shard (the local default) the
+order is exactly the producer's.
 """
 
 from __future__ import annotations
@@ -549,18 +550,22 @@ class EngineRunner:
                 self.iterators[sid] = page["NextShardIterator"]
                 if page.get("MillisBehindLatest", 0) > 0 and buf:
                     limited.append(_arrival(buf[-1]))
-        horizon = min(limited) if limited and len(self.shards) > 1 else float("inf")
+        if not limited or len(self.shards) == 1:
+            return self._take(lambda _r: True)
+        # A shard that has more than it returned bounds the batch: only records that arrived before
+        # its last one are taken from every shard (so none arrives later from it); if that leaves
+        # nothing, records arrived at that same time are taken too.
+        horizon = min(limited)
+        return self._take(lambda r: _arrival(r) < horizon) or self._take(lambda r: _arrival(r) <= horizon)
+
+    def _take(self, eligible: Callable[[dict], bool]) -> list[tuple[str, dict]]:
+        """The buffered records of every shard up to the first one not eligible (buffers keep the rest)."""
         batch: list[tuple[str, dict]] = []
         for sid in self.shards:
             buf = self.buffer[sid]
-            k = len(buf)
-            if horizon != float("inf"):
-                k = next((i for i, r in enumerate(buf) if _arrival(r) > horizon), k)
+            k = next((i for i, r in enumerate(buf) if not eligible(r)), len(buf))
             batch += [(sid, r) for r in buf[:k]]
             self.buffer[sid] = buf[k:]
-        if len(self.shards) > 1:
-            order = {s: i for i, s in enumerate(self.shards)}
-            batch.sort(key=lambda x: (_arrival(x[1]), order[x[0]], int(x[1]["SequenceNumber"])))
         return batch
 
     def _iterator(self, sid: str, buffered: list[dict] | None = None) -> str:
@@ -576,16 +581,19 @@ class EngineRunner:
     def _process(self, records: list[tuple[str, dict]]) -> None:
         engine = self.engine
         outputs = Outputs()
-        rows = []
+        valid = []
         for sid, r in records:
             data = r["Data"]
             try:
-                p = parse_transaction(data)
+                valid.append((sid, r, row_of(parse_transaction(data))))
             except RecordError as err:
                 engine.dead(data, str(err), outputs, shardId=sid, sequenceNumber=r["SequenceNumber"])
-                continue
-            rows.append(row_of(p))
-        engine.process_rows(rows, outputs)
+        if len(self.shards) > 1:
+            # Across shards only arrival orders records; ties (one PutRecords call) go by event time,
+            # the order a producer writes in, then shard and sequence: deterministic for the replay.
+            order = {s: i for i, s in enumerate(self.shards)}
+            valid.sort(key=lambda x: (_arrival(x[1]), x[2][3], order[x[0]], int(x[1]["SequenceNumber"])))
+        engine.process_rows([row for _, _, row in valid], outputs)
         for sid, r in records:  # positions advance past dead records too
             self.cp.positions[sid] = r["SequenceNumber"]
         self._publish(outputs)

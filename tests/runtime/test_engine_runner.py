@@ -157,3 +157,32 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
     assert_exactly_once(streams, records)
     counts = json.loads(done.stdout.strip().splitlines()[-1])
     assert counts["in"] == len(records)
+
+
+def test_several_input_shards_recover_to_the_same_outputs_as_an_uninterrupted_run(tmp_path):
+    records = payloads(3000, seed=5)
+
+    def fresh(name: str) -> LocalKinesis:
+        kinesis = LocalKinesis(tmp_path / name)
+        kinesis.create_stream(StreamName=STREAMS.input, ShardCount=3)
+        for stream in (STREAMS.output, STREAMS.late, STREAMS.dead):
+            kinesis.create_stream(StreamName=stream, ShardCount=2)
+        write(kinesis, records)
+        return kinesis
+
+    steady = fresh("steady")
+    EngineRunner(steady, tmp_path / "steady.db", STREAMS, batch_limit=300, idle_flush_s=0.0).run(exit_when_idle_s=0.1)
+
+    crashed = fresh("crashed")
+    first = EngineRunner(crashed, tmp_path / "crashed.db", STREAMS, batch_limit=300, checkpoint_interval_s=3600)
+    for _ in range(5):
+        first.step()
+    first.db.close()
+    second = EngineRunner(crashed, tmp_path / "crashed.db", STREAMS, batch_limit=300, idle_flush_s=0.0)
+    assert second.recovered > 0
+    second.run(exit_when_idle_s=0.1)
+
+    for stream in (STREAMS.output, STREAMS.late, STREAMS.dead):
+        assert Counter(json.dumps(r) for r in read(crashed, stream)) == Counter(json.dumps(r) for r in read(steady, stream))
+    aggregates = read(crashed, STREAMS.output)
+    assert len(aggregates) == len({a["tid"] for a in aggregates}) > 2500
