@@ -57,3 +57,18 @@ def boto(localstack_endpoint: str):
                             aws_access_key_id="test", aws_secret_access_key="test")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def batch_side(tmp_path_factory):
+    """A small history, its batch features and a model trained on them (the batch half of the system)."""
+    from datetime import UTC, datetime
+
+    from local.pipeline import Layout, aggregate, generate_history, train
+
+    layout = Layout(tmp_path_factory.mktemp("batch"))
+    generate_history(layout, cards=200, transactions=30_000, start=datetime(2020, 1, 1, tzinfo=UTC),
+                     end=datetime(2020, 6, 1, tzinfo=UTC), seed=42)
+    aggregate(layout)
+    train(layout)
+    return layout
