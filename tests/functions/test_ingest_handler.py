@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+from features.feature_groups import group_for, record_features
 from functions.ingest import app
-from tests.events.factory import aggregate, kinesis_event, load, sequence
+from tests.events.factory import aggregate, fixtures, kinesis_event, load, sequence
 from tests.functions.fakes import DLQ, Aws, emf
 
 
-def fs_record(cc_num: str, trans_time: str, count: str, avg: str) -> list[dict[str, str]]:
-    return [{"FeatureName": "cc_num", "ValueAsString": cc_num},
-            {"FeatureName": "trans_time", "ValueAsString": trans_time},
-            {"FeatureName": "num_trans_last_10m", "ValueAsString": count},
-            {"FeatureName": "avg_amt_last_10m", "ValueAsString": avg}]
+def fs_record(payload: dict, trans_time: str) -> list[dict[str, str]]:
+    """The cc-agg-fg record expected for `payload`: card, event time, every sliding aggregate as text."""
+    values = {**payload, "trans_time": trans_time}
+    return [{"FeatureName": f.name, "ValueAsString": str(values[f.name])} for f in record_features(group_for("sliding"))]
 
 
 def test_writes_each_cards_10_minute_features_at_the_transactions_event_time(aws: Aws, capsys) -> None:
@@ -21,10 +24,16 @@ def test_writes_each_cards_10_minute_features_at_the_transactions_event_time(aws
     response = app.lambda_handler(event, None)
     # THEN nothing failed and each became one PutRecord stamped with its transaction's event time
     assert response == {"batchItemFailures": []}
+    first, second = (json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"])
     assert aws.store.puts == [
-        {"FeatureGroupName": "fraud-cc-agg-fg", "Record": fs_record("4000000000000001", "1589536800.000", "1", "25.0")},
-        {"FeatureGroupName": "fraud-cc-agg-fg", "Record": fs_record("4000000000000002", "1589536801.250", "3", "120.25")},
+        {"FeatureGroupName": "fraud-cc-agg-fg", "Record": fs_record(first, "1589536800.000")},
+        {"FeatureGroupName": "fraud-cc-agg-fg", "Record": fs_record(second, "1589536801.250")},
     ]
+    assert aws.store.puts[1]["Record"][:4] == [
+        {"FeatureName": "cc_num", "ValueAsString": "4000000000000002"},
+        {"FeatureName": "trans_time", "ValueAsString": "1589536801.250"},
+        {"FeatureName": "num_trans_last_10m", "ValueAsString": "3"},
+        {"FeatureName": "avg_amt_last_10m", "ValueAsString": "120.25"}]
     assert aws.sqs.messages == []
     assert emf(capsys.readouterr().out) == {"RecordsIngested": 2, "RecordsDeadLettered": 0}
 
@@ -91,3 +100,8 @@ def test_out_of_order_and_redelivered_records_are_written_as_they_come(aws: Aws)
     # THEN each is put with its own event time: the store keeps the newest online (its rule), so order is harmless
     assert response == {"batchItemFailures": []}
     assert [p["Record"][1]["ValueAsString"] for p in aws.store.puts] == ["1589536900.000", "1589536800.000", "1589536900.000"]
+
+
+def test_the_committed_fixtures_are_what_the_factory_builds() -> None:
+    # a definition change that adds a feature must come with regenerated fixtures (python -m tests.events.factory)
+    assert {name: load(name) for name in fixtures()} == fixtures()

@@ -6,9 +6,8 @@ import time
 
 import pytest
 
-from features.definition import MODEL_INPUT
 from functions.score import app
-from tests.events.factory import aggregate, kinesis_event, load, sequence
+from tests.events.factory import aggregate, kinesis_event, load, model_row, sequence
 from tests.functions.fakes import DLQ, Aws, FakeKinesis, emf
 
 CARD_A, CARD_B, NEW_CARD = 4000000000000001, 4000000000000002, 4999999999999999
@@ -46,9 +45,9 @@ def test_scores_a_batch_with_one_store_read_and_one_endpoint_call(known_cards: A
     (call,) = known_cards.endpoint.calls
     assert call["EndpointName"] == "fraud-endpoint" and call["ContentType"] == "text/csv"
     # amount, 10m count/avg, 1w count/avg, amt_ratio1 = avg10m/avg1w, amt_ratio2 = amount/avg1w, count_ratio
-    assert MODEL_INPUT == ("amount", "num_trans_last_10m", "avg_amt_last_10m", "num_trans_last_1w", "avg_amt_last_1w",
-                           "amt_ratio1", "amt_ratio2", "count_ratio")
-    assert call["Body"] == "25.0,1,25.0,10,50.0,0.5,0.5,0.1\n310.5,3,120.25,4,0.0,0.0,0.0,0.75"
+    row_a = model_row(25.0, 1, 25.0, 10, 50.0, amt_ratio1=0.5, amt_ratio2=0.5, count_ratio=0.1)
+    row_b = model_row(310.5, 3, 120.25, 4, 0.0, amt_ratio1=0.0, amt_ratio2=0.0, count_ratio=0.75)  # avg 1w 0 -> ratios 0
+    assert call["Body"] == "\n".join(",".join(repr(v) for v in row.values()) for row in (row_a, row_b))
     # AND one prediction per transaction on the predictions stream, keyed by card
     predictions = known_cards.kinesis.payloads()
     assert [r["PartitionKey"] for r in known_cards.kinesis.records] == [str(CARD_A), str(CARD_B)]
@@ -56,10 +55,10 @@ def test_scores_a_batch_with_one_store_read_and_one_endpoint_call(known_cards: A
     latencies = [p.pop("event_to_prediction_ms") for p in predictions]
     assert predictions == [
         {"tid": "2c5a3f0e1b", "cc_num": CARD_A, "amount": 25.0, "trans_ts": "2020-05-15T10:00:00.000Z",
-         "features": dict(zip(MODEL_INPUT, [25.0, 1, 25.0, 10, 50.0, 0.5, 0.5, 0.1], strict=True)),
+         "features": row_a,
          "probability": 0.05, "fraud": False, "threshold": 0.25, "caveats": []},
         {"tid": "8d1e6b7c2a", "cc_num": CARD_B, "amount": 310.5, "trans_ts": "2020-05-15T10:00:01.250Z",
-         "features": dict(zip(MODEL_INPUT, [310.5, 3, 120.25, 4, 0.0, 0.0, 0.0, 0.75], strict=True)),
+         "features": row_b,
          "probability": 0.05, "fraud": False, "threshold": 0.25, "caveats": []},
     ]
     # latency = wall clock at prediction - event time
@@ -89,7 +88,7 @@ def test_an_unknown_card_is_scored_with_zero_week_features_and_reported(known_ca
     # THEN it is scored with the empty-window values (ratios 0), flagged unknown_card...
     assert response == {"batchItemFailures": []}
     (prediction,) = known_cards.kinesis.payloads()
-    assert prediction["features"] == dict(zip(MODEL_INPUT, [40.0, 1, 40.0, 0, 0.0, 0.0, 0.0, 0.0], strict=True))
+    assert prediction["features"] == model_row(40.0, 1, 40.0, 0, 0.0, amt_ratio1=0.0, amt_ratio2=0.0, count_ratio=0.0)
     assert prediction["caveats"] == ["unknown_card"]
     # ...and reported to the dead-letter destination with its reason, as scored (not rejected)
     (message,) = known_cards.sqs.messages
