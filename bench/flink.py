@@ -61,7 +61,6 @@ def run() -> list[Result]:
                "events/s", baseline=baseline),
         Result("flink", "events/s net of the fixed job cost", (ROWS - WARMUP_ROWS) / max(full - fixed, 1e-9),
                "events/s"),
-        Result("flink", "peak RSS (largest process)", done.peak_rss_mb, "MB"),
     ]
 
 
