@@ -65,11 +65,10 @@ def parse_aggregate(payload: bytes | str) -> AggregateRecord:
     )
 
 
-
 STREAMING_RECORD = record_features(group_for("sliding"))
 
 
 def feature_store_record(agg: AggregateRecord) -> list[dict[str, str]]:
-    """The cc-agg-fg record of `agg`: the card, the transaction's event time, the 10-minute aggregates."""
+    """The cc-agg-fg record of `agg`: the card, the transaction's event time, its sliding-window aggregates."""
     values: dict[str, Any] = {SOURCE.entity: agg.cc_num, EVENT_TIME_FEATURE: f"{agg.trans_time:.3f}", **agg.aggregates}
     return [{"FeatureName": f.name, "ValueAsString": str(values[f.name])} for f in STREAMING_RECORD]

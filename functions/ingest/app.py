@@ -1,4 +1,4 @@
-"""ingest: aggregate records -> cc-agg-fg, each card's 10-minute features at the transaction's event time.
+"""ingest: aggregate records -> cc-agg-fg, each card's sliding-window features at the transaction's event time.
 
 The feature store keeps the newest event time online, so out-of-order and redelivered records
 are harmless: PutRecord with an older event time never overwrites a newer one.
