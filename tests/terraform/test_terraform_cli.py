@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,15 @@ def test_plan_completes_offline(tf: Session) -> None:
     run = tf.command("envs/aws", "plan")
     assert run.ok, run.output
     assert "0 to change, 0 to destroy" in run.output
+
+
+def test_plan_with_the_legacy_kda_sql_engine(tf: Session) -> None:
+    """streaming_engine = "kda_sql" swaps the Flink app for the KDA SQL app (instances endpoint too)."""
+    run = tf.command("envs/aws", "plan", with_arg="streaming_engine=kda_sql")
+    assert run.ok, run.output
+    assert "module.kda_sql_app[0].aws_kinesis_analytics_application.this will be created" in run.output
+    assert "aws_kinesisanalyticsv2_application" not in run.output
+    assert "serverless_config" not in run.output and re.search(r"instance_type\s+= \"ml.m5.large\"", run.output)
 
 
 def resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:

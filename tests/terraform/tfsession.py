@@ -114,15 +114,22 @@ class Session:
             runs.append(run_terraform("envs/aws", "show", "-json", str(data / "plan.tfplan")))
         if runs[-1].ok:
             runs.append(run_terraform("envs/aws", "providers", "schema", "-json"))
+        if runs[-1].ok:  # the other engine and endpoint mode plan too
+            runs.append(run_terraform(
+                "envs/aws", "plan", "-input=false", "-lock=false", "-var", "offline=true",
+                "-var", f"ingest_zip_path={zips['ingest']}", "-var", f"score_zip_path={zips['score']}",
+                "-var", "streaming_engine=kda_sql", "-var", "endpoint_type=instances",
+            ))
         return runs
 
     def runs(self, config: str) -> list[Run]:
         return self.futures[config].result()
 
-    def command(self, config: str, name: str) -> Run:
+    def command(self, config: str, name: str, with_arg: str | None = None) -> Run:
+        """The first run of `terraform <name>` (with `with_arg` among its arguments, if given)."""
         runs = self.runs(config)
         for run in runs:
-            if run.args[: len(name.split())] == tuple(name.split()):
+            if run.args[: len(name.split())] == tuple(name.split()) and (with_arg is None or with_arg in run.args):
                 return run
         failed = runs[-1]
         pytest.fail(f"{config}: `terraform {name}` did not run; `terraform {' '.join(failed.args)}` failed:\n{failed.output}")
