@@ -398,3 +398,35 @@ def test_launcher_cli_dry_run_writes_request_and_channels(features_dir, tmp_path
     request = json.loads((tmp_path / "create_training_job.json").read_text())
     assert request["AlgorithmSpecification"]["TrainingImage"].startswith("683313688378.dkr.ecr.us-east-1")
     assert (tmp_path / "train" / "train.csv").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------------------- ablation
+
+def test_candidate_window_features_match_hand_counts():
+    import duckdb
+
+    from jobs.training import ablation
+
+    two_min = next(a for a in ablation.CANDIDATES if a.name == "num_trans_last_2m")
+    max_10m = next(a for a in ablation.CANDIDATES if a.name == "max_amt_last_10m")
+    base = datetime(2020, 3, 1, tzinfo=UTC).timestamp()
+    rows = [("a", 0, 1, 10.0), ("b", 60, 1, 30.0), ("b", 60, 1, 30.0), ("c", 150, 1, 5.0), ("d", 400, 1, 7.0),
+            ("e", 100, 2, 99.0)]  # "b" twice: counted once; card 2 apart
+    con = duckdb.connect()
+    con.execute("CREATE TABLE transactions (tid VARCHAR, trans_ts TIMESTAMPTZ, cc_num BIGINT, amount DOUBLE, "
+                "fraud_label INTEGER)")
+    con.executemany("INSERT INTO transactions VALUES (?, to_timestamp(?), ?, ?, 0)",
+                    [(t, base + s, c, a) for t, s, c, a in rows])
+    got = {r[0]: r[1:] for r in con.execute(
+        f"SELECT tid, {two_min.name}, {max_10m.name}, {ablation.LAG_FEATURE} "
+        f"FROM ({ablation.candidate_sql([two_min, max_10m])}) ORDER BY tid").fetchall()}
+    assert got == {"a": (1, 10.0, -1), "b": (2, 30.0, 60), "c": (2, 30.0, 90), "d": (1, 30.0, 250),
+                   "e": (1, 99.0, -1)}
+
+
+def test_ablation_runs_leave_one_out_and_add_one():
+    from jobs.training import ablation
+
+    runs = dict(ablation.experiments(["a", "b"], ["c"]))
+    assert runs == {"base": ["a", "b"], "-a": ["b"], "-b": ["a"], "+c": ["a", "b", "c"],
+                    "+all candidates": ["a", "b", "c"]}

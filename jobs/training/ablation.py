@@ -39,8 +39,10 @@ def _agg(prefix: str, function: str, column: str | None, minutes: float) -> Aggr
 
 
 CANDIDATES: tuple[Aggregate, ...] = (
+    _agg("num_trans", "count", None, 0.5),
     _agg("num_trans", "count", None, 1),
     _agg("num_trans", "count", None, 2),
+    _agg("num_trans", "count", None, 3),
     _agg("num_trans", "count", None, 5),
     _agg("num_trans", "count", None, 60),
     _agg("num_trans", "count", None, 24 * 60),
