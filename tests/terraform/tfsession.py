@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +70,6 @@ def run_terraform(config: str, *args: str, timeout: float = 600) -> Run:
 
 def placeholder_zips() -> dict[str, Path]:
     """Stand-in function zips: the plan hashes the files, whatever make package last built."""
-    sys.path.insert(0, str(REPO))
     from packager.zips import write_zip
 
     stub = b"def lambda_handler(event, context):\n    return {'batchItemFailures': []}\n"
@@ -82,6 +80,7 @@ class Session:
     """Runs every terraform command of the suite once, two at a time, on first use."""
 
     def __init__(self) -> None:
+        (BUILD / "plugin-cache").mkdir(parents=True, exist_ok=True)  # terraform does not create it
         self.pool = ThreadPoolExecutor(max_workers=2)
         self.futures: dict[str, Future[list[Run]]] = {}
         # One init first fills the plugin cache; the parallel inits then only link to it.
