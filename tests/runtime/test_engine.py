@@ -10,14 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.definition import STREAM, WINDOW_10M, Aggregate, Window, aggregates_of_kind
+from features.definition import STREAM, WINDOW_10M, Aggregate, Window, aggregates_for, aggregates_of_kind
 from features.records import AGGREGATE_FIELDS, LATE_FIELDS, format_ts, transaction_json
 from local.engine import WindowEngine, fast_format_ts, run_engine
 
 T0 = 1_589_536_800_000  # 2020-05-15T10:00:00Z
 MIN = 60_000
 OOO = int(STREAM.out_of_orderness.total_seconds() * 1000)
-COUNT, AVG = (a.name for a in aggregates_of_kind("sliding"))
+# the 10-minute count and average: the windows below are built around 10 minutes
+COUNT = next(a.name for a in aggregates_for(WINDOW_10M) if a.function == "count")
+AVG = next(a.name for a in aggregates_for(WINDOW_10M) if a.function == "avg")
 
 
 def tx(tid: str, t_ms: int, card: int = 1, amount: float = 10.0) -> str:
