@@ -1,6 +1,6 @@
 # Terraform (issue 5): packaging, plan/deploy/destroy of terraform/envs/aws, static checks.
-# terraform runs with the repository's CLI config (hashicorp/aws from the offline mirror
-# /opt/tf-plugins when present) and one shared plugin cache under build/.
+# terraform runs with the repository's CLI config when the offline mirror /opt/tf-plugins exists
+# (else from the public registry) and one shared plugin cache under build/.
 .PHONY: package package-lambdas tf-init plan deploy destroy tf-fmt tf-validate tf-docs checkov-venv checkov
 
 REGION ?= us-east-1
@@ -12,7 +12,10 @@ FLINK_ZIP ?= build/flink-app.zip
 CHECKOV_VENV := .venv-checkov
 
 TF_ROOT := terraform/envs/aws
-TF_ENV := TF_CLI_CONFIG_FILE=$(CURDIR)/terraform/terraformrc.hcl TF_PLUGIN_CACHE_DIR=$(CURDIR)/build/terraform/plugin-cache TF_IN_AUTOMATION=1
+# The repository's CLI config pins hashicorp/aws to the offline mirror; without the mirror, the registry.
+TF_MIRROR := /opt/tf-plugins/registry.terraform.io/hashicorp/aws
+TF_ENV := $(if $(wildcard $(TF_MIRROR)),TF_CLI_CONFIG_FILE=$(CURDIR)/terraform/terraformrc.hcl) \
+	TF_PLUGIN_CACHE_DIR=$(CURDIR)/build/terraform/plugin-cache TF_IN_AUTOMATION=1
 TF := $(TF_ENV) terraform
 TF_VARS := -var region=$(REGION) -var name_prefix=$(NAME_PREFIX)
 TF_DIRS := terraform/envs/aws terraform/envs/local $(sort $(dir $(wildcard terraform/modules/*/main.tf)))
