@@ -50,6 +50,8 @@ CANDIDATES: tuple[Aggregate, ...] = (
     _agg("min_amt", "min", "amount", 10),
     _agg("sum_amt", "sum", "amount", 10),
 )
+# Candidates already in the definition are its features, not candidates.
+CANDIDATES = tuple(a for a in CANDIDATES if a.name not in MODEL_INPUT)
 # Not expressible as a window aggregate today (needs a `lag` kind); measured for information.
 LAG_FEATURE = "secs_since_prev_trans"
 
