@@ -1,0 +1,1 @@
+"""Batch aggregation, training and the streaming aggregation app."""
