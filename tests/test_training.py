@@ -9,7 +9,7 @@ import sys
 import tarfile
 import textwrap
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import pytest
 import xgboost as xgb
 from sklearn import metrics as skm
 
-from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE
+from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE, Aggregate, Window
 from jobs import train as train_cli
 from jobs.training import artifact, evaluate, sagemaker_launch, splits, synthetic, trainer
 
@@ -407,8 +407,8 @@ def test_candidate_window_features_match_hand_counts():
 
     from jobs.training import ablation
 
-    two_min = next(a for a in ablation.CANDIDATES if a.name == "num_trans_last_2m")
-    max_10m = next(a for a in ablation.CANDIDATES if a.name == "max_amt_last_10m")
+    two_min = Aggregate("num_trans", "count", None, Window("2m", "sliding", timedelta(minutes=2)), "test")
+    max_10m = Aggregate("max_amt", "max", "amount", Window("10m", "sliding", timedelta(minutes=10)), "test")
     base = datetime(2020, 3, 1, tzinfo=UTC).timestamp()
     rows = [("a", 0, 1, 10.0), ("b", 60, 1, 30.0), ("b", 60, 1, 30.0), ("c", 150, 1, 5.0), ("d", 400, 1, 7.0),
             ("e", 100, 2, 99.0)]  # "b" twice: counted once; card 2 apart
