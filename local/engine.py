@@ -49,7 +49,7 @@ import sqlite3
 import sys
 import threading
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -127,41 +127,54 @@ def fast_format_ts(epoch_ms: int) -> str:
     return _prefix(second) + _MS_SUFFIX[ms]
 
 
-# How each aggregate function reads a window's amounts (`v`, a non-empty deque).
+# How each aggregate function reads a window: the amounts `v` from index `i` of the card's deque
+# (i = 0 for the longest window), `n` of them; all windows hold the current row, so n >= 1.
 _EXPRESSIONS = {
-    "count": "len({v})",
+    "count": "{n}",
     "sum": "float(sum({v}))",
-    "avg": "sum({v}) / len({v})",
+    "avg": "sum({v}) / {n}",
     "max": "float(max({v}))",
     "min": "float(min({v}))",
 }
+# The same when the card's longest window holds the current row only (the common case).
+_SINGLE = {"count": "1", "sum": "amount", "avg": "amount", "max": "amount", "min": "amount"}
 
 
 def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int], add: bool) -> Callable[..., dict[str, Any]]:
     """A function (tid, card, amount, t, ts_text, state) -> aggregate record, generated from the definition.
 
-    It appends the row to the card's windows when `add` (a row without same-timestamp peers),
-    evicts the rows older than t - length from each window, then builds the record as a single
-    dict display. Generated once because a loop over windows and aggregates costs about as much
-    per row as the rest of the engine; `state` is the card's [(times, amounts)] per window.
+    `state` is the card's (times, amounts) deques over the longest window, in event-time order.
+    The function appends the row when `add` (a row without same-timestamp peers), evicts what is
+    older than t - longest, finds where each shorter window starts by bisection, and builds the
+    record as one dict display. Generated once: a loop over windows and aggregates per row costs
+    as much as the rest of the engine.
     """
+    longest = max(lengths)
     given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "ts_text"}
-    lines = ["def build(tid, card, amount, t, ts_text, state):"]
+    head = ", ".join(f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS)
+    lines = ["def build(tid, card, amount, t, ts_text, state):", "    times, amounts = state"]
+    if add:
+        lines += ["    times.append(t)", "    amounts.append(amount)"]
+    lines += [
+        f"    lo = t - {longest}",
+        "    while times[0] < lo:",
+        "        times.popleft()",
+        "        amounts.popleft()",
+        "    n = len(times)",
+        "    if n == 1:",
+        "        return {" + ", ".join([head, *(f"{a.name!r}: {_SINGLE[a.function]}" for a in aggregates)]) + "}",
+    ]
     for w, length in enumerate(lengths):
-        lines.append(f"    times{w}, amounts{w} = state[{w}]")
-        if add:
-            lines += [f"    times{w}.append(t)", f"    amounts{w}.append(amount)"]
-        lines += [
-            f"    lo = t - {length}",
-            f"    while times{w}[0] < lo:",
-            f"        times{w}.popleft()",
-            f"        amounts{w}.popleft()",
-        ]
-    fields = [f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS]
-    fields += [f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=f"amounts{lengths.index(a.window.length_ms)}")
-               for a in aggregates]
-    lines.append("    return {" + ", ".join(fields) + "}")
-    namespace: dict[str, Any] = {}
+        if length != longest:
+            lines += [f"    i{w} = bisect_left(times, t - {length})", f"    n{w} = n - i{w}"]
+    fields = []
+    for a in aggregates:
+        w = lengths.index(a.window.length_ms)
+        whole = a.window.length_ms == longest
+        values = "amounts" if whole else f"islice(amounts, i{w}, None)"
+        fields.append(f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}"))
+    lines.append("    return {" + ", ".join([head, *fields]) + "}")
+    namespace: dict[str, Any] = {"bisect_left": bisect_left, "islice": islice}
     exec(compile("\n".join(lines) + "\n", "<aggregate record builder>", "exec"), namespace)
     return namespace["build"]
 
@@ -194,8 +207,8 @@ class WindowEngine:
         # (nearly sorted already, so the sort is linear) -- cheaper than a heap per row
         self.pending: list[Pending] = []
         self.arrivals = 0
-        # card -> per window (times, amounts) deques
-        self.cards: dict[int, list[tuple[deque, deque]]] = {}
+        # card -> (times, amounts) of its rows in the longest window, in event-time order
+        self.cards: dict[int, tuple[deque, deque]] = {}
         self.seen: dict[str, int] = {}  # tid -> event time, kept rows only
         self.seen_order: deque[tuple[int, list[str]]] = deque()  # (last t, tids) per released batch
         self.counts = {"in": 0, "aggregate": 0, "late": 0, "duplicate": 0, "dead": 0}
@@ -210,11 +223,11 @@ class WindowEngine:
         # lists (pickling thousands of deques goes through copyreg and costs ten times more).
         self.compact()
         state = {k: v for k, v in self.__dict__.items() if k not in ("build", "add_and_build", "cards")}
-        state["cards"] = {card: [(list(t), list(a)) for t, a in windows] for card, windows in self.cards.items()}
+        state["cards"] = {card: (list(t), list(a)) for card, (t, a) in self.cards.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state["cards"] = {card: [(deque(t), deque(a)) for t, a in windows] for card, windows in state["cards"].items()}
+        state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in state["cards"].items()}
         self.__dict__.update(state)
         self.build = compile_record_builder(self.aggregates, self.lengths, add=False)
         self.add_and_build = compile_record_builder(self.aggregates, self.lengths, add=True)
@@ -317,7 +330,7 @@ class WindowEngine:
 
     def _emit(self, fired: list[Pending], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
-        cards, lengths, build, add_and_build = self.cards, self.lengths, self.build, self.add_and_build
+        cards, build, add_and_build = self.cards, self.build, self.add_and_build
         append = out.append
         n = len(fired)
         group: list[Pending] = []
@@ -327,12 +340,11 @@ class WindowEngine:
                 text = fast_format_ts(t)
             state = cards.get(card)
             if state is None:
-                state = cards[card] = [(deque(), deque()) for _ in lengths]
+                state = cards[card] = (deque(), deque())
             if group or (idx + 1 < n and fired[idx + 1][0] == t):
                 # same-timestamp peers all enter the windows before any of them is emitted
-                for times, amounts in state:
-                    times.append(t)
-                    amounts.append(amount)
+                state[0].append(t)
+                state[1].append(amount)
                 group.append(row)
                 if idx + 1 == n or fired[idx + 1][0] != t:
                     for _, _, peer_tid, peer_card, peer_amount, _ in group:
@@ -354,22 +366,21 @@ class WindowEngine:
                 del seen[tid]
         if self._released_since_sweep > 100_000:
             self._released_since_sweep = 0
-            stale = [c for c, state in self.cards.items() if state[-1][0][-1] < limit]
+            stale = [c for c, (times, _) in self.cards.items() if times[-1] < limit]
             for c in stale:
                 del self.cards[c]
 
     def compact(self) -> None:
-        """Drop window rows no future row can see (older than watermark - length), and idle cards."""
-        if self.watermark is None:
+        """Drop window rows no future row can see (older than watermark - longest), and idle cards."""
+        if self.watermark is None or not self.lengths:
             return
-        bounds = [self.watermark - length for length in self.lengths]
+        lo = self.watermark - max(self.lengths)
         idle = []
-        for card, windows in self.cards.items():
-            for (times, amounts), lo in zip(windows, bounds, strict=True):
-                while times and times[0] < lo:
-                    times.popleft()
-                    amounts.popleft()
-            if not any(times for times, _ in windows):
+        for card, (times, amounts) in self.cards.items():
+            while times and times[0] < lo:
+                times.popleft()
+                amounts.popleft()
+            if not times:
                 idle.append(card)
         for card in idle:
             del self.cards[card]
