@@ -28,7 +28,7 @@ def main() -> None:
             conn.execute("INSERT INTO seen VALUES (?, 1) ON CONFLICT(seq) DO UPDATE SET deliveries = deliveries + 1",
                          (r["kinesis"]["sequenceNumber"],))
         conn.execute("COMMIT")
-        time.sleep(0.002)  # a little work per batch, so the kill lands mid-stream
+        time.sleep(0.01)  # a little work per batch, so the kill lands mid-stream
 
     runner = EsmRunner(EventSourceMapping("fn", "in", batch_size=50), LocalKinesis(root), handler, root / "esm.json")
     runner.run(idle_exit_s=idle)
