@@ -197,8 +197,13 @@ def _window_query(inner: str, carried: list[str], window: Window) -> str:
         f"PARTITION BY {SOURCE.entity} ORDER BY {SOURCE.event_time} "
         f"RANGE BETWEEN {_interval(window.length)} PRECEDING AND CURRENT ROW"
     )
+    # ABS is the identity here (counts, and aggregates of the amount, which is validated
+    # non-negative). It keeps each level's renaming projection non-trivial: Flink 1.20 removes a
+    # trivial one between stacked OVER aggregates and then fails on clashing internal names
+    # ("Field names must be unique. Found duplicates: [w0$o0]").
     aggs = [
-        f"CAST({a.function.upper()}({'*' if a.column is None else a.column}) OVER w_{window.suffix} AS {_sql_type(a)}) AS {a.name}"
+        f"CAST(ABS({a.function.upper()}({'*' if a.column is None else a.column}) OVER w_{window.suffix}) "
+        f"AS {_sql_type(a)}) AS {a.name}"
         for a in aggregates_for(window)
     ]
     return (
@@ -207,7 +212,15 @@ def _window_query(inner: str, carried: list[str], window: Window) -> str:
     )
 
 
+def _check_non_negative() -> None:
+    """The ABS above is the identity only for non-negative aggregates: counts and the amount."""
+    for agg in aggregates_of_kind("sliding"):
+        if agg.column not in (None, SOURCE.amount_column):
+            raise ValueError(f"{agg.name}: the Flink SQL aggregates the amount (validated non-negative) only")
+
+
 def _aggregates_insert() -> str:
+    _check_non_negative()
     query, carried = f"SELECT {', '.join(TRANSACTION_FIELDS)} FROM on_time", list(TRANSACTION_FIELDS)
     for window in windows("sliding"):
         query = _window_query(query, carried, window)

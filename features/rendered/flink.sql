@@ -87,12 +87,12 @@ INSERT INTO aggregates
 SELECT tid, DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') AS trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_2m, num_trans_last_5m
 FROM (
 SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_2m,
-  CAST(COUNT(*) OVER w_5m AS BIGINT) AS num_trans_last_5m
+  CAST(ABS(COUNT(*) OVER w_5m) AS BIGINT) AS num_trans_last_5m
 FROM (SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m,
-  CAST(COUNT(*) OVER w_2m AS BIGINT) AS num_trans_last_2m
+  CAST(ABS(COUNT(*) OVER w_2m) AS BIGINT) AS num_trans_last_2m
 FROM (SELECT tid, trans_ts, cc_num, amount,
-  CAST(COUNT(*) OVER w_10m AS BIGINT) AS num_trans_last_10m,
-  CAST(AVG(amount) OVER w_10m AS DOUBLE) AS avg_amt_last_10m
+  CAST(ABS(COUNT(*) OVER w_10m) AS BIGINT) AS num_trans_last_10m,
+  CAST(ABS(AVG(amount) OVER w_10m) AS DOUBLE) AS avg_amt_last_10m
 FROM (SELECT tid, trans_ts, cc_num, amount FROM on_time)
 WINDOW w_10m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:10:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))
 WINDOW w_2m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:02:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))

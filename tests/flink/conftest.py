@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from features.definition import STREAM
+from features.definition import STREAM, aggregates_of_kind
 from features.records import transaction_json
 from jobs.aggregate import run as run_batch_job
 from local.engine import run_engine
@@ -71,7 +71,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Scenario:
-    batch: dict[str, tuple[int, float]]  # tid -> (num_trans_last_10m, avg_amt_last_10m)
+    batch: dict[str, dict]  # tid -> the batch job's sliding-window features
     in_order: Case
     out_of_order: Case
     in_order_parallel: Outputs  # the in-order input again at parallelism 2
@@ -153,10 +153,9 @@ def scenario(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
     history = generate(cards=CARDS, transactions=TRANSACTIONS, start=START, end=END, seed=SEED)
     write(history, work / "history.parquet")
     run_batch_job("duckdb", work / "history.parquet", work / "batch", log=lambda *_: None)
-    training = ds.dataset(work / "batch" / "training").to_table(columns=["tid", "num_trans_last_10m", "avg_amt_last_10m"])
-    batch = dict(zip(training["tid"].to_pylist(),
-                     zip(training["num_trans_last_10m"].to_pylist(), training["avg_amt_last_10m"].to_pylist(), strict=True),
-                     strict=True))
+    names = [a.name for a in aggregates_of_kind("sliding")]
+    batch = {row.pop("tid"): row for row in
+             ds.dataset(work / "batch" / "training").to_table(columns=["tid", *names]).to_pylist()}
 
     rows = history_rows(history)
     in_order = [transaction_json(*r) for r in rows]

@@ -71,9 +71,9 @@ def test_sinks_declare_exactly_the_wire_fields_in_order():
 def test_every_sliding_aggregate_is_computed_over_its_window():
     sql = flink_sql.script()
     for agg in aggregates_of_kind("sliding"):
-        assert f"{agg.function.upper()}({'*' if agg.column is None else agg.column}) OVER w_{agg.window.suffix} " \
-               f"AS " in sql
+        assert f"{agg.function.upper()}({'*' if agg.column is None else agg.column}) OVER w_{agg.window.suffix})" in sql
         assert f"AS {agg.name}" in sql
+        assert f"WINDOW w_{agg.window.suffix} AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN" in sql
     assert "RANGE BETWEEN INTERVAL '0 00:10:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW" in sql
 
 
