@@ -128,7 +128,7 @@ def test_a_crash_between_checkpoints_is_replayed_without_loss_or_duplicates(stre
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(streams, tmp_path):
-    records = payloads(24_000, seed=4)
+    records = payloads(16_000, seed=4)
     write(streams, records)
     root = tmp_path / "streams"
     # no periodic checkpoint before the kill: the restart must replay the logged batches and skip
@@ -139,7 +139,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
     engine = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        while count(root, STREAMS.output) < 5000:
+        while count(root, STREAMS.output) < 3000:
             assert engine.poll() is None, engine.stderr.read().decode()
             assert time.monotonic() < deadline, "the engine made no progress"
             time.sleep(0.02)
@@ -149,7 +149,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
         if engine.poll() is None:
             engine.kill()
     assert engine.returncode == -signal.SIGKILL
-    assert count(root, STREAMS.output) < 22_000  # killed mid-stream
+    assert count(root, STREAMS.output) < 14_500  # killed mid-stream
     done = subprocess.run([*argv, "--idle-flush-s", "0.2", "--exit-when-idle-s", "0.5"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
