@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from tfsession import MODULES, REPO, TERRAFORM_DIR
 
+from features.definition import SOURCE, windows
 from features.kda_sql import INPUT_STREAM, OUTPUT_STREAM, column_types, input_schema
 from features.records import AGGREGATE_FIELDS, TRANSACTION_FIELDS
 
@@ -230,7 +231,10 @@ def test_kda_sql_columns_follow_the_wire_format() -> None:
     assert stream and stream.group(1) == OUTPUT_STREAM
     columns = re.findall(r'^\s*"(\w+)" ', stream.group(2), flags=re.MULTILINE)
     assert tuple(columns) == AGGREGATE_FIELDS == tuple(column_types())
-    assert f'FROM "{INPUT_STREAM}"' in sql and "PARTITION BY \"cc_num\" RANGE INTERVAL '10' MINUTE PRECEDING" in sql
+    assert f'FROM "{INPUT_STREAM}"' in sql
+    for window in windows("sliding"):  # one per-card RANGE window per sliding window of the definition
+        minutes = window.length.total_seconds() / 60
+        assert f"PARTITION BY \"{SOURCE.entity}\" RANGE INTERVAL '{minutes:g}' MINUTE PRECEDING" in sql
     assert [c["name"] for c in input_schema()["columns"]] == list(TRANSACTION_FIELDS)
 
 
