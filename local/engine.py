@@ -140,22 +140,22 @@ _EXPRESSIONS = {
 _SINGLE = {"count": "1", "sum": "amount", "avg": "amount", "max": "amount", "min": "amount"}
 
 
-def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int], add: bool) -> Callable[..., dict[str, Any]]:
+def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., dict[str, Any]]:
     """A function (tid, card, amount, t, ts_text, state) -> aggregate record, generated from the definition.
 
     `state` is the card's (times, amounts) deques over the longest window, in event-time order.
-    The function appends the row when `add` (a row without same-timestamp peers), evicts what is
-    older than t - longest, finds where each shorter window starts by bisection, and builds the
+    The function appends the row, evicts what is older than t - longest, finds where each shorter window starts by bisection, and builds the
     record as one dict display. Generated once: a loop over windows and aggregates per row costs
     as much as the rest of the engine.
     """
     longest = max(lengths)
     given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "ts_text"}
     head = ", ".join(f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS)
-    lines = ["def build(tid, card, amount, t, ts_text, state):", "    times, amounts = state"]
-    if add:
-        lines += ["    times.append(t)", "    amounts.append(amount)"]
-    lines += [
+    lines = [
+        "def build(tid, card, amount, t, ts_text, state):",
+        "    times, amounts = state",
+        "    times.append(t)",
+        "    amounts.append(amount)",
         f"    lo = t - {longest}",
         "    while times[0] < lo:",
         "        times.popleft()",
@@ -198,8 +198,8 @@ class WindowEngine:
             raise ValueError(f"the local engine aggregates the amount column only, not {columns}")
         self.lengths = lengths
         self.aggregates = aggs
-        self.build = compile_record_builder(aggs, lengths, add=False)
-        self.add_and_build = compile_record_builder(aggs, lengths, add=True)
+        self.names = tuple(a.name for a in aggs)
+        self.build = compile_record_builder(aggs, lengths)
         self.horizon = (max(lengths) if lengths else 0) + self.ooo
         self.watermark: int | None = None
         self.max_event: int | None = None
@@ -222,15 +222,14 @@ class WindowEngine:
         # The generated builders are code: rebuilt from the aggregates on load. Windows travel as
         # lists (pickling thousands of deques goes through copyreg and costs ten times more).
         self.compact()
-        state = {k: v for k, v in self.__dict__.items() if k not in ("build", "add_and_build", "cards")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("build", "cards")}
         state["cards"] = {card: (list(t), list(a)) for card, (t, a) in self.cards.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in state["cards"].items()}
         self.__dict__.update(state)
-        self.build = compile_record_builder(self.aggregates, self.lengths, add=False)
-        self.add_and_build = compile_record_builder(self.aggregates, self.lengths, add=True)
+        self.build = compile_record_builder(self.aggregates, self.lengths)
 
     # --------------------------------------------------------------------------------- input
     def process(self, record: dict | str | bytes) -> list[Emitted]:
@@ -330,32 +329,33 @@ class WindowEngine:
 
     def _emit(self, fired: list[Pending], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
-        cards, build, add_and_build = self.cards, self.build, self.add_and_build
+        cards, build, names = self.cards, self.build, self.names
         append = out.append
-        n = len(fired)
-        group: list[Pending] = []
-        for idx in range(n):
-            t, _, tid, card, amount, text = row = fired[idx]
+        for t, _, tid, card, amount, text in fired:
             if text is None:
                 text = fast_format_ts(t)
             state = cards.get(card)
             if state is None:
                 state = cards[card] = (deque(), deque())
-            if group or (idx + 1 < n and fired[idx + 1][0] == t):
-                # same-timestamp peers all enter the windows before any of them is emitted
-                state[0].append(t)
-                state[1].append(amount)
-                group.append(row)
-                if idx + 1 == n or fired[idx + 1][0] != t:
-                    for _, _, peer_tid, peer_card, peer_amount, _ in group:
-                        append(build(peer_tid, peer_card, peer_amount, t, text, cards[peer_card]))
-                    group = []
-                continue
-            append(add_and_build(tid, card, amount, t, text, state))
+                peer = False
+            else:
+                times = state[0]
+                peer = bool(times) and times[-1] == t
+            record = build(tid, card, amount, t, text, state)
+            append(record)
+            if peer:
+                # A same-timestamp peer of the card was emitted before this row entered the window:
+                # peers share one window, so the earlier ones (just before, same time) take these values.
+                k = len(out) - 2
+                while k >= 0 and out[k][SOURCE.event_time] == text:
+                    if out[k][SOURCE.entity] == card:
+                        for name in names:
+                            out[k][name] = record[name]
+                    k -= 1
         # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
         self.seen_order.append((fired[-1][0], [row[2] for row in fired]))
-        self.counts["aggregate"] += n
-        self._released_since_sweep += n
+        self.counts["aggregate"] += len(fired)
+        self._released_since_sweep += len(fired)
 
     def _expire(self, mark: int) -> None:
         """Forget tids and idle cards that can no longer matter."""
