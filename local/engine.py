@@ -15,8 +15,10 @@ Core (`WindowEngine`, pure, no I/O). For every transaction, in event time:
   peers included. Because nothing at or before W can still be accepted, the result equals the batch
   job's window over the same kept rows.
 - aggregates are generic over features.definition.aggregates_of_kind("sliding")
-  (count/sum/avg/max/min); each is computed over the window's values when the row fires (windows
-  are small), so averages carry no running-sum drift and match the batch job to rounding.
+  (count/sum/avg/max/min, any number of windows): each card keeps its rows of the longest window
+  in two deques, shorter windows start where bisection says, and each value is computed over the
+  window when the row fires (windows are small), so averages carry no running-sum drift and match
+  the batch job to rounding. The per-row code is generated once from the definition.
 - a tid is remembered until the watermark is past its event time by the largest window plus the
   out-of-orderness; any later copy of it is late by then anyway.
 
