@@ -231,6 +231,7 @@ def test_model_card_fields(trained, features_dir):
     assert set(card["hyperparameters"]) >= {"max_depth", "eta", "gamma", "min_child_weight", "subsample", "num_round"}
     assert card["metrics"]["test"]["pr_auc"] == json.loads((trained / artifact.METRICS).read_text())["pr_auc"]
     assert card["packages"]["xgboost"] == xgb.__version__ and "numpy" in card["packages"]
+    assert card["training_seconds"] > 0 and card["training_cpu_seconds"] > 0
 
 
 def test_metrics_file_matches_sklearn_on_the_test_set(table, trained):

@@ -108,6 +108,7 @@ def model_card(
     metrics: dict,
     tarball: Path,
     training_seconds: float,
+    training_cpu_seconds: float,
     threshold: float,
 ) -> dict:
     return {
@@ -128,6 +129,7 @@ def model_card(
         "data": data,
         "metrics": metrics,
         "training_seconds": round(training_seconds, 3),
+        "training_cpu_seconds": round(training_cpu_seconds, 3),
         "packages": package_versions(),
     }
 
