@@ -10,12 +10,13 @@ file it writes under .localstack/ in the project:
   manager, same FILESYSTEM_ROOT) and patch that literal, so it never listens beyond loopback;
   `up` then checks every listening socket of the process tree.
 - PERSISTENCE=1: in the free edition only Kinesis honours it (kinesis-local saves its streams
-  and records to FILESYSTEM_ROOT/var/lib/localstack/state every 5 s and on SIGTERM). `restart`
+  and records to FILESYSTEM_ROOT/var/lib/localstack/state every second here). `restart`
   keeps that state, so a stream survives LocalStack going away; `up` starts clean unless asked
   to keep it. SQS, S3, IAM, Logs are in memory only.
-- `down` stops only what `up` started (pid file or container id). It first sends SIGTERM to
-  kinesis-local while the gateway is frozen, so every record Kinesis acknowledged is saved
-  (LocalStack itself SIGKILLs it on shutdown, losing up to 5 s of acknowledged writes).
+- `down` stops only what `up` started (pid file or container id). It freezes the gateway and
+  waits for kinesis-local's next save before killing the tree, so every record Kinesis
+  acknowledged is on disk (LocalStack's own shutdown SIGKILLs kinesis-local, losing what it
+  acknowledged since its last save).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ CONTAINER = "fraud-localstack"
 SERVICES = ("cloudwatch", "iam", "kinesis", "kms", "logs", "s3", "sqs", "sts")
 MIN_PYTHON = (3, 13)
 KINESIS_BIND = ('"0.0.0.0"', '"127.0.0.1"')
+# kinesis-local saves streams and records this often (default 5 s); `down` waits for one save.
+KINESIS_PERSIST_INTERVAL_S = int(os.environ.get("LOCALSTACK_KINESIS_PERSIST_INTERVAL_S", "1"))
 
 PID_FILE = STATE / "localstack.pid"
 CONTAINER_FILE = STATE / "container.id"
@@ -87,7 +90,8 @@ def runtime_environment() -> dict[str, str]:
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
         "PERSISTENCE": "1",
-        "KINESIS_LATENCY": "0",  # CREATING -> ACTIVE at once; the default 500 ms only slows tests
+        "KINESIS_LATENCY": "0",
+        "KINESIS_MOCK_PERSIST_INTERVAL": f"{KINESIS_PERSIST_INTERVAL_S}s",  # CREATING -> ACTIVE at once; the default 500 ms only slows tests
         "FILESYSTEM_ROOT": str(FS_ROOT),
         "TMPDIR": str(TMP),
         "XDG_CACHE_HOME": str(STATE / "cache"),  # plux caches entry points there (default ~/.cache)
@@ -279,7 +283,15 @@ def warm_kinesis() -> None:
 
     kinesis = boto3.client("kinesis", endpoint_url=ENDPOINT, region_name=REGION,
                            aws_access_key_id="test", aws_secret_access_key="test")
-    kinesis.list_streams(Limit=1)
+    end = time.monotonic() + 90
+    while True:
+        try:  # while kinesis-local starts, concurrent callers get 500s from the gateway
+            kinesis.list_streams(Limit=1)
+            return
+        except Exception as err:
+            if time.monotonic() > end:
+                raise LocalStackError(f"LocalStack's Kinesis did not start: {err}") from err
+            time.sleep(0.5)
 
 
 # ---------------------------------------------------------------- docker
@@ -370,19 +382,37 @@ def _kill(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def stop_host(pid: int) -> None:
-    """Freeze the runtime, let kinesis-local save its state, then kill the tree (by pid).
+def _saved_after(moment: float) -> bool:
+    """Every Kinesis state file was written completely after `moment` (or there is none)."""
+    for path in (PERSISTED / "kinesis").glob("*.json"):
+        try:
+            if path.stat().st_mtime <= moment:
+                return False
+            json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return False
+    return True
 
-    LocalStack's own shutdown SIGKILLs kinesis-local (losing up to 5 s of acknowledged records)
-    and would restart it if it exited first; a frozen runtime neither forwards requests nor
-    restarts anything, and its other state is in memory only, so nothing is lost by SIGKILL.
+
+def stop_host(pid: int) -> None:
+    """Freeze the gateway, let kinesis-local save what it acknowledged, then kill the tree (by pid).
+
+    LocalStack's own shutdown SIGKILLs kinesis-local (losing what it acknowledged since its
+    last save) and would restart it if it exited first. A frozen runtime forwards no request
+    and restarts nothing, while kinesis-local keeps saving every KINESIS_PERSIST_INTERVAL; once
+    a save completed after the freeze, every acknowledged record is on disk. The runtime's other
+    state is in memory only, so SIGKILL loses nothing a clean shutdown would keep.
     """
+    frozen = time.time()
     _kill(pid, signal.SIGSTOP)
     tree = descendants(pid)
-    kinesis = [p for p in tree[1:] if "kinesis-local" in _cmdline(p)]
-    for p in kinesis:
-        _kill(p, signal.SIGTERM)  # kinesis-local saves its streams and records on SIGTERM
-    _wait_exit(kinesis, 15.0)
+    if any("kinesis-local" in _cmdline(p) for p in tree[1:]):
+        end = time.monotonic() + 4 * KINESIS_PERSIST_INTERVAL_S + 5
+        while not _saved_after(frozen) and time.monotonic() < end:
+            time.sleep(0.1)
+        if not _saved_after(frozen):
+            print("warning: kinesis-local did not save its state after the freeze; Kinesis may lose records",
+                  file=sys.stderr)
     for p in tree:
         _kill(p, signal.SIGKILL)
     _wait_exit(tree, 10.0)
