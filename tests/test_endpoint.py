@@ -101,6 +101,18 @@ def test_model_loads_from_tarball_or_folder_and_predicts(model_dir, model, rows)
     assert model.predict(np.empty((0, N))).shape == (0,)
 
 
+def test_small_batches_walk_the_trees_exactly_as_xgboost(model, rows):
+    """GIVEN rows, some values missing WHEN scored one, a few, or many at a time THEN XGBoost's probabilities."""
+    x = rows[:300].astype(np.float32)
+    x[np.random.default_rng(0).random(x.shape) < 0.1] = np.nan
+    reference = model.booster.inplace_predict(x)
+    singles = np.array([model.predict(x[i:i + 1])[0] for i in range(len(x))])
+    small = np.concatenate([model.predict(x[i:i + endpoint.SMALL_BATCH]) for i in range(0, len(x), endpoint.SMALL_BATCH)])
+    np.testing.assert_allclose(singles, reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(small, reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(x), reference, rtol=1e-6)
+
+
 def test_model_rejects_wrong_shapes(model):
     with pytest.raises(ValueError, match="shape"):
         model.predict(np.zeros((2, N + 1)))
