@@ -240,6 +240,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # listen backlog: socketserver's default 5 drops bursts of new connections
 
 
 def make_server(model: Model, host: str = "127.0.0.1", port: int = 8080, endpoint_name: str | None = None,

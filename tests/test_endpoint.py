@@ -211,16 +211,21 @@ def test_unknown_routes_and_methods(server, method, path, status):
 
 def test_concurrent_requests(server, model, rows):
     results: dict[int, list[float]] = {}
+    errors: list[BaseException] = []
 
     def call(i: int) -> None:
-        _, _, text = request(server, "POST", "/invocations", csv(rows[i:i + 3]), {"Content-Type": "text/csv"})
-        results[i] = [float(v) for v in text.split()]
+        try:
+            _, _, text = request(server, "POST", "/invocations", csv(rows[i:i + 3]), {"Content-Type": "text/csv"})
+            results[i] = [float(v) for v in text.split()]
+        except BaseException as err:  # surfaced below: a thread's exception would only be a warning
+            errors.append(err)
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(10)
+    assert not errors, errors
     for i in range(16):
         assert results[i] == pytest.approx(model.predict(rows[i:i + 3]).tolist())
 
