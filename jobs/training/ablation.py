@@ -140,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--features", type=Path, required=True, help="the batch job's output folder")
     p.add_argument("--history", type=Path, required=True, help="the history Parquet the batch job read")
     p.add_argument("--train-rows", type=int, default=None, help="train on a seeded sample of this many rows")
-    p.add_argument("--only", nargs="*", default=None, help="run labels to run (default: all)")
+    p.add_argument("--plan", choices=("all", "leave-one-out", "add-one"), default="all",
+                   help="base plus: leave-one-out runs, add-one-candidate runs, or both")
+    p.add_argument("--only", nargs="*", default=None, help="run labels to run (default: the plan's)")
     p.add_argument("--combo", action="append", default=[], help="extra run: comma-separated candidates added together")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
@@ -153,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     columns = [*MODEL_INPUT, *candidates]
     parts = splits.split(table, splits.SplitDates(), tuple(columns))
     runs = experiments(MODEL_INPUT, candidates)
+    if args.plan == "leave-one-out":
+        runs = [r for r in runs if not r[0].startswith("+")]
+    elif args.plan == "add-one":
+        runs = [r for r in runs if not r[0].startswith("-")]
     if args.only is not None:
         runs = [r for r in runs if r[0] in args.only]
     runs += [("+" + "+".join(c.split(",")), [*MODEL_INPUT, *c.split(",")]) for c in args.combo]
