@@ -79,8 +79,12 @@ class Started:
 # ---------------------------------------------------------------- environment
 
 
-def runtime_environment() -> dict[str, str]:
-    """The host runtime's environment: loopback only, every file under .localstack/."""
+def runtime_environment(kinesis_save_s: int | None = KINESIS_PERSIST_INTERVAL_S) -> dict[str, str]:
+    """The host runtime's environment: loopback only, every file under .localstack/.
+
+    kinesis_save_s: how often kinesis-local saves its streams (None: never; saving the whole
+    state as one JSON file costs CPU in proportion to the records held, so benchmarks turn it off).
+    """
     return {
         "GATEWAY_LISTEN": f"{HOST}:{PORT}",
         "GATEWAY_SERVER": "hypercorn",  # the default server binds every interface
@@ -90,8 +94,9 @@ def runtime_environment() -> dict[str, str]:
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
         "PERSISTENCE": "1",
-        "KINESIS_LATENCY": "0",
-        "KINESIS_MOCK_PERSIST_INTERVAL": f"{KINESIS_PERSIST_INTERVAL_S}s",  # CREATING -> ACTIVE at once; the default 500 ms only slows tests
+        "KINESIS_LATENCY": "0",  # CREATING -> ACTIVE at once; the default 500 ms only slows tests
+        "KINESIS_MOCK_PERSIST_INTERVAL": f"{kinesis_save_s or 5}s",
+        "KINESIS_PERSISTENCE": "1" if kinesis_save_s else "0",
         "FILESYSTEM_ROOT": str(FS_ROOT),
         "TMPDIR": str(TMP),
         "XDG_CACHE_HOME": str(STATE / "cache"),  # plux caches entry points there (default ~/.cache)
@@ -332,7 +337,8 @@ def running_mode() -> str | None:
     return None
 
 
-def up(keep_state: bool = False, deadline_s: float = 180.0) -> Started:
+def up(keep_state: bool = False, deadline_s: float = 180.0,
+       kinesis_save_s: int | None = KINESIS_PERSIST_INTERVAL_S) -> Started:
     """Start LocalStack unless it already answers; idempotent."""
     t0, phases = time.monotonic(), {}
     if ready(health()):
@@ -354,7 +360,7 @@ def up(keep_state: bool = False, deadline_s: float = 180.0) -> Started:
     TMP.mkdir(parents=True, exist_ok=True)
     with LOG_FILE.open("ab") as log:
         process = subprocess.Popen([str(python), "-m", "localstack.runtime.main"], cwd=STATE,
-                                   env={**os.environ, **runtime_environment()}, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **runtime_environment(kinesis_save_s)}, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     PID_FILE.write_text(f"{process.pid}\n")
     wait_ready(deadline_s, process.pid)
@@ -399,7 +405,7 @@ def stop_host(pid: int) -> None:
 
     LocalStack's own shutdown SIGKILLs kinesis-local (losing what it acknowledged since its
     last save) and would restart it if it exited first. A frozen runtime forwards no request
-    and restarts nothing, while kinesis-local keeps saving every KINESIS_PERSIST_INTERVAL; once
+    and restarts nothing, while kinesis-local keeps saving every KINESIS_PERSIST_INTERVAL_S; once
     a save completed after the freeze, every acknowledged record is on disk. The runtime's other
     state is in memory only, so SIGKILL loses nothing a clean shutdown would keep.
     """
