@@ -72,7 +72,7 @@ class DuckDBEngine:
     def write_parquet(self, view: str, directory: str) -> int:
         Path(directory).mkdir(parents=True, exist_ok=True)
         target = f"{directory}/part-0.parquet".replace("'", "''")
-        self.con.execute(f"COPY (SELECT * FROM {view}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        self.con.execute(f"COPY (SELECT * FROM {view}) TO '{target}' (FORMAT parquet, COMPRESSION snappy)")
         return self.con.execute(f"SELECT COUNT(*) FROM read_parquet('{target}')").fetchone()[0]
 
     def write_text(self, uri: str, text: str) -> None:
