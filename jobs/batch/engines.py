@@ -105,6 +105,7 @@ class SparkEngine:
                 .config("spark.driver.host", "127.0.0.1")
                 .config("spark.driver.bindAddress", "127.0.0.1")
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 4))
             )
