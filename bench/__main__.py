@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -31,19 +32,28 @@ def discover() -> dict[str, Suite]:
     return suites
 
 
-def markdown(results: list[Result], started: datetime, seconds: float) -> str:
+def kept_rows(path: Path, rerun: set[str]) -> list[str]:
+    """Table rows of an earlier BENCHMARKS.md whose suite was not run again."""
+    if not path.exists():
+        return []
+    rows = [line for line in path.read_text().splitlines() if line.startswith("| ") and not line.startswith("| suite |")]
+    return [row for row in rows if row.split("|")[1].strip() not in rerun]
+
+
+def markdown(results: list[Result], started: datetime, seconds: float, kept: list[str]) -> str:
     lines = [
         "# Benchmarks",
         "",
         "Written by `make bench` (python -m bench); do not edit by hand.",
         "",
         f"- Machine: {machine()}",
-        f"- Run: {started:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s",
+        f"- Run: {started:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s, load average at start {os.getloadavg()[0]:.1f}"
+        + (" (rows of suites not run this time are kept from the previous run)" if kept else ""),
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|" + "---|" * len(HEADERS),
     ]
-    lines += ["| " + " | ".join(r.row()) + " |" for r in results]
+    lines += sorted(kept + ["| " + " | ".join(r.row()) + " |" for r in results], key=lambda row: row.split("|")[1])
     return "\n".join(lines) + "\n"
 
 
@@ -52,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("suites", nargs="*", help=f"suites to run (default: all of {', '.join(sorted(suites))})")
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="markdown file to write")
+    parser.add_argument("--update", action="store_true", help="keep the rows of suites not run this time")
     args = parser.parse_args(argv)
     unknown = set(args.suites) - set(suites)
     if unknown:
@@ -59,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.suites or sorted(suites)
     console = Console()
     started, t0 = datetime.now(UTC), time.perf_counter()
+    kept = kept_rows(args.out, set(chosen)) if args.update else []
     results: list[Result] = []
     for name in chosen:
         console.print(f"[bold]bench:[/bold] {name} ...")
@@ -67,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         table.add_row(*r.row())
     console.print(table)
-    args.out.write_text(markdown(results, started, time.perf_counter() - t0))
+    args.out.write_text(markdown(results, started, time.perf_counter() - t0, kept))
     console.print(f"wrote {args.out}")
     return 0
 

@@ -38,9 +38,10 @@ def run() -> list[Result]:
                             "--input", str(history), "--output", str(Path(tmp) / engine)])
             results.append(Result("batch", f"{engine}: 5.4M transactions, wall", done.seconds, "s",
                                   f"<= {target_s} s", baseline, done.seconds <= target_s))
-            results.append(Result("batch", f"{engine}: peak RSS (largest process)", done.peak_rss_mb, "MB",
-                                  f"<= {target_mb} MB" if target_mb else "",
-                                  passed=done.peak_rss_mb <= target_mb if target_mb else None))
+            # Spark's JVM is not a waited child of the Python driver, so only DuckDB's peak is known.
+            if target_mb:
+                results.append(Result("batch", f"{engine}: peak RSS", done.peak_rss_mb, "MB",
+                                      f"<= {target_mb} MB", passed=done.peak_rss_mb <= target_mb))
     return results
 
 
