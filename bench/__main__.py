@@ -40,14 +40,14 @@ def kept_rows(path: Path, rerun: set[str]) -> list[str]:
     return [row for row in rows if row.split("|")[1].strip() not in rerun]
 
 
-def markdown(results: list[Result], started: datetime, seconds: float, kept: list[str]) -> str:
+def markdown(results: list[Result], started: datetime, seconds: float, load: float, kept: list[str]) -> str:
     lines = [
         "# Benchmarks",
         "",
         "Written by `make bench` (python -m bench); do not edit by hand.",
         "",
         f"- Machine: {machine()}",
-        f"- Run: {started:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s, load average at start {os.getloadavg()[0]:.1f}"
+        f"- Run: {started:%Y-%m-%d %H:%M} UTC, {seconds:.0f} s, load average at start {load:.1f}"
         + (" (rows of suites not run this time are kept from the previous run)" if kept else ""),
         "",
         "| " + " | ".join(HEADERS) + " |",
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
     chosen = args.suites or sorted(suites)
     console = Console()
-    started, t0 = datetime.now(UTC), time.perf_counter()
+    started, t0, load = datetime.now(UTC), time.perf_counter(), os.getloadavg()[0]
     kept = kept_rows(args.out, set(chosen)) if args.update else []
     results: list[Result] = []
     for name in chosen:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         table.add_row(*r.row())
     console.print(table)
-    args.out.write_text(markdown(results, started, time.perf_counter() - t0, kept))
+    args.out.write_text(markdown(results, started, time.perf_counter() - t0, load, kept))
     console.print(f"wrote {args.out}")
     return 0
 
