@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from typing import Any
 
 from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
+from local.processes import Children
 from local.profile import DATA_DIR_ENV, MODEL_ENV
 
 STREAMING_GROUP = group_for("sliding").name
@@ -152,13 +152,16 @@ def feature_store(layout: Layout) -> Any:
 
 
 @dataclass
-class Processes:
-    """The engine and the function processes; stopped with SIGTERM (then SIGKILL) by their own pids."""
+class Processes(Children):
+    """The engine and the function processes."""
 
     layout: Layout
     engine_args: list[str] = field(default_factory=list)
     threshold: float = SERVING_THRESHOLD
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def log_dir(self) -> Path:
+        return self.layout.logs
 
     def start(self) -> Processes:
         runtime = self.layout.runtime
@@ -173,31 +176,9 @@ class Processes:
             raise RuntimeError("the pipeline processes did not start within 120 s")
         return self
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
         ready_marker(self.layout, name).unlink(missing_ok=True)
-        log = open(self.layout.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        # Unbuffered, so each EMF line is in the log when its invocation ends (as in CloudWatch Logs).
-        self.children[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                               env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
-        log.close()
-
-    def check(self) -> None:
-        for name, child in self.children.items():
-            if child.poll() is not None:
-                tail = (self.layout.logs / f"{name}.log").read_text(errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(f"{name} process exited with {child.returncode}: {' | '.join(tail)}")
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for child in self.children.values():
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        super()._spawn(name, argv, env, cwd)
 
     def __enter__(self) -> Processes:
         return self.start()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -36,6 +35,7 @@ from typing import Any
 from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
 from local import localstack
+from local.processes import Children
 
 FUNCTIONS = ("ingest", "score")
 ENGINE_DEAD = "engine-dead-letters"  # envs/local has no destination for malformed transactions
@@ -219,8 +219,8 @@ def _wait_http(url: str, seconds: float, process: subprocess.Popen) -> None:
 
 
 @dataclass
-class Pipeline:
-    """The profile's processes (servers, engine, functions), stopped by their own pids."""
+class Pipeline(Children):
+    """The profile's processes (servers, engine, functions)."""
 
     root: Path
     outputs: Mapping[str, Any]  # terraform output -json of envs/local
@@ -237,9 +237,9 @@ class Pipeline:
         logs = self.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         fs_port, endpoint_port = free_port(), free_port()
-        self._spawn("feature-store", ["-m", "local.feature_store", "serve", "--db", str(self.feature_store_db),
+        self._python("feature-store", ["-m", "local.feature_store", "serve", "--db", str(self.feature_store_db),
                                       "--port", str(fs_port), "--name-prefix", f"{self._prefix()}-"], {})
-        self._spawn("endpoint", ["-m", "local.endpoint", "--model", str(self.model), "--port", str(endpoint_port)], {})
+        self._python("endpoint", ["-m", "local.endpoint", "--model", str(self.model), "--port", str(endpoint_port)], {})
         self.profile = LocalStackProfile.from_terraform(self.outputs, f"http://127.0.0.1:{fs_port}",
                                                         f"http://127.0.0.1:{endpoint_port}", threshold=self.threshold)
         _wait_http(f"http://127.0.0.1:{fs_port}/", 30, self.children["feature-store"])
@@ -247,12 +247,12 @@ class Pipeline:
         ensure_stream(self.profile.client("kinesis"), self.profile.streams[ENGINE_DEAD])
         profile_file = self.root / "profile.json"
         profile_file.write_text(self.profile.to_json())
-        self._spawn("engine", ["-m", "local.profiles", "engine", "--profile", str(profile_file),
+        self._python("engine", ["-m", "local.profiles", "engine", "--profile", str(profile_file),
                                "--state", str(self.root / "engine-state.db"), "--idle-flush-s", str(self.idle_flush_s),
                                *(["--out-of-orderness-ms", str(self.out_of_orderness_ms)] if self.out_of_orderness_ms is not None else [])],
                     self.profile.aws_environment())
         for name in FUNCTIONS:
-            self._spawn(name, ["-m", "local.profiles", "function", name, "--profile", str(profile_file),
+            self._python(name, ["-m", "local.profiles", "function", name, "--profile", str(profile_file),
                                "--checkpoint", str(self.root / f"esm-{name}.json"), "--batch-size", str(self.batch_size)],
                         self.profile.function_environment(name))
         return self
@@ -261,32 +261,14 @@ class Pipeline:
         streams = self.outputs["streams"]
         return (streams.get("value", streams))["transactions"].removesuffix("-transactions")
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        with open(self.root / "logs" / f"{name}.log", "ab") as log:
-            self.children[name] = subprocess.Popen(
-                [sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, cwd=localstack.PROJECT)
+    def log_dir(self) -> Path:
+        return self.root / "logs"
 
-    def check(self) -> None:
-        for name, child in self.children.items():
-            if child.poll() is not None:
-                raise RuntimeError(f"{name} exited with {child.returncode}: {self.log_tail(name)}")
-
-    def log_tail(self, name: str, lines: int = 3) -> str:
-        text = (self.root / "logs" / f"{name}.log").read_text(errors="replace").strip().splitlines()
-        return " | ".join(text[-lines:])
+    def _python(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self._spawn(name, [sys.executable, *argv], env, cwd=localstack.PROJECT)
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for child in self.children.values():
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        super().stop(timeout_s)
 
     def __enter__(self) -> Pipeline:
         try:
