@@ -200,18 +200,6 @@ def feature_group(name: str) -> FeatureGroup:
     return next(g for g in FEATURE_GROUPS if g.name == name)
 
 
-def feature_type(name: str) -> FeatureType:
-    for a in AGGREGATES:
-        if a.name == name:
-            return a.feature_type
-    for r in RATIOS:
-        if r.name == name:
-            return r.feature_type
-    if name == SOURCE.amount_column:
-        return "Fractional"
-    raise KeyError(name)
-
-
 def _validate() -> None:
     names = [a.name for a in AGGREGATES] + [r.name for r in RATIOS]
     if len(names) != len(set(names)):
