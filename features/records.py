@@ -49,12 +49,20 @@ def parse_transaction(payload: bytes | str) -> dict[str, Any]:
         record = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RecordError(f"not JSON: {err}") from err
+    return validate_transaction(record)
+
+
+def validate_transaction(record: Any) -> dict[str, Any]:
+    """parse_transaction for an already decoded JSON value (callers that need the other fields
+    of the object too decode it once): the transaction fields, checked, plus `event_ms`."""
     if not isinstance(record, dict):
         raise RecordError(f"not a JSON object: {type(record).__name__}")
-    missing = [f for f in TRANSACTION_FIELDS if f not in record]
-    if missing:
-        raise RecordError(f"missing field(s): {', '.join(missing)}")
-    tid, cc_num, amount = record[SOURCE.id_column], record[SOURCE.entity], record[SOURCE.amount_column]
+    try:
+        out = {f: record[f] for f in TRANSACTION_FIELDS}
+    except KeyError:
+        missing = [f for f in TRANSACTION_FIELDS if f not in record]
+        raise RecordError(f"missing field(s): {', '.join(missing)}") from None
+    tid, cc_num, amount = out[SOURCE.id_column], out[SOURCE.entity], out[SOURCE.amount_column]
     if not isinstance(tid, str) or not tid:
         raise RecordError(f"tid must be a non-empty string, got {tid!r}")
     if isinstance(cc_num, bool) or not isinstance(cc_num, int):
@@ -63,10 +71,12 @@ def parse_transaction(payload: bytes | str) -> dict[str, Any]:
         raise RecordError(f"amount must be a number, got {amount!r}")
     if not math.isfinite(amount) or amount < 0:
         raise RecordError(f"amount must be finite and non-negative, got {amount!r}")
-    ts = record[SOURCE.event_time]
+    ts = out[SOURCE.event_time]
     if not isinstance(ts, str):
         raise RecordError(f"trans_ts must be an ISO-8601 string, got {ts!r}")
-    return {**{f: record[f] for f in TRANSACTION_FIELDS}, "amount": float(amount), "event_ms": parse_ts(ts)}
+    out[SOURCE.amount_column] = float(amount)
+    out["event_ms"] = parse_ts(ts)
+    return out
 
 
 def transaction_json(tid: str, cc_num: int, amount: float, epoch_ms: int) -> str:

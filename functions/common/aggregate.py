@@ -9,7 +9,7 @@ from typing import Any
 
 from features.definition import EVENT_TIME_FEATURE, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
-from features.records import RecordError, parse_transaction
+from features.records import RecordError, validate_transaction
 
 # (name, integral) of every sliding aggregate, resolved once: this runs per record.
 SLIDING: tuple[tuple[str, bool], ...] = tuple((a.name, a.feature_type == "Integral") for a in aggregates_of_kind("sliding"))
@@ -49,8 +49,11 @@ def parse_aggregate(payload: bytes | str) -> AggregateRecord:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError as err:
             raise RecordError(f"not JSON: {err}") from err
-    tx = parse_transaction(payload)  # JSON object, transaction fields, their types, the amount
-    raw = json.loads(payload)  # parse_transaction keeps only the transaction fields
+    try:
+        raw = json.loads(payload)  # decoded once: the transaction fields and the aggregates
+    except json.JSONDecodeError as err:
+        raise RecordError(f"not JSON: {err}") from err
+    tx = validate_transaction(raw)  # JSON object, transaction fields, their types, the amount
     missing = [name for name, _ in SLIDING if name not in raw]
     if missing:
         raise RecordError(f"missing field(s): {', '.join(missing)}")
