@@ -43,7 +43,7 @@ STREAMS = (TRANSACTIONS, AGGREGATES, LATE, PREDICTIONS, ENGINE_DEAD)
 DEAD_LETTER_QUEUE = "dead-letters"
 FUNCTIONS = ("ingest", "score")
 ESM_BATCH_SIZE = 1000  # one BatchGetRecord covers it (<= 10,000 cards per call)
-ESM_POLL_S = 0.01  # an idle shard is polled every 10 ms (Lambda polls each shard about once a second)
+ESM_POLL_S = 0.005  # an idle shard is polled every 5 ms (Lambda polls each shard about once a second)
 
 Log = Callable[[str], None]
 
