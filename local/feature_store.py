@@ -25,12 +25,14 @@ Groups come from features/rendered/feature_groups/*.json (the same JSON Terrafor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sqlite3
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -149,6 +151,7 @@ class LocalFeatureStore:
         self.name_prefix = name_prefix
         self._conn = ThreadConnections(self.path)
         self._groups: dict[str, _Group] = {}
+        self._batch = threading.local()  # batched(): per thread, like the connections
         self._conn().executescript(_SCHEMA)
         if definitions is not None:
             docs = (
@@ -203,18 +206,61 @@ class LocalFeatureStore:
             raise self.exceptions.error("ValidationError", str(err), "PutRecord") from None
         conn = self._conn()
         if stores == (True, False):
-            # Online only (cc-agg-fg, every ingested transaction): one conditional upsert is its own
-            # atomic transaction, a third of the SQLite work of select-then-write in BEGIN..COMMIT.
+            # Online only (cc-agg-fg, every ingested transaction): one conditional upsert is atomic on
+            # its own, a third of the SQLite work of select-then-write in BEGIN..COMMIT.
+            self._batch_begin(conn)
             conn.execute(_UPSERT_NEWER, (*self._online_row(group, values, Record, ttl), self.clock()))
             return {"ResponseMetadata": {"HTTPStatusCode": 200}}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(conn):
             self._write(conn, group, values, Record, stores, ttl, self.clock())
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    # ------------------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Non-boto: the writes of this thread inside the block share one SQLite transaction, begun at
+        the first write, committed at the end, rolled back if the block raises. The local runtime
+        wraps each handler invocation in it (a commit per PutRecord costs more than the write)."""
+        state = self._batch
+        if getattr(state, "active", False):
+            yield
+            return
+        state.active, state.begun = True, False
+        try:
+            yield
+        except BaseException:
+            if state.begun:
+                self._conn().execute("ROLLBACK")
+            raise
+        else:
+            if state.begun:
+                self._conn().execute("COMMIT")
+        finally:
+            state.active = state.begun = False
+
+    def _batch_begin(self, conn: sqlite3.Connection) -> bool:
+        """Inside `batched()`: open its transaction if this is the first write; True when batched."""
+        state = self._batch
+        if not getattr(state, "active", False):
+            return False
+        if not state.begun:
+            conn.execute("BEGIN IMMEDIATE")
+            state.begun = True
+        return True
+
+    @contextlib.contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """One write operation atomically: its own transaction, or a savepoint of the batch's."""
+        batched = self._batch_begin(conn)
+        conn.execute("SAVEPOINT op" if batched else "BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO op" if batched else "ROLLBACK")
+            if batched:
+                conn.execute("RELEASE op")
+            raise
+        conn.execute("RELEASE op" if batched else "COMMIT")
 
     @staticmethod
     def _online_row(group: _Group, values: dict[str, str], record: list[dict] | None,
@@ -283,13 +329,11 @@ class LocalFeatureStore:
             raise self.exceptions.error("ValidationError", f"DeletionMode {DeletionMode!r} invalid", op)
         rid, now = RecordIdentifierValueAsString, self.clock()
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction(conn):
             row = conn.execute("SELECT event_time, expires_at FROM online WHERE grp=? AND rid=?", (group.name, rid)).fetchone()
             current = None if row is None or (row[1] is not None and row[1] <= now) else row[0]
             applies = current is None or event > current
             if online and not applies and DeletionMode == "HardDelete":
-                conn.execute("ROLLBACK")
                 raise self.exceptions.error(
                     "ValidationError", f"EventTime {EventTime} is not later than the online record's event time", op
                 )
@@ -307,10 +351,6 @@ class LocalFeatureStore:
                     "VALUES (?, ?, ?, ?, ?, ?, 1)",
                     (group.name, rid, event, json.dumps(marker), now, now),
                 )
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            conn.execute("ROLLBACK")
-            raise
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
     # ------------------------------------------------------------------------------- reads

@@ -205,7 +205,15 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
         function_name=name, stream_name=AGGREGATES, batch_size=batch_size, maximum_batching_window_s=0.0,
         starting_position="TRIM_HORIZON", maximum_retry_attempts=3, bisect_batch_on_function_error=True,
         function_response_types=("ReportBatchItemFailures",))
-    runner = EsmRunner(mapping, client("kinesis"), handler=app.lambda_handler,
+    store = client("sagemaker-featurestore-runtime")
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        # One feature-store commit per invocation instead of one per PutRecord; a function error
+        # rolls its writes back and the mapping redelivers the batch (writes are idempotent anyway).
+        with store.batched():
+            return app.lambda_handler(event, context)
+
+    runner = EsmRunner(mapping, client("kinesis"), handler=invoke,
                        checkpoint_path=str(layout.runtime / f"esm-{name}.json"), on_failure=client("sqs"),
                        on_failure_url=layout.dead_letter_url())
     app.service()

@@ -171,3 +171,42 @@ def test_boto3_client_against_the_rest_server(store):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_online_only_group_newest_event_time_wins(store):
+    """cc-agg-fg takes the single-statement upsert path: same rule as the transactional one."""
+    def online() -> dict[str, str]:
+        return as_dict(store.get_record(FeatureGroupName=STREAM, RecordIdentifierValueAsString="3")["Record"])
+
+    store.put_record(FeatureGroupName=STREAM, Record=record(STREAM, 3, 200, 5))
+    store.put_record(FeatureGroupName=STREAM, Record=record(STREAM, 3, 100, 1))  # older
+    store.put_record(FeatureGroupName=STREAM, Record=record(STREAM, 3, 200, 2))  # equal: not greater
+    assert online()[EVENT_TIME_FEATURE] == "200.0" and online()["num_trans_last_10m"] == "5"
+    store.put_record(FeatureGroupName=STREAM, Record=record(STREAM, 3, 201, 7))
+    assert online()[EVENT_TIME_FEATURE] == "201.0" and online()["num_trans_last_10m"] == "7"
+    store.delete_record(FeatureGroupName=STREAM, RecordIdentifierValueAsString="3", EventTime="300")
+    store.put_record(FeatureGroupName=STREAM, Record=record(STREAM, 3, 250, 8))  # older than the delete
+    assert "Record" not in store.get_record(FeatureGroupName=STREAM, RecordIdentifierValueAsString="3")
+
+
+def test_batched_writes_commit_together_and_roll_back_together(store):
+    other = LocalFeatureStore(store.path)  # another process's view of the same file
+    seen = lambda card: "Record" in other.get_record(FeatureGroupName=BATCH, RecordIdentifierValueAsString=str(card))  # noqa: E731
+    with store.batched():
+        store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 1, 100, 1))
+        store.put_record(FeatureGroupName=STREAM, Record=record(STREAM, 1, 100, 1))
+        assert not seen(1)  # not committed yet
+        with pytest.raises(store.exceptions.ValidationError):  # a failed operation undoes itself only
+            store.delete_record(FeatureGroupName=BATCH, RecordIdentifierValueAsString="1", EventTime="50",
+                                DeletionMode="HardDelete")
+        store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 2, 100, 2))
+    assert seen(1) and seen(2)
+    assert len(other.offline_records(BATCH)) == 2
+    with pytest.raises(RuntimeError), store.batched():
+        store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 3, 100, 3))
+        store.delete_record(FeatureGroupName=BATCH, RecordIdentifierValueAsString="1", EventTime="200")
+        raise RuntimeError("function error")
+    assert not seen(3) and seen(1)
+    assert len(other.offline_records(BATCH)) == 2
+    store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 4, 100, 4))  # outside: autocommit again
+    assert seen(4)
