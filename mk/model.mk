@@ -1,5 +1,5 @@
 # The model (issue 3): training, the local endpoint, the SageMaker-container compatibility virtualenv.
-.PHONY: train endpoint sagemaker-xgboost-venv
+.PHONY: train endpoint sagemaker-xgboost-venv sagemaker-venv ablation
 
 ENDPOINT_PORT ?= 8080
 SM_XGB_VENV := .venv-sagemaker-xgboost
@@ -10,10 +10,21 @@ train: venv ## Train XGBoost on $(DATA)/features into $(DATA)/model (model.tar.g
 endpoint: venv ## Serve $(DATA)/model/model.tar.gz on 127.0.0.1:$(ENDPOINT_PORT) (SageMaker container + runtime routes)
 	$(PY) -m local.endpoint --model $(DATA)/model/model.tar.gz --port $(ENDPOINT_PORT)
 
-$(SM_XGB_VENV)/.installed: requirements-sagemaker-xgboost.txt
+# The SageMaker Python SDK v3 (ModelTrainer) for jobs/training/sagemaker_launch.py; its pins clash with requirements.txt.
+SM_SDK_VENV := .venv-sagemaker
+
+# Both side virtualenvs: .venv-<name> from requirements-<name>.txt, built once (stamp file).
+$(SM_XGB_VENV)/.installed $(SM_SDK_VENV)/.installed: .venv-%/.installed: requirements-%.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
-	$(PYTHON) -m venv $(SM_XGB_VENV)
-	$(SM_XGB_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-sagemaker-xgboost.txt
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install -q --disable-pip-version-check -r $<
 	@touch $@
 
 sagemaker-xgboost-venv: $(SM_XGB_VENV)/.installed ## Create .venv-sagemaker-xgboost (xgboost 1.7.6, as SageMaker's XGBoost 1.7-1 container)
+
+sagemaker-venv: $(SM_SDK_VENV)/.installed ## Create .venv-sagemaker (sagemaker-train, the SDK v3 ModelTrainer) for the cloud training launcher
+
+# ABLATION_ARGS="--train-rows 1000000" trains each run on a seeded sample (faster, slightly lower PR AUC).
+ablation: venv ## Feature ablation, the oracle of the past and recall by chain position into $(DATA)/model/ablation.{json,md}
+	$(PY) -m jobs.training.ablation --features $(DATA)/features --history $(DATA)/history.parquet \
+		--plan add-one oracle $(ABLATION_ARGS) --out $(DATA)/model/ablation.json

@@ -1,4 +1,6 @@
-"""Training: splits, hyperparameters, artifact, model card, metrics, report, CLI, SageMaker launcher."""
+"""Training: splits, hyperparameters, artifact, model card, metrics, report, CLI, ablation.
+
+The SageMaker launcher runs in its own virtualenv: tests/test_sagemaker_launch.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sklearn import metrics as skm
 
 from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE, Aggregate, Window
 from jobs import train as train_cli
-from jobs.training import artifact, evaluate, sagemaker_launch, splits, synthetic, trainer
+from jobs.training import artifact, evaluate, splits, synthetic, trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 SM_XGB_PYTHON = ROOT / ".venv-sagemaker-xgboost" / "bin" / "python"
@@ -346,64 +347,9 @@ def test_cli_as_a_process_prints_no_traceback(tmp_path):
     assert done.returncode == 2 and done.stderr.startswith("error:") and "Traceback" not in done.stderr
 
 
-# ------------------------------------------------------------------------------------------- launcher
-
-def _config(**kw) -> sagemaker_launch.LaunchConfig:
-    return sagemaker_launch.LaunchConfig(region="eu-west-1", role_arn="arn:aws:iam::123456789012:role/sagemaker",
-                                         s3_prefix="s3://fraud-bucket/training", job_name="fraud-test", **kw)
-
-
-def test_launcher_request_is_valid_for_botocore_and_uses_the_builtin_image():
-    request = sagemaker_launch.validate(sagemaker_launch.training_job_request(_config()))
-    assert request["AlgorithmSpecification"]["TrainingImage"] == (
-        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    )
-    channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
-    assert set(channels) == {"train", "validation"}
-    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://fraud-bucket/training/train/"
-    assert all(c["ContentType"] == "text/csv" for c in channels.values())
-    assert request["OutputDataConfig"]["S3OutputPath"] == "s3://fraud-bucket/training/output/"
-    hp = request["HyperParameters"]
-    assert hp["objective"] == "binary:logistic" and hp["max_depth"] == "5" and hp["num_round"] == "100"
-    assert all(isinstance(v, str) for v in hp.values())
-
-
-def test_launcher_carries_overrides_and_rejects_bad_config():
-    hp = trainer.Hyperparameters().with_overrides(max_depth=7)
-    request = sagemaker_launch.training_job_request(_config(hyperparameters=hp, instance_count=2))
-    assert request["HyperParameters"]["max_depth"] == "7" and request["ResourceConfig"]["InstanceCount"] == 2
-    broken = sagemaker_launch.training_job_request(_config())
-    broken["ResourceConfig"]["InstanceCount"] = "two"
-    with pytest.raises(ValueError, match="InstanceCount"):
-        sagemaker_launch.validate(broken)
-    with pytest.raises(ValueError, match="S3"):
-        replace(_config(), s3_prefix="/local/path")
-    with pytest.raises(ValueError, match="region"):
-        replace(_config(), region="mars-1")
-    assert sagemaker_launch.image_uri("cn-north-1").endswith(".amazonaws.com.cn/sagemaker-xgboost:1.7-1")
-
-
-def test_launcher_channel_is_the_containers_csv_layout(table, tmp_path):
-    part = splits.split(table).validation
-    path = sagemaker_launch.write_channel(part, tmp_path / "validation.csv")
-    rows = np.loadtxt(path, delimiter=",")
-    assert rows.shape == (part.rows, 1 + len(MODEL_INPUT))
-    np.testing.assert_array_equal(rows[:, 0], part.y)
-    np.testing.assert_allclose(rows[:, 1:], part.x, rtol=1e-6)
-
-
-def test_launcher_cli_dry_run_writes_request_and_channels(features_dir, tmp_path):
-    code = sagemaker_launch.main(["--features", str(features_dir), "--out", str(tmp_path), "--region", "us-east-1",
-                                  "--role", "arn:aws:iam::123456789012:role/sm", "--s3", "s3://bucket-x/p"])
-    assert code == 0
-    request = json.loads((tmp_path / "create_training_job.json").read_text())
-    assert request["AlgorithmSpecification"]["TrainingImage"].startswith("683313688378.dkr.ecr.us-east-1")
-    assert (tmp_path / "train" / "train.csv").stat().st_size > 0
-
-
 # ------------------------------------------------------------------------------------------- ablation
 
-def test_candidate_window_features_match_hand_counts():
+def test_oracle_window_gap_and_chain_features_match_hand_counts():
     import duckdb
 
     from jobs.training import ablation
@@ -411,23 +357,67 @@ def test_candidate_window_features_match_hand_counts():
     two_min = Aggregate("num_trans", "count", None, Window("2m", "sliding", timedelta(minutes=2)), "test")
     max_10m = Aggregate("max_amt", "max", "amount", Window("10m", "sliding", timedelta(minutes=10)), "test")
     base = datetime(2020, 3, 1, tzinfo=UTC).timestamp()
-    rows = [("a", 0, 1, 10.0), ("b", 60, 1, 30.0), ("b", 60, 1, 30.0), ("c", 150, 1, 5.0), ("d", 400, 1, 7.0),
-            ("e", 100, 2, 99.0)]  # "b" twice: counted once; card 2 apart
+    # card 1: a ordinary, then a fraud chain b-c (90 s apart), then d, f: a second chain (> 120 s after c)
+    rows = [("a", 0, 1, 10.0, 0), ("b", 60, 1, 30.0, 1), ("b", 60, 1, 30.0, 1), ("c", 150, 1, 5.0, 1),
+            ("d", 400, 1, 7.0, 1), ("f", 500, 1, 8.0, 1), ("e", 100, 2, 99.0, 0)]  # "b" twice: counted once
     con = duckdb.connect()
     con.execute("CREATE TABLE transactions (tid VARCHAR, trans_ts TIMESTAMPTZ, cc_num BIGINT, amount DOUBLE, "
                 "fraud_label INTEGER)")
-    con.executemany("INSERT INTO transactions VALUES (?, to_timestamp(?), ?, ?, 0)",
-                    [(t, base + s, c, a) for t, s, c, a in rows])
+    con.executemany("INSERT INTO transactions VALUES (?, to_timestamp(?), ?, ?, ?)",
+                    [(t, base + s, c, a, y) for t, s, c, a, y in rows])
+    columns = [two_min.name, max_10m.name, ablation.LAG_FEATURE, "secs_since_prev_trans_2", "prev_amount_1",
+               ablation.PREV_LABEL, ablation.CHAIN_POSITION]
     got = {r[0]: r[1:] for r in con.execute(
-        f"SELECT tid, {two_min.name}, {max_10m.name}, {ablation.LAG_FEATURE} "
-        f"FROM ({ablation.candidate_sql([two_min, max_10m])}) ORDER BY tid").fetchall()}
-    assert got == {"a": (1, 10.0, -1), "b": (2, 30.0, 60), "c": (2, 30.0, 90), "d": (1, 30.0, 250),
-                   "e": (1, 99.0, -1)}
+        f"SELECT tid, {', '.join(columns)} FROM ({ablation.oracle_sql([two_min, max_10m])}) ORDER BY tid").fetchall()}
+    assert got == {"a": (1, 10.0, -1, -1, -1, 0, 0), "b": (2, 30.0, 60, -1, 10.0, 0, 1),
+                   "c": (2, 30.0, 90, 150, 30.0, 1, 2), "d": (1, 30.0, 250, 340, 5.0, 1, 1),
+                   "f": (2, 30.0, 100, 350, 7.0, 1, 2), "e": (1, 99.0, -1, -1, -1, 0, 0)}
+
+
+def test_recall_by_chain_position():
+    from jobs.training import ablation
+
+    y = np.array([0, 1, 1, 1, 1, 1, 0], dtype=np.float32)
+    positions = np.array([0, 1, 2, 3, 1, 2, 0], dtype=np.float32)
+    scores = np.array([0.9, 0.1, 0.3, 0.8, 0.2, 0.25, 0.0])
+    got = ablation.by_chain_position(y, scores, positions, threshold=0.25)
+    assert got == {"1": {"frauds": 2, "caught": 0, "recall": 0.0}, "2": {"frauds": 2, "caught": 2, "recall": 1.0},
+                   "3": {"frauds": 1, "caught": 1, "recall": 1.0}}
 
 
 def test_ablation_runs_leave_one_out_and_add_one():
     from jobs.training import ablation
 
-    runs = dict(ablation.experiments(["a", "b"], ["c"]))
+    runs = dict(ablation.experiments(["a", "b"], ["c"], oracle=["c", "o"]))
     assert runs == {"base": ["a", "b"], "-a": ["b"], "-b": ["a"], "+c": ["a", "b", "c"],
-                    "+all candidates": ["a", "b", "c"]}
+                    "+all candidates": ["a", "b", "c"], "oracle of the past": ["a", "b", "c", "o"],
+                    "oracle + previous label (not servable)": ["a", "b", "c", "o", ablation.PREV_LABEL]}
+    assert [label for label, _ in ablation.experiments(["a"], ["c"], ["oracle"], ["o"])] == [
+        "base", "oracle of the past", "oracle + previous label (not servable)"]
+
+
+def test_ablation_oracle_plan_end_to_end(tmp_path):
+    """GIVEN a generated history and its training table WHEN the oracle plan runs THEN it reports the
+    base, the oracle and the label run, with recall by chain position over every test fraud."""
+    from jobs.aggregate import run as aggregate
+    from jobs.training import ablation
+    from simulator.generate import CHAIN_LENGTH, generate, write
+
+    history = tmp_path / "history.parquet"
+    write(generate(cards=60, transactions=30_000, start=datetime(2020, 1, 1, tzinfo=UTC),
+                   end=datetime(2020, 6, 1, tzinfo=UTC), fraud_ratio=0.01, seed=5), history)
+    aggregate("duckdb", str(history), str(tmp_path / "features"), log=lambda _m: None)
+    out = tmp_path / "ablation.json"
+    assert ablation.main(["--features", str(tmp_path / "features"), "--history", str(history), "--plan", "oracle",
+                          "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    runs = {r["run"]: r for r in report["runs"]}
+    assert list(runs) == ["base", "oracle of the past", "oracle + previous label (not servable)"]
+    assert runs["oracle of the past"]["features"][: len(MODEL_INPUT)] == list(MODEL_INPUT)
+    test_frauds = int(splits.split(splits.read_table(splits.training_files(tmp_path / "features"))).test.y.sum())
+    for r in runs.values():
+        positions = r["recall_by_chain_position"]
+        assert sum(p["frauds"] for p in positions.values()) == test_frauds
+        assert sorted(map(int, positions)) == list(range(1, len(positions) + 1)) and len(positions) <= CHAIN_LENGTH[1]
+        assert 0 <= r["pr_auc"] <= 1
+    assert "| position | frauds |" in out.with_suffix(".md").read_text()

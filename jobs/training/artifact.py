@@ -24,12 +24,13 @@ from pathlib import Path
 
 import xgboost as xgb
 
+from jobs.training.hyperparameters import SAGEMAKER_XGBOOST_VERSION
+
 MODEL_MEMBER = "xgboost-model"
 TARBALL = "model.tar.gz"
 MODEL_CARD = "model_card.json"
 METRICS = "metrics.json"
 MODEL_FORMAT = "xgboost-json"
-SAGEMAKER_XGBOOST_VERSION = "1.7-1"  # the built-in container this artifact is served by
 PACKAGES = ("xgboost-cpu", "numpy", "pyarrow", "scipy")
 
 

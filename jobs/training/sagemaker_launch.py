@@ -1,67 +1,67 @@
-"""Cloud training on SageMaker with the built-in XGBoost algorithm (container 1.7-1).
+"""Cloud training on SageMaker: the SDK v3 `ModelTrainer` with the built-in XGBoost image (1.7-1).
 
-The job is a SageMaker CreateTrainingJob request built from the same hyperparameters as local
-training and validated offline against botocore's service model. The SageMaker Python SDK v3
-(`sagemaker.train.ModelTrainer`) is not used here: sagemaker-train 1.27 cannot be installed
-beside the project's pins (sagemaker-core requires rich<15; sagemaker-train requires mlflow,
-which requires pyarrow<26 or pandas<3), and ModelTrainer's constructor calls IAM to check the
-role, so a job definition cannot be built with it offline. The request below is what
-ModelTrainer sends: image, role, S3 channels, hyperparameters, resources, output path.
+Runs in its own virtualenv, .venv-sagemaker (`make sagemaker-venv`, requirements-sagemaker.txt):
+sagemaker-train cannot be installed beside the project's pins (sagemaker-core requires rich<15,
+sagemaker-train requires mlflow, which requires pyarrow<26 or pandas<3).
 
-Channels: the built-in container's CSV layout, label in the first column, no header, features
-in MODEL_INPUT order (`write_channel`). The trained model lands at
-s3://<output>/<job name>/output/model.tar.gz with the same `xgboost-model` member as local training.
+The trainer: image from `sagemaker.core.image_uris.retrieve("xgboost", region, "1.7-1")`, the
+local trainer's hyperparameters (jobs/training/hyperparameters.py) plus `eval_metric`, S3 channels
+`train` and `validation` (text/csv: the built-in container's layout, label in the first column,
+no header, features in MODEL_INPUT order, see `write_channel`), output path, instance type and
+count, volume and output KMS keys, maximum runtime. The model lands at
+s3://<prefix>/output/<job name>/output/model.tar.gz with the same `xgboost-model` member as local
+training.
+
+Without --submit nothing calls AWS: the CreateTrainingJob request the trainer would send is
+written as JSON (IAM role validation, which calls iam:SimulatePrincipalPolicy, is skipped for that).
+With --submit the channels are uploaded and `ModelTrainer.train(wait=False)` creates the job
+(the SDK validates the role first). SDK telemetry is opted out.
 
 python -m jobs.training.sagemaker_launch --features DIR --out DIR --region R --role ARN --s3 s3://bucket/prefix
-  writes DIR/train.csv, DIR/validation.csv and DIR/create_training_job.json; --submit also
-  uploads the channels and calls CreateTrainingJob (real AWS: never run by the tests).
+  [--volume-kms-key K] [--output-kms-key K] [--instance-type T] [--instance-count N] [--max-runtime S] [--submit]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import numpy as np
-from botocore.exceptions import ParamValidationError
-from botocore.session import get_session
-from botocore.validate import ParamValidator
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+from sagemaker.core import image_uris
+from sagemaker.core.helper.session_helper import Session
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import Compute, InputData, OutputDataConfig, StoppingCondition
 
-from jobs.training import splits, trainer
-from jobs.training.artifact import SAGEMAKER_XGBOOST_VERSION
+from jobs.training import splits
+from jobs.training.hyperparameters import SAGEMAKER_XGBOOST_VERSION, Hyperparameters
 
 CHANNELS = ("train", "validation")
 CONTENT_TYPE = "text/csv"
-# ECR registry accounts of the built-in XGBoost images (sagemaker-core's image_uri_config/xgboost.json,
-# "training" / "1.7-1"); the repository is sagemaker-xgboost, tag = container version.
-XGBOOST_REGISTRIES = {
-    "af-south-1": "510948584623", "ap-east-1": "651117190479", "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698", "ap-northeast-3": "867004704886", "ap-south-1": "720646828776",
-    "ap-south-2": "628508329040", "ap-southeast-1": "121021644041", "ap-southeast-2": "783357654285",
-    "ap-southeast-3": "951798379941", "ap-southeast-4": "106583098589", "ca-central-1": "341280168497",
-    "ca-west-1": "190319476487", "cn-north-1": "450853457545", "cn-northwest-1": "451049120500",
-    "eu-central-1": "492215442770", "eu-central-2": "680994064768", "eu-north-1": "662702820516",
-    "eu-south-1": "978288397137", "eu-south-2": "104374241257", "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150", "eu-west-3": "659782779980", "il-central-1": "898809789911",
-    "me-central-1": "272398656194", "me-south-1": "801668240914", "sa-east-1": "737474898029",
-    "us-east-1": "683313688378", "us-east-2": "257758044811", "us-gov-east-1": "237065988967",
-    "us-gov-west-1": "414596584902", "us-west-1": "746614075791", "us-west-2": "246618743249",
-}
+BASE_JOB_NAME = "fraud-xgboost"
+# The built-in container scores every round on the validation channel; PR AUC is the model's metric.
+EVAL_METRIC = "aucpr"
+REQUEST_FILE = "create_training_job.json"
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+# The SDK sends usage telemetry over HTTPS unless the session's config opts out.
+SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
-def image_uri(region: str, version: str = SAGEMAKER_XGBOOST_VERSION) -> str:
-    if region not in XGBOOST_REGISTRIES:
-        raise ValueError(f"no built-in XGBoost image known for region {region!r}")
-    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{XGBOOST_REGISTRIES[region]}.dkr.ecr.{region}.{domain}/sagemaker-xgboost:{version}"
+def image_uri(region: str) -> str:
+    try:
+        return image_uris.retrieve("xgboost", region, SAGEMAKER_XGBOOST_VERSION)
+    except ValueError as err:
+        raise ValueError(f"no built-in XGBoost {SAGEMAKER_XGBOOST_VERSION} image for region {region!r}") from err
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,14 @@ class LaunchConfig:
     region: str
     role_arn: str
     s3_prefix: str  # channels under <prefix>/train/ and <prefix>/validation/, output under <prefix>/output/
-    job_name: str = field(default_factory=lambda: datetime.now(UTC).strftime("fraud-xgboost-%Y%m%d-%H%M%S"))
-    hyperparameters: trainer.Hyperparameters = field(default_factory=trainer.Hyperparameters)
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     instance_type: str = "ml.m5.xlarge"
     instance_count: int = 1
     volume_gb: int = 30
+    volume_kms_key: str | None = None
+    output_kms_key: str | None = None
     max_runtime_s: int = 3600
+    base_job_name: str = BASE_JOB_NAME
     tags: dict[str, str] = field(default_factory=lambda: {"project": "streaming-fraud-features"})
 
     def __post_init__(self) -> None:
@@ -82,7 +84,8 @@ class LaunchConfig:
             raise ValueError(f"not an S3 URI: {self.s3_prefix!r} (expected s3://bucket/prefix)")
         if not ROLE_ARN.match(self.role_arn):
             raise ValueError(f"not an IAM role ARN: {self.role_arn!r}")
-        image_uri(self.region)
+        if self.instance_count < 1 or self.max_runtime_s < 1:
+            raise ValueError("instance count and maximum runtime must be at least 1")
 
     def channel_uri(self, channel: str) -> str:
         return f"{self.s3_prefix.rstrip('/')}/{channel}/"
@@ -92,46 +95,51 @@ class LaunchConfig:
         return f"{self.s3_prefix.rstrip('/')}/output/"
 
 
-def training_job_request(cfg: LaunchConfig) -> dict:
-    """CreateTrainingJob parameters (boto3 `sagemaker` client keyword arguments)."""
-    return {
-        "TrainingJobName": cfg.job_name,
-        "RoleArn": cfg.role_arn,
-        "AlgorithmSpecification": {"TrainingImage": image_uri(cfg.region), "TrainingInputMode": "File"},
-        "HyperParameters": {**cfg.hyperparameters.as_strings(), "eval_metric": "aucpr"},
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "ContentType": CONTENT_TYPE,
-                "CompressionType": "None",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": cfg.channel_uri(channel),
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for channel in CHANNELS
-        ],
-        "OutputDataConfig": {"S3OutputPath": cfg.output_uri},
-        "ResourceConfig": {
-            "InstanceType": cfg.instance_type,
-            "InstanceCount": cfg.instance_count,
-            "VolumeSizeInGB": cfg.volume_gb,
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": cfg.max_runtime_s},
-        "Tags": [{"Key": k, "Value": v} for k, v in cfg.tags.items()],
-    }
+def sagemaker_session(region: str, boto_session: boto3.Session | None = None) -> Session:
+    """A SageMaker session on `boto_session` (default: the credential chain's), telemetry off."""
+    return Session(boto_session=boto_session or boto3.Session(region_name=region), sagemaker_config=SDK_CONFIG)
 
 
-def validate(request: dict) -> dict:
-    """Check the request against botocore's SageMaker service model (offline); ValueError if invalid."""
-    shape = get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
-    report = ParamValidator().validate(request, shape)
-    if report.has_errors():
-        raise ValueError(f"invalid CreateTrainingJob request: {report.generate_report()}")
-    return request
+@contextmanager
+def _role_validation(enabled: bool) -> Iterator[None]:
+    """ModelTrainer validates the role with IAM calls unless SAGEMAKER_VALIDATE_ROLE is false."""
+    before = os.environ.get("SAGEMAKER_VALIDATE_ROLE")
+    if not enabled:
+        os.environ["SAGEMAKER_VALIDATE_ROLE"] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SAGEMAKER_VALIDATE_ROLE", None)
+        else:
+            os.environ["SAGEMAKER_VALIDATE_ROLE"] = before
+
+
+def model_trainer(cfg: LaunchConfig, session: Session, validate_role: bool = True) -> ModelTrainer:
+    with _role_validation(validate_role):
+        return ModelTrainer(
+            sagemaker_session=session,
+            role=cfg.role_arn,
+            base_job_name=cfg.base_job_name,
+            training_image=image_uri(cfg.region),
+            training_input_mode="File",
+            hyperparameters={**cfg.hyperparameters.as_strings(), "eval_metric": EVAL_METRIC},
+            input_data_config=[
+                InputData(channel_name=c, data_source=cfg.channel_uri(c), content_type=CONTENT_TYPE) for c in CHANNELS
+            ],
+            output_data_config=OutputDataConfig(s3_output_path=cfg.output_uri, kms_key_id=cfg.output_kms_key),
+            compute=Compute(instance_type=cfg.instance_type, instance_count=cfg.instance_count,
+                            volume_size_in_gb=cfg.volume_gb, volume_kms_key_id=cfg.volume_kms_key),
+            stopping_condition=StoppingCondition(max_runtime_in_seconds=cfg.max_runtime_s),
+            tags=[{"key": k, "value": v} for k, v in cfg.tags.items()],
+        )
+
+
+def training_job_request(trainer: ModelTrainer) -> dict:
+    """The CreateTrainingJob parameters `trainer.train()` sends (boto3 form). The SDK exposes them
+    only through a private method; requirements-sagemaker.txt pins the SDK, and a test checks
+    this against what `train(wait=False)` sends."""
+    return trainer._create_training_job_args(boto3=True)
 
 
 def write_channel(part: splits.Part, path: Path) -> Path:
@@ -141,17 +149,17 @@ def write_channel(part: splits.Part, path: Path) -> Path:
     return path
 
 
-def submit(cfg: LaunchConfig, request: dict, channel_files: dict[str, Path]) -> str:  # pragma: no cover - real AWS
-    import boto3
-
-    s3 = boto3.client("s3", region_name=cfg.region)
+def submit(cfg: LaunchConfig, session: Session, channel_files: dict[str, Path]) -> str:  # pragma: no cover - real AWS
+    s3 = session.boto_session.client("s3")
     for channel, local in channel_files.items():
         bucket, _, key = cfg.channel_uri(channel).removeprefix("s3://").partition("/")
         s3.upload_file(str(local), bucket, f"{key}{local.name}")
-    return boto3.client("sagemaker", region_name=cfg.region).create_training_job(**request)["TrainingJobArn"]
+    trainer = model_trainer(cfg, session)
+    trainer.train(wait=False, logs=False)
+    return trainer._latest_training_job.training_job_name
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m jobs.training.sagemaker_launch", description=__doc__.splitlines()[0])
     p.add_argument("--features", type=Path, required=True, help="the batch job's output folder")
     p.add_argument("--out", type=Path, required=True, help="folder for the channel CSVs and the request JSON")
@@ -159,23 +167,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--role", required=True, help="SageMaker execution role ARN")
     p.add_argument("--s3", required=True, help="s3://bucket/prefix for channels and output")
     p.add_argument("--instance-type", default="ml.m5.xlarge", help="training instance type")
+    p.add_argument("--instance-count", type=int, default=1, help="training instances")
+    p.add_argument("--max-runtime", type=int, default=3600, help="maximum runtime in seconds")
+    p.add_argument("--volume-kms-key", default=None, help="KMS key for the training volume")
+    p.add_argument("--output-kms-key", default=None, help="KMS key for the model artifact in S3")
     p.add_argument("--submit", action="store_true", help="upload the channels and create the job (calls AWS)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        cfg = LaunchConfig(args.region, args.role, args.s3, instance_type=args.instance_type)
-        request = validate(training_job_request(cfg))
+        cfg = LaunchConfig(args.region, args.role, args.s3, instance_type=args.instance_type,
+                           instance_count=args.instance_count, max_runtime_s=args.max_runtime,
+                           volume_kms_key=args.volume_kms_key, output_kms_key=args.output_kms_key)
+        session = sagemaker_session(cfg.region)
+        request = training_job_request(model_trainer(cfg, session, validate_role=False))
         parts = splits.split(splits.read_table(splits.training_files(args.features)))
         files = {c: write_channel(getattr(parts, c), args.out / c / f"{c}.csv") for c in CHANNELS}
-        (args.out / "create_training_job.json").write_text(json.dumps(request, indent=2) + "\n")
-    except (ValueError, OSError, ParamValidationError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        (args.out / REQUEST_FILE).write_text(json.dumps(request, indent=2) + "\n")
+        print(f"wrote {', '.join(str(f) for f in files.values())} and {args.out / REQUEST_FILE}")
+        if args.submit:
+            print(f"created training job {submit(cfg, session, files)}")
+    except (ValueError, OSError, ValidationError, BotoCoreError, ClientError) as err:
+        message = str(err).splitlines()[0] if not isinstance(err, ValidationError) else _first_error(err)
+        print(f"error: {message}", file=sys.stderr)
         return 2
-    print(f"wrote {', '.join(str(f) for f in files.values())} and {args.out / 'create_training_job.json'}")
-    if args.submit:
-        print(f"created {submit(cfg, request, files)}")
     return 0
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return f"invalid {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

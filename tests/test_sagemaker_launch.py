@@ -1,0 +1,250 @@
+"""The SageMaker launcher (SDK v3 ModelTrainer) in .venv-sagemaker: the request it writes, and what
+`ModelTrainer.train(wait=False)` sends, with every AWS call answered by botocore Stubbers.
+
+Nothing leaves the machine: the driver refuses every socket connection (and reports attempts),
+the credentials are fake, and AWS_ENDPOINT_URL points at a closed port on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from features.definition import MODEL_INPUT
+from jobs.training import splits, synthetic
+from jobs.training.hyperparameters import SAGEMAKER_XGBOOST_VERSION, Hyperparameters
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv-sagemaker"
+ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+VOLUME_KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+OUTPUT_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000"
+# The built-in XGBoost image in eu-west-1 (AWS's "Docker Registry Paths" page for XGBoost 1.7-1).
+EU_WEST_1_IMAGE = f"141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:{SAGEMAKER_XGBOOST_VERSION}"
+
+# Runs in .venv-sagemaker. argv: a JSON object of LaunchConfig keyword arguments (hyperparameter
+# overrides under "hp"). Prints JSON: the request written without --submit (`dry_run`), the
+# CreateTrainingJob parameters train(wait=False) sent (`sent`), the AWS calls made, and any
+# network connection attempted.
+DRIVER = textwrap.dedent("""
+    import json, socket, sys
+
+    attempts = []
+    def refuse(self, address):
+        attempts.append(repr(address))
+        raise ConnectionRefusedError("the test allows no network")
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+
+    import boto3
+    from botocore.stub import ANY, Stubber
+    from sagemaker.core.helper.iam_role_resolver import _get_smoke_test_actions
+
+    from jobs.training import sagemaker_launch as sl
+    from jobs.training.hyperparameters import Hyperparameters
+
+    class StubbedSession(boto3.Session):
+        # One Stubber-backed client per service for every client the SDK makes from this session:
+        # a call without a queued response raises, nothing is sent.
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.clients, self.stubbers, self.calls = {}, {}, []
+
+        def client(self, service_name, *args, **kwargs):
+            if service_name not in self.clients:
+                c = super().client(service_name, *args, **kwargs)
+                c.meta.events.register("provide-client-params", self._record)
+                self.stubbers[service_name] = Stubber(c)
+                self.stubbers[service_name].activate()
+                self.clients[service_name] = c
+            return self.clients[service_name]
+
+        def _record(self, params, model, **kw):
+            self.calls.append([model.service_model.service_name, model.name, dict(params)])
+
+    kw = json.loads(sys.argv[1])
+    hp = Hyperparameters().with_overrides(**kw.pop("hp", {}))
+    cfg = sl.LaunchConfig(hyperparameters=hp, **kw)
+
+    offline = StubbedSession(region_name=cfg.region)
+    dry_run = sl.training_job_request(sl.model_trainer(cfg, sl.sagemaker_session(cfg.region, offline),
+                                                       validate_role=False))
+
+    aws = StubbedSession(region_name=cfg.region)
+    session = sl.sagemaker_session(cfg.region, aws)
+    iam, sm = aws.client("iam"), aws.client("sagemaker")
+    aws.stubbers["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [
+        {"EvalActionName": a, "EvalDecision": "allowed"} for a in _get_smoke_test_actions("training")]})
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    aws.stubbers["iam"].add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": "sagemaker", "RoleId": "AROA00000000000000000", "Arn": cfg.role_arn,
+        "CreateDate": "2020-01-01T00:00:00Z", "AssumeRolePolicyDocument": json.dumps(trust)}})
+    arn = "arn:aws:sagemaker:%s:123456789012:training-job/fraud" % cfg.region
+    aws.stubbers["sagemaker"].add_response("create_training_job", {"TrainingJobArn": arn},
+                                           {"TrainingJobName": ANY, **{k: ANY for k in dry_run if k != "TrainingJobName"}})
+
+    def describe_created(params, **kw):  # queued once the job name is known
+        aws.stubbers["sagemaker"].add_response("describe_training_job", {
+            "TrainingJobName": params["TrainingJobName"], "TrainingJobArn": arn, "ModelArtifacts": {"S3ModelArtifacts": ""},
+            "TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting",
+            "AlgorithmSpecification": dry_run["AlgorithmSpecification"], "ResourceConfig": dry_run["ResourceConfig"],
+            "StoppingCondition": dry_run["StoppingCondition"], "CreationTime": "2020-01-01T00:00:00Z"})
+    sm.meta.events.register("provide-client-params.sagemaker.CreateTrainingJob", describe_created)
+    trainer = sl.model_trainer(cfg, session)
+    trainer.train(wait=False, logs=False)
+    for stubber in aws.stubbers.values():
+        stubber.assert_no_pending_responses()
+    sent = [c[2] for c in aws.calls if c[1] == "CreateTrainingJob"]
+    print(json.dumps({"dry_run": dry_run, "sent": sent, "calls": [c[:2] for c in aws.calls],
+                      "offline_calls": [c[:2] for c in offline.calls], "job": trainer._latest_training_job.training_job_name,
+                      "network_attempts": attempts}, default=str))
+""")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def offline_env(home: Path) -> dict[str, str]:
+    """Fake credentials, no config files, every AWS endpoint on a closed loopback port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
+    return {**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}", "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+            "HOME": str(home), "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture(scope="module")
+def sm_python() -> Path:
+    if not (VENV / ".installed").exists():
+        subprocess.run(["make", "-C", str(ROOT), "sagemaker-venv"], check=True, capture_output=True)
+    return VENV / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+def drive(sm_python: Path, home: Path, **config) -> dict:
+    kw = {"region": "eu-west-1", "role_arn": ROLE, "s3_prefix": "s3://fraud-bucket/training", **config}
+    done = subprocess.run([str(sm_python), "-c", DRIVER, json.dumps(kw)], capture_output=True, text=True,
+                          cwd=ROOT, env=offline_env(home), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def driven(sm_python, home) -> dict:
+    return drive(sm_python, home, volume_kms_key=VOLUME_KEY, output_kms_key=OUTPUT_KEY, max_runtime_s=7200)
+
+
+def launcher(sm_python: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(sm_python), "-m", "jobs.training.sagemaker_launch", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=offline_env(home), timeout=300)
+
+
+def _without_name(request: dict) -> dict:
+    return {k: v for k, v in request.items() if k != "TrainingJobName"}
+
+
+def test_train_sends_one_create_training_job_and_nothing_leaves_the_machine(driven):
+    """GIVEN a ModelTrainer on a session whose clients are Stubbers WHEN train(wait=False) runs THEN it
+    validates the role with IAM, creates one job and describes it; no socket is ever opened."""
+    assert driven["network_attempts"] == []
+    assert driven["calls"] == [["iam", "SimulatePrincipalPolicy"], ["iam", "GetRole"],
+                               ["sagemaker", "CreateTrainingJob"], ["sagemaker", "DescribeTrainingJob"]]
+    assert driven["offline_calls"] == [], "building the request without --submit must not call AWS"
+    (sent,) = driven["sent"]
+    assert sent["TrainingJobName"] == driven["job"] and sent["TrainingJobName"].startswith("fraud-xgboost-")
+
+
+def test_sent_request_is_the_builtin_xgboost_job_with_the_trainers_hyperparameters(driven):
+    (sent,) = driven["sent"]
+    assert sent["AlgorithmSpecification"] == {"TrainingImage": EU_WEST_1_IMAGE, "TrainingInputMode": "File"}
+    assert sent["HyperParameters"] == {**Hyperparameters().as_strings(), "eval_metric": "aucpr"}
+    assert sent["HyperParameters"]["max_depth"] == "5" and sent["HyperParameters"]["num_round"] == "100"
+    channels = {c["ChannelName"]: c for c in sent["InputDataConfig"]}
+    assert set(channels) == {"train", "validation"}
+    for name, channel in channels.items():
+        assert channel["ContentType"] == "text/csv"
+        assert channel["DataSource"]["S3DataSource"] == {"S3DataType": "S3Prefix", "S3Uri": f"s3://fraud-bucket/training/{name}/",
+                                                         "S3DataDistributionType": "FullyReplicated"}
+    assert sent["OutputDataConfig"] == {"S3OutputPath": "s3://fraud-bucket/training/output/", "KmsKeyId": OUTPUT_KEY,
+                                        "CompressionType": "GZIP"}
+    assert sent["ResourceConfig"] == {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30,
+                                      "VolumeKmsKeyId": VOLUME_KEY}
+    assert sent["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
+    assert sent["RoleArn"] == ROLE
+    assert {"Key": "project", "Value": "streaming-fraud-features"} in sent["Tags"]
+
+
+def test_written_request_is_what_train_sends_and_valid_for_botocore(driven):
+    """The request the CLI writes without --submit comes from a private SDK method: it must equal
+    what train() sends (job name aside), and pass botocore's CreateTrainingJob model."""
+    (sent,) = driven["sent"]
+    assert _without_name(driven["dry_run"]) == _without_name(sent)
+    shape = get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob").input_shape
+    report = ParamValidator().validate(driven["dry_run"], shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_overrides_reach_the_request(sm_python, home):
+    got = drive(sm_python, home, region="us-east-1", hp={"max_depth": 7, "num_round": 50}, instance_count=2,
+                instance_type="ml.m5.2xlarge")
+    (sent,) = got["sent"]
+    assert sent["HyperParameters"]["max_depth"] == "7" and sent["HyperParameters"]["num_round"] == "50"
+    assert sent["ResourceConfig"]["InstanceCount"] == 2 and sent["ResourceConfig"]["InstanceType"] == "ml.m5.2xlarge"
+    assert "VolumeKmsKeyId" not in sent["ResourceConfig"] and "KmsKeyId" not in sent["OutputDataConfig"]
+    assert sent["AlgorithmSpecification"]["TrainingImage"].startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/")
+
+
+@pytest.fixture(scope="module")
+def features_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("features")
+    synthetic.write_training_dir(d, synthetic.training_table(rows=3000, seed=3), files=2)
+    return d
+
+
+def test_cli_dry_run_writes_the_request_and_the_containers_csv_channels(sm_python, home, features_dir, tmp_path):
+    done = launcher(sm_python, home, "--features", str(features_dir), "--out", str(tmp_path), "--region", "eu-west-1",
+                    "--role", ROLE, "--s3", "s3://bucket-x/p", "--output-kms-key", OUTPUT_KEY)
+    assert done.returncode == 0, done.stderr
+    request = json.loads((tmp_path / "create_training_job.json").read_text())
+    assert request["AlgorithmSpecification"]["TrainingImage"] == EU_WEST_1_IMAGE
+    assert request["OutputDataConfig"]["KmsKeyId"] == OUTPUT_KEY
+    parts = splits.split(splits.read_table(splits.training_files(features_dir)))
+    for name in ("train", "validation"):
+        part = getattr(parts, name)
+        rows = np.loadtxt(tmp_path / name / f"{name}.csv", delimiter=",", ndmin=2)
+        assert rows.shape == (part.rows, 1 + len(MODEL_INPUT))
+        np.testing.assert_array_equal(rows[:, 0], part.y)
+        np.testing.assert_allclose(rows[:, 1:], part.x, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"--s3": "/local/path"}, "error: not an S3 URI"),
+    ({"--role": "sagemaker"}, "error: not an IAM role ARN"),
+    ({"--region": "mars-1"}, "error: no built-in XGBoost 1.7-1 image for region 'mars-1'"),
+    ({"--instance-count": "0"}, "error: instance count and maximum runtime must be at least 1"),
+    ({"--features": "/nonexistent"}, "error: /nonexistent/training: no such directory"),
+])
+def test_cli_bad_arguments_get_one_line_errors(sm_python, home, features_dir, tmp_path, change, message):
+    args = {"--features": str(features_dir), "--out": str(tmp_path), "--region": "eu-west-1", "--role": ROLE,
+            "--s3": "s3://bucket-x/p", **change}
+    done = launcher(sm_python, home, *[x for kv in args.items() for x in kv])
+    assert done.returncode == 2
+    assert done.stderr.startswith(message) and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "create_training_job.json").exists()
