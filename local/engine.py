@@ -57,6 +57,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -98,8 +99,8 @@ class Outputs:
 
 # (tid, cc_num, amount, event_ms, trans_ts text or None): a validated transaction
 Row = tuple[str, int, float, int, str | None]
-# (event_ms, arrival number, tid, cc_num, amount, trans_ts text or None): an admitted, unreleased row
-Pending = tuple[int, int, str, int, float, str | None]
+NO_TIME = -(1 << 63)  # below every event time: "no watermark yet" in the admission loop
+_EVENT_MS, _TID = itemgetter(3), itemgetter(0)  # a Row's event time: pending rows are sorted by it, stably (ties keep arrival order)
 
 
 def row_of(parsed: dict[str, Any]) -> Row:
@@ -146,43 +147,87 @@ _EXPRESSIONS = {
 _SINGLE = {"count": "1", "sum": "amount", "avg": "amount", "max": "amount", "min": "amount"}
 
 
-def compile_record_builder(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., dict[str, Any]]:
-    """A function (tid, card, amount, t, ts_text, state) -> aggregate record, generated from the definition.
+def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., None]:
+    """A function emit(fired, out, cards) generated from the definition: for each released row (in
+    event-time order) it updates the card's window and appends the row's aggregate record to `out`.
 
-    `state` is the card's (times, amounts) deques over the longest window, in event-time order.
-    The function appends the row, evicts what is older than t - longest, finds where each shorter window starts by bisection, and builds the
-    record as one dict display. Generated once: a loop over windows and aggregates per row costs
-    as much as the rest of the engine.
+    `cards` maps a card to its (times, amounts) deques over the longest window, in event-time order,
+    never empty. The loop is generated once, with every window and aggregate spelled out and the
+    record built as one dict display: a call or a loop over aggregates per row would cost as much as
+    the rest of the engine. Rows come in event-time order, so when the card's newest row is older
+    than the longest window the whole window is replaced (the common case: a card's transactions
+    are minutes apart); otherwise the row is appended, the old rows evicted, and each shorter
+    window's start found by bisection.
     """
     longest = max(lengths)
-    given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "ts_text"}
+    given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "text"}
     head = ", ".join(f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS)
-    lines = [
-        "def build(tid, card, amount, t, ts_text, state):",
-        "    times, amounts = state",
-        "    times.append(t)",
-        "    amounts.append(amount)",
-        f"    lo = t - {longest}",
-        "    while times[0] < lo:",
-        "        times.popleft()",
-        "        amounts.popleft()",
-        "    n = len(times)",
-        "    if n == 1:",
-        "        return {" + ", ".join([head, *(f"{a.name!r}: {_SINGLE[a.function]}" for a in aggregates)]) + "}",
-    ]
-    for w, length in enumerate(lengths):
-        if length != longest:
-            lines += [f"    i{w} = bisect_left(times, t - {length})", f"    n{w} = n - i{w}"]
+    single = "{" + ", ".join([head, *(f"{a.name!r}: {_SINGLE[a.function]}" for a in aggregates)]) + "}"
     fields = []
     for a in aggregates:
         w = lengths.index(a.window.length_ms)
         whole = a.window.length_ms == longest
         values = "amounts" if whole else f"islice(amounts, i{w}, None)"
         fields.append(f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}"))
-    lines.append("    return {" + ", ".join([head, *fields]) + "}")
-    namespace: dict[str, Any] = {"bisect_left": bisect_left, "islice": islice}
-    exec(compile("\n".join(lines) + "\n", "<aggregate record builder>", "exec"), namespace)
-    return namespace["build"]
+    lines = [
+        "def emit(fired, out, cards):",
+        "    append = out.append",
+        "    for tid, card, amount, t, text in fired:",
+        "        if text is None:",
+        "            text = fast_format_ts(t)",
+        "        state = cards.get(card)",
+        "        if state is None:",
+        "            cards[card] = (deque((t,)), deque((amount,)))",
+        f"            append({single})",
+        "            continue",
+        "        times, amounts = state",
+        "        last = times[-1]",
+        f"        lo = t - {longest}",
+        "        if last < lo:",
+        "            times.clear()",
+        "            amounts.clear()",
+        "            times.append(t)",
+        "            amounts.append(amount)",
+        f"            append({single})",
+        "            continue",
+        "        times.append(t)",
+        "        amounts.append(amount)",
+        "        while times[0] < lo:",
+        "            times.popleft()",
+        "            amounts.popleft()",
+        "        n = len(times)",
+    ]
+    for w, length in enumerate(lengths):
+        if length != longest:
+            lines += [f"        i{w} = bisect_left(times, t - {length})", f"        n{w} = n - i{w}"]
+    lines += [
+        "        record = {" + ", ".join([head, *fields]) + "}",
+        "        append(record)",
+        "        if last == t:",
+        "            share_with_peers(out, record)",
+    ]
+    namespace: dict[str, Any] = {"bisect_left": bisect_left, "islice": islice, "deque": deque,
+                                 "fast_format_ts": fast_format_ts, "share_with_peers": _make_peer_fix(aggregates)}
+    exec(compile("\n".join(lines) + "\n", "<aggregate emitter>", "exec"), namespace)
+    return namespace["emit"]
+
+
+def _make_peer_fix(aggregates: tuple[Aggregate, ...]) -> Callable[[list[dict], dict], None]:
+    names = tuple(a.name for a in aggregates)
+    ts, entity = SOURCE.event_time, SOURCE.entity
+
+    def share_with_peers(out: list[dict], record: dict) -> None:
+        """A same-timestamp peer of the card was emitted before this row entered the window: peers
+        share one window, so the earlier ones (just before, same time) take these values."""
+        text, card = record[ts], record[entity]
+        k = len(out) - 2
+        while k >= 0 and out[k][ts] == text:
+            if out[k][entity] == card:
+                for name in names:
+                    out[k][name] = record[name]
+            k -= 1
+
+    return share_with_peers
 
 
 class WindowEngine:
@@ -205,14 +250,13 @@ class WindowEngine:
         self.lengths = lengths
         self.aggregates = aggs
         self.names = tuple(a.name for a in aggs)
-        self.build = compile_record_builder(aggs, lengths)
+        self.emit = compile_emitter(aggs, lengths)
         self.horizon = (max(lengths) if lengths else 0) + self.ooo
         self.watermark: int | None = None
         self.max_event: int | None = None
-        # admitted rows not yet released: (t, arrival no., tid, card, amount); sorted at release
+        # admitted rows not yet released, in arrival order; sorted stably by event time at release
         # (nearly sorted already, so the sort is linear) -- cheaper than a heap per row
-        self.pending: list[Pending] = []
-        self.arrivals = 0
+        self.pending: list[Row] = []
         # card -> (times, amounts) of its rows in the longest window, in event-time order
         self.cards: dict[int, tuple[deque, deque]] = {}
         self.seen: dict[str, int] = {}  # tid -> event time, kept rows only
@@ -228,14 +272,16 @@ class WindowEngine:
         # The generated builders are code: rebuilt from the aggregates on load. Windows travel as
         # lists (pickling thousands of deques goes through copyreg and costs ten times more).
         self.compact()
-        state = {k: v for k, v in self.__dict__.items() if k not in ("build", "cards")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("emit", "cards")}
         state["cards"] = {card: (list(t), list(a)) for card, (t, a) in self.cards.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.pop("arrivals", None) is not None:  # a checkpoint of the previous layout: (t, arrival no., *row)
+            state["pending"] = [(tid, card, amount, t, text) for t, _, tid, card, amount, text in state["pending"]]
         state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in state["cards"].items()}
         self.__dict__.update(state)
-        self.build = compile_record_builder(self.aggregates, self.lengths)
+        self.emit = compile_emitter(self.aggregates, self.lengths)
 
     # --------------------------------------------------------------------------------- input
     def process(self, record: dict | str | bytes) -> list[Emitted]:
@@ -278,10 +324,14 @@ class WindowEngine:
 
     def _admit(self, rows: list[Row], out: Outputs) -> None:
         seen, ooo = self.seen, self.ooo
-        push = self.pending.append
-        w, top, arrivals, admitted = self.watermark, self.max_event, self.arrivals, 0
-        for tid, card, amount, t, text in rows:
-            if w is not None and t <= w:
+        pending = self.pending
+        push, before = pending.append, len(pending)
+        # None (no row yet) as a number below every time: one comparison per row instead of two
+        w = NO_TIME if self.watermark is None else self.watermark
+        top = NO_TIME if self.max_event is None else self.max_event
+        for row in rows:
+            tid, card, amount, t, _ = row
+            if t <= w:
                 self._reject(out.late, "late", tid, card, amount, t,
                              f"late: event time {fast_format_ts(t)} is not after the watermark {fast_format_ts(w)}")
                 continue
@@ -290,16 +340,16 @@ class WindowEngine:
                              f"duplicate: tid {tid} already seen (first copy kept)")
                 continue
             seen[tid] = t
-            push((t, arrivals, tid, card, amount, text))
-            arrivals += 1
-            admitted += 1
-            if top is None or t > top:
+            push(row)
+            if t > top:
                 top = t
-                if w is None or t - ooo > w:
+                if t - ooo > w:
                     w = t - ooo
-        self.counts["in"] += admitted
-        self.arrivals, self.max_event = arrivals, top
-        if w is not None and (self.watermark is None or w > self.watermark):
+        self.counts["in"] += len(pending) - before
+        if top == NO_TIME:
+            return
+        self.max_event = top
+        if w != NO_TIME and (self.watermark is None or w > self.watermark):
             self._release(w, out)
 
     def _reject(self, into: list[dict], kind: str, tid: str, card: int, amount: float, t: int, reason: str) -> None:
@@ -325,41 +375,19 @@ class WindowEngine:
         self.watermark = mark
         pending = self.pending
         if pending:
-            pending.sort()
-            cut = bisect_right(pending, (mark, sys.maxsize))
+            pending.sort(key=_EVENT_MS)
+            cut = bisect_right(pending, mark, key=_EVENT_MS)
             if cut:
                 fired = pending[:cut]
                 del pending[:cut]
                 self._emit(fired, out.aggregates)
         self._expire(mark)
 
-    def _emit(self, fired: list[Pending], out: list[dict]) -> None:
+    def _emit(self, fired: list[Row], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
-        cards, build, names = self.cards, self.build, self.names
-        append = out.append
-        for t, _, tid, card, amount, text in fired:
-            if text is None:
-                text = fast_format_ts(t)
-            state = cards.get(card)
-            if state is None:
-                state = cards[card] = (deque(), deque())
-                peer = False
-            else:
-                times = state[0]
-                peer = bool(times) and times[-1] == t
-            record = build(tid, card, amount, t, text, state)
-            append(record)
-            if peer:
-                # A same-timestamp peer of the card was emitted before this row entered the window:
-                # peers share one window, so the earlier ones (just before, same time) take these values.
-                k = len(out) - 2
-                while k >= 0 and out[k][SOURCE.event_time] == text:
-                    if out[k][SOURCE.entity] == card:
-                        for name in names:
-                            out[k][name] = record[name]
-                    k -= 1
+        self.emit(fired, out, self.cards)
         # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
-        self.seen_order.append((fired[-1][0], [row[2] for row in fired]))
+        self.seen_order.append((fired[-1][3], list(map(_TID, fired))))
         self.counts["aggregate"] += len(fired)
         self._released_since_sweep += len(fired)
 
@@ -368,8 +396,7 @@ class WindowEngine:
         limit = mark - self.horizon
         seen_order, seen = self.seen_order, self.seen
         while seen_order and seen_order[0][0] < limit:
-            for tid in seen_order.popleft()[1]:
-                del seen[tid]
+            deque(map(seen.__delitem__, seen_order.popleft()[1]), maxlen=0)  # del seen[tid] for each, in C
         if self._released_since_sweep > 100_000:
             self._released_since_sweep = 0
             stale = [c for c, (times, _) in self.cards.items() if times[-1] < limit]
