@@ -32,11 +32,12 @@ OUTPUT_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000
 EU_WEST_1_IMAGE = f"141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:{SAGEMAKER_XGBOOST_VERSION}"
 
 # Runs in .venv-sagemaker. argv: a JSON object of LaunchConfig keyword arguments (hyperparameter
-# overrides under "hp"). Prints JSON: the request written without --submit (`dry_run`), the
-# CreateTrainingJob parameters train(wait=False) sent (`sent`), the AWS calls made, and any
-# network connection attempted.
+# overrides under "hp"). Prints JSON: the request written without --submit (`dry_run`), what
+# `submit` (channel uploads, then ModelTrainer.train(wait=False)) sent: the uploads and the
+# CreateTrainingJob parameters (`sent`), the AWS calls in order, and any network connection attempted.
 DRIVER = textwrap.dedent("""
-    import json, socket, sys
+    import json, socket, sys, tempfile
+    from pathlib import Path
 
     attempts = []
     def refuse(self, address):
@@ -100,14 +101,20 @@ DRIVER = textwrap.dedent("""
             "AlgorithmSpecification": dry_run["AlgorithmSpecification"], "ResourceConfig": dry_run["ResourceConfig"],
             "StoppingCondition": dry_run["StoppingCondition"], "CreationTime": "2020-01-01T00:00:00Z"})
     sm.meta.events.register("provide-client-params.sagemaker.CreateTrainingJob", describe_created)
-    trainer = sl.model_trainer(cfg, session)
-    trainer.train(wait=False, logs=False)
+    files = {}
+    for channel in sl.CHANNELS:
+        files[channel] = Path(tempfile.mkdtemp()) / f"{channel}.csv"
+        files[channel].write_text("0,1.5\\n1,2.5\\n")
+        aws.client("s3")
+        aws.stubbers["s3"].add_response("put_object", {"ETag": '"0"'})
+    job = sl.submit(cfg, session, files)
     for stubber in aws.stubbers.values():
         stubber.assert_no_pending_responses()
     sent = [c[2] for c in aws.calls if c[1] == "CreateTrainingJob"]
-    print(json.dumps({"dry_run": dry_run, "sent": sent, "calls": [c[:2] for c in aws.calls],
-                      "offline_calls": [c[:2] for c in offline.calls], "job": trainer._latest_training_job.training_job_name,
-                      "network_attempts": attempts}, default=str))
+    uploads = [[c[2]["Bucket"], c[2]["Key"]] for c in aws.calls if c[1] == "PutObject"]
+    print(json.dumps({"dry_run": dry_run, "sent": sent, "calls": [c[:2] for c in aws.calls], "uploads": uploads,
+                      "offline_calls": [c[:2] for c in offline.calls], "job": job, "network_attempts": attempts},
+                     default=str))
 """)
 
 
@@ -161,11 +168,13 @@ def _without_name(request: dict) -> dict:
 
 
 def test_train_sends_one_create_training_job_and_nothing_leaves_the_machine(driven):
-    """GIVEN a ModelTrainer on a session whose clients are Stubbers WHEN train(wait=False) runs THEN it
+    """GIVEN a session whose clients are Stubbers WHEN the launcher submits THEN it uploads both channels,
     validates the role with IAM, creates one job and describes it; no socket is ever opened."""
     assert driven["network_attempts"] == []
-    assert driven["calls"] == [["iam", "SimulatePrincipalPolicy"], ["iam", "GetRole"],
-                               ["sagemaker", "CreateTrainingJob"], ["sagemaker", "DescribeTrainingJob"]]
+    assert driven["calls"] == [["s3", "PutObject"], ["s3", "PutObject"], ["iam", "SimulatePrincipalPolicy"],
+                               ["iam", "GetRole"], ["sagemaker", "CreateTrainingJob"], ["sagemaker", "DescribeTrainingJob"]]
+    assert driven["uploads"] == [["fraud-bucket", "training/train/train.csv"],
+                                 ["fraud-bucket", "training/validation/validation.csv"]]
     assert driven["offline_calls"] == [], "building the request without --submit must not call AWS"
     (sent,) = driven["sent"]
     assert sent["TrainingJobName"] == driven["job"] and sent["TrainingJobName"].startswith("fraud-xgboost-")

@@ -420,4 +420,22 @@ def test_ablation_oracle_plan_end_to_end(tmp_path):
         assert sum(p["frauds"] for p in positions.values()) == test_frauds
         assert sorted(map(int, positions)) == list(range(1, len(positions) + 1)) and len(positions) <= CHAIN_LENGTH[1]
         assert 0 <= r["pr_auc"] <= 1
-    assert "| position | frauds |" in out.with_suffix(".md").read_text()
+    assert sum(r["frauds"] for r in report["timing_patterns"]["patterns"]) == test_frauds
+    md = out.with_suffix(".md").read_text()
+    assert "| position | frauds |" in md and "| timing pattern |" in md
+
+
+def test_timing_patterns_count_chain_like_gaps():
+    from jobs.training import ablation
+
+    # gaps to the previous and the second previous transaction (-1: none)
+    gap_1 = np.array([-1, 10, 60, 60, 60, 200, 45], dtype=np.float32)
+    gap_2 = np.array([-1, -1, -1, 400, 150, 300, 200], dtype=np.float32)
+    assert ablation.chain_like_gaps(gap_1, gap_2).tolist() == [0, 0, 1, 1, 2, 0, 1]
+    columns = [ablation.LAG_FEATURE, ablation.ORACLE_EXTRA[1]]
+    y = np.array([0, 0, 1, 0, 1, 0, 0], dtype=np.float32)
+    part = splits.Part("test", np.column_stack([gap_1, gap_2]), y, np.zeros(len(y), dtype="datetime64[us]"))
+    got = ablation.timing_patterns(part, columns)
+    assert [(r["frauds"], r["ordinary"]) for r in got["patterns"]] == [(0, 3), (1, 2), (1, 0)]
+    # ranked 2 > 1 > 0: the two-gap fraud first (precision 1), then 1 fraud among 3 one-gap rows
+    assert got["pr_auc_scoring_by_pattern"] == pytest.approx(0.5 * 1 + 0.5 * (2 / 4))

@@ -10,6 +10,9 @@
   amount statistics, previous amounts): a measured bound on what streaming-computable features
   reach on this history. One more run adds the previous transaction's label, which serving never
   has (labels arrive days later): it shows what the first row of a chain costs.
+- Timing patterns: test rows by how many chain-like gaps (30..120 s, the generator's) lead up
+  to them, frauds against ordinary rows, and the PR AUC of scoring by that count alone: where
+  the ceiling comes from, counted rather than modelled.
 - Every run reports recall at the serving threshold by position within the fraud chain. The
   generator keeps chains on one card more than 120 s apart, so a card's fraud rows split at gaps
   > 120 s give the chains back exactly (simulator/generate.py).
@@ -36,6 +39,7 @@ import pyarrow as pa
 from features.batch_sql import DUCKDB, _sliding_expr
 from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE, Aggregate, Window
 from jobs.training import evaluate, splits, trainer
+from simulator.generate import CHAIN_GAP_SECONDS
 
 
 def _window(minutes: float) -> Window:
@@ -81,7 +85,7 @@ ORACLE_EXTRA: tuple[str, ...] = (
 )
 PREV_LABEL = "prev_fraud_label"  # not servable: a transaction's label is known days later
 CHAIN_POSITION = "chain_position"  # 1-based position in its fraud chain; 0 for ordinary rows
-CHAIN_MAX_GAP_S = 120  # simulator/generate.py CHAIN_GAP_SECONDS upper bound
+CHAIN_MAX_GAP_S = CHAIN_GAP_SECONDS[1]
 ORACLE_FEATURES: tuple[str, ...] = (*(a.name for a in ORACLE_AGGREGATES), *ORACLE_EXTRA)
 ORACLE_COLUMNS: tuple[str, ...] = (*ORACLE_FEATURES, PREV_LABEL, CHAIN_POSITION)
 
@@ -159,6 +163,30 @@ def by_chain_position(y: np.ndarray, scores: np.ndarray, positions: np.ndarray,
     return out
 
 
+TIMING_PATTERNS = ("no chain-like gap before", "one chain-like gap before", "two or more chain-like gaps before")
+
+
+def chain_like_gaps(gap_1: np.ndarray, gap_2: np.ndarray) -> np.ndarray:
+    """0, 1 or 2: how many of the last two gaps between the card's transactions lie in the
+    generator's chain range. gap_k = seconds since the k-th previous transaction (-1: none)."""
+    low, high = CHAIN_GAP_SECONDS
+    first = (gap_1 >= low) & (gap_1 <= high)
+    earlier = np.where(gap_2 >= 0, gap_2 - gap_1, -1)
+    return first.astype(int) + (first & (earlier >= low) & (earlier <= high)).astype(int)
+
+
+def timing_patterns(part: splits.Part, columns: Sequence[str]) -> dict:
+    """Frauds and ordinary rows per timing pattern, and the PR AUC of scoring by the pattern alone."""
+    col = list(columns).index
+    steps = chain_like_gaps(part.x[:, col(LAG_FEATURE)], part.x[:, col(ORACLE_EXTRA[1])])
+    fraud = part.y == 1
+    rows = [{"pattern": name, "frauds": int((fraud & (steps == k)).sum()), "ordinary": int((~fraud & (steps == k)).sum())}
+            for k, name in enumerate(TIMING_PATTERNS)]
+    for r in rows:
+        r["fraud_share"] = r["frauds"] / max(r["frauds"] + r["ordinary"], 1)
+    return {"patterns": rows, "pr_auc_scoring_by_pattern": evaluate.average_precision(evaluate.curve(part.y, steps))}
+
+
 def score(parts: splits.Splits, columns: Sequence[str], features: Sequence[str], hp: trainer.Hyperparameters,
           train_rows: int | None, nthread: int | None) -> Outcome:
     """Train on `features` (a subset of `columns`, the matrix's column order) and score the test set."""
@@ -216,7 +244,7 @@ def run(parts: splits.Splits, columns: Sequence[str], runs: list[tuple[str, list
 
 
 def markdown(results: list[dict], meta: dict) -> str:
-    """The tables a person reads: PR AUC per run, then recall by chain position per run."""
+    """The tables a person reads: PR AUC per run, recall by chain position per run, timing patterns."""
     lines = [f"# Feature ablation and the oracle of the past\n\n{meta['note']}\n",
              "| run | test PR AUC | delta vs base | ROC AUC | precision @ thr | recall @ thr |", "|---|---|---|---|---|---|"]
     for r in results:
@@ -234,6 +262,12 @@ def markdown(results: list[dict], meta: dict) -> str:
             cells = [r["recall_by_chain_position"].get(str(pos), {}) for r in shown]
             frauds = next((c["frauds"] for c in cells if c), 0)
             lines.append(f"| {pos} | {frauds} | " + " | ".join(f"{c.get('recall', 0):.3f}" for c in cells) + " |")
+    timing = meta.get("timing_patterns")
+    if timing:
+        lines += ["", f"Test rows by the gaps before them (chain-like: {CHAIN_GAP_SECONDS[0]}..{CHAIN_GAP_SECONDS[1]} s); "
+                  f"scoring by this count alone gives PR AUC {timing['pr_auc_scoring_by_pattern']:.4f}:", "",
+                  "| timing pattern | frauds | ordinary | fraud share |", "|---|---|---|---|"]
+        lines += [f"| {r['pattern']} | {r['frauds']} | {r['ordinary']} | {r['fraud_share']:.4f} |" for r in timing["patterns"]]
     return "\n".join(lines) + "\n"
 
 
@@ -266,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         sampled = f"a seeded sample of {args.train_rows} training rows" if args.train_rows else "every training row"
         meta = {"train_rows": args.train_rows or parts.train.rows, "test_rows": parts.test.rows,
+                "timing_patterns": timing_patterns(parts.test, columns),
                 "note": f"Trained on {sampled} (of {parts.train.rows}), seed hyperparameters; "
                         f"scored on the whole test period ({parts.test.rows} rows, {int(parts.test.y.sum())} frauds)."}
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,8 @@ def write_channel(part: splits.Part, path: Path) -> Path:
     return path
 
 
-def submit(cfg: LaunchConfig, session: Session, channel_files: dict[str, Path]) -> str:  # pragma: no cover - real AWS
+def submit(cfg: LaunchConfig, session: Session, channel_files: dict[str, Path]) -> str:
+    """Upload the channels, then create the job (the SDK validates the role first); the job's name."""
     s3 = session.boto_session.client("s3")
     for channel, local in channel_files.items():
         bucket, _, key = cfg.channel_uri(channel).removeprefix("s3://").partition("/")
