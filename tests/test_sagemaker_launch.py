@@ -31,11 +31,9 @@ OUTPUT_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000
 # The built-in XGBoost image in eu-west-1 (AWS's "Docker Registry Paths" page for XGBoost 1.7-1).
 EU_WEST_1_IMAGE = f"141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:{SAGEMAKER_XGBOOST_VERSION}"
 
-# Runs in .venv-sagemaker. argv: a JSON object of LaunchConfig keyword arguments (hyperparameter
-# overrides under "hp"). Prints JSON: the request written without --submit (`dry_run`), what
-# `submit` (channel uploads, then ModelTrainer.train(wait=False)) sent: the uploads and the
-# CreateTrainingJob parameters (`sent`), the AWS calls in order, and any network connection attempted.
-DRIVER = textwrap.dedent("""
+# Both drivers run in .venv-sagemaker and start with STUBS: no socket may connect, and every client
+# made from a StubbedSession answers from its Stubber's queue.
+STUBS = textwrap.dedent("""
     import json, socket, sys, tempfile
     from pathlib import Path
 
@@ -71,7 +69,13 @@ DRIVER = textwrap.dedent("""
 
         def _record(self, params, model, **kw):
             self.calls.append([model.service_model.service_name, model.name, dict(params)])
+""")
 
+# argv: a JSON object of LaunchConfig keyword arguments (hyperparameter overrides under "hp").
+# Prints JSON: the request written without --submit (`dry_run`), what `submit` (channel uploads,
+# then ModelTrainer.train(wait=False)) sent: the uploads and the CreateTrainingJob parameters
+# (`sent`), the AWS calls in order, and any network connection attempted.
+DRIVER = STUBS + textwrap.dedent("""
     kw = json.loads(sys.argv[1])
     hp = Hyperparameters().with_overrides(**kw.pop("hp", {}))
     cfg = sl.LaunchConfig(hyperparameters=hp, **kw)
@@ -115,6 +119,18 @@ DRIVER = textwrap.dedent("""
     print(json.dumps({"dry_run": dry_run, "sent": sent, "calls": [c[:2] for c in aws.calls], "uploads": uploads,
                       "offline_calls": [c[:2] for c in offline.calls], "job": job, "network_attempts": attempts},
                      default=str))
+""")
+
+
+# argv: the CLI's arguments. Runs `main(argv + ["--submit"])` on a session whose IAM simulation
+# denies every action the SDK checks; prints the exit code and the AWS calls made.
+DENIED_DRIVER = STUBS + textwrap.dedent("""
+    aws = StubbedSession(region_name="eu-west-1")
+    aws.client("iam")
+    aws.stubbers["iam"].add_response("simulate_principal_policy", {"EvaluationResults": [
+        {"EvalActionName": a, "EvalDecision": "implicitDeny"} for a in _get_smoke_test_actions("training")]})
+    code = sl.main([*sys.argv[1:], "--submit"], boto_session=aws)
+    print(json.dumps({"code": code, "calls": [c[:2] for c in aws.calls], "network_attempts": attempts}))
 """)
 
 
@@ -168,11 +184,11 @@ def _without_name(request: dict) -> dict:
 
 
 def test_train_sends_one_create_training_job_and_nothing_leaves_the_machine(driven):
-    """GIVEN a session whose clients are Stubbers WHEN the launcher submits THEN it uploads both channels,
-    validates the role with IAM, creates one job and describes it; no socket is ever opened."""
+    """GIVEN a session whose clients are Stubbers WHEN the launcher submits THEN it validates the role with
+    IAM, uploads both channels, creates one job and describes it; no socket is ever opened."""
     assert driven["network_attempts"] == []
-    assert driven["calls"] == [["s3", "PutObject"], ["s3", "PutObject"], ["iam", "SimulatePrincipalPolicy"],
-                               ["iam", "GetRole"], ["sagemaker", "CreateTrainingJob"], ["sagemaker", "DescribeTrainingJob"]]
+    assert driven["calls"] == [["iam", "SimulatePrincipalPolicy"], ["iam", "GetRole"], ["s3", "PutObject"],
+                               ["s3", "PutObject"], ["sagemaker", "CreateTrainingJob"], ["sagemaker", "DescribeTrainingJob"]]
     assert driven["uploads"] == [["fraud-bucket", "training/train/train.csv"],
                                  ["fraud-bucket", "training/validation/validation.csv"]]
     assert driven["offline_calls"] == [], "building the request without --submit must not call AWS"
@@ -257,3 +273,16 @@ def test_cli_bad_arguments_get_one_line_errors(sm_python, home, features_dir, tm
     assert done.returncode == 2
     assert done.stderr.startswith(message) and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "create_training_job.json").exists()
+
+
+def test_cli_submit_with_a_role_lacking_permissions_is_a_one_line_error(sm_python, home, features_dir, tmp_path):
+    """GIVEN a role IAM's simulation denies WHEN the CLI submits THEN the SDK's role check stops it before
+    any upload or CreateTrainingJob, with one error line and exit 2."""
+    done = subprocess.run([str(sm_python), "-c", DENIED_DRIVER, "--features", str(features_dir), "--out", str(tmp_path),
+                           "--region", "eu-west-1", "--role", ROLE, "--s3", "s3://bucket-x/p"],
+                          capture_output=True, text=True, cwd=ROOT, env=offline_env(home), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["code"] == 2 and got["network_attempts"] == []
+    assert got["calls"] == [["iam", "SimulatePrincipalPolicy"]], "nothing is uploaded for a role that cannot train"
+    assert done.stderr.startswith("error: IAM role") and ROLE in done.stderr and done.stderr.count("\n") == 1

@@ -38,6 +38,7 @@ import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from sagemaker.core import image_uris
+from sagemaker.core.helper.iam_role_resolver import RoleValidationError
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, InputData, OutputDataConfig, StoppingCondition
@@ -150,12 +151,12 @@ def write_channel(part: splits.Part, path: Path) -> Path:
 
 
 def submit(cfg: LaunchConfig, session: Session, channel_files: dict[str, Path]) -> str:
-    """Upload the channels, then create the job (the SDK validates the role first); the job's name."""
+    """Validate the role (the SDK, with IAM), upload the channels, create the job; the job's name."""
+    trainer = model_trainer(cfg, session)
     s3 = session.boto_session.client("s3")
     for channel, local in channel_files.items():
         bucket, _, key = cfg.channel_uri(channel).removeprefix("s3://").partition("/")
         s3.upload_file(str(local), bucket, f"{key}{local.name}")
-    trainer = model_trainer(cfg, session)
     trainer.train(wait=False, logs=False)
     return trainer._latest_training_job.training_job_name
 
@@ -176,13 +177,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, boto_session: boto3.Session | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         cfg = LaunchConfig(args.region, args.role, args.s3, instance_type=args.instance_type,
                            instance_count=args.instance_count, max_runtime_s=args.max_runtime,
                            volume_kms_key=args.volume_kms_key, output_kms_key=args.output_kms_key)
-        session = sagemaker_session(cfg.region)
+        session = sagemaker_session(cfg.region, boto_session)
         request = training_job_request(model_trainer(cfg, session, validate_role=False))
         parts = splits.split(splits.read_table(splits.training_files(args.features)))
         files = {c: write_channel(getattr(parts, c), args.out / c / f"{c}.csv") for c in CHANNELS}
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {', '.join(str(f) for f in files.values())} and {args.out / REQUEST_FILE}")
         if args.submit:
             print(f"created training job {submit(cfg, session, files)}")
-    except (ValueError, OSError, ValidationError, BotoCoreError, ClientError) as err:
+    except (ValueError, OSError, BotoCoreError, ClientError, RoleValidationError) as err:
         message = str(err).splitlines()[0] if not isinstance(err, ValidationError) else _first_error(err)
         print(f"error: {message}", file=sys.stderr)
         return 2
