@@ -148,16 +148,17 @@ _SINGLE = {"count": "1", "sum": "amount", "avg": "amount", "max": "amount", "min
 
 
 def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., None]:
-    """A function emit(fired, out, cards) generated from the definition: for each released row (in
-    event-time order) it updates the card's window and appends the row's aggregate record to `out`.
+    """A function emit(fired, out, cards, recent) generated from the definition: for each released
+    row (in event-time order) it updates the card's window and appends the row's aggregate record.
 
-    `cards` maps a card to its (times, amounts) deques over the longest window, in event-time order,
-    never empty. The loop is generated once, with every window and aggregate spelled out and the
-    record built as one dict display: a call or a loop over aggregates per row would cost as much as
-    the rest of the engine. Rows come in event-time order, so when the card's newest row is older
-    than the longest window the whole window is replaced (the common case: a card's transactions
-    are minutes apart); otherwise the row is appended, the old rows evicted, and each shorter
-    window's start found by bisection.
+    A card's rows in the longest window live in `recent` as (t, amount) while the window holds one
+    row -- the common case: a card's transactions are mostly minutes apart -- and in `cards` as
+    (times, amounts) deques, in event-time order, never empty, while it holds more; a card is in
+    one of them at most. The loop is generated once, with every window and aggregate spelled out
+    and the record built as one dict display: a call or a loop over aggregates per row would cost
+    as much as the rest of the engine. Rows come in event-time order, so a window whose newest row
+    is older than the longest window is replaced whole; otherwise the row is appended, the old rows
+    evicted, and each shorter window's start found by bisection.
     """
     longest = max(lengths)
     given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "text"}
@@ -170,31 +171,39 @@ def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Ca
         values = "amounts" if whole else f"islice(amounts, i{w}, None)"
         fields.append(f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}"))
     lines = [
-        "def emit(fired, out, cards):",
+        "def emit(fired, out, cards, recent):",
         "    append = out.append",
         "    for tid, card, amount, t, text in fired:",
         "        if text is None:",
         "            text = fast_format_ts(t)",
-        "        state = cards.get(card)",
-        "        if state is None:",
-        "            cards[card] = (deque((t,)), deque((amount,)))",
-        f"            append({single})",
-        "            continue",
-        "        times, amounts = state",
-        "        last = times[-1]",
         f"        lo = t - {longest}",
-        "        if last < lo:",
-        "            times.clear()",
-        "            amounts.clear()",
+        "        one = recent.get(card)",
+        "        if one is not None:",
+        "            last = one[0]",
+        "            if last < lo:",
+        "                recent[card] = (t, amount)",
+        f"                append({single})",
+        "                continue",
+        "            del recent[card]",  # a second row in the window (last >= lo: nothing to evict)
+        "            times, amounts = cards[card] = (deque((last, t)), deque((one[1], amount)))",
+        "        else:",
+        "            state = cards.get(card)",
+        "            if state is None:",
+        "                recent[card] = (t, amount)",
+        f"                append({single})",
+        "                continue",
+        "            times, amounts = state",
+        "            last = times[-1]",
+        "            if last < lo:",
+        "                del cards[card]",
+        "                recent[card] = (t, amount)",
+        f"                append({single})",
+        "                continue",
         "            times.append(t)",
         "            amounts.append(amount)",
-        f"            append({single})",
-        "            continue",
-        "        times.append(t)",
-        "        amounts.append(amount)",
-        "        while times[0] < lo:",
-        "            times.popleft()",
-        "            amounts.popleft()",
+        "            while times[0] < lo:",
+        "                times.popleft()",
+        "                amounts.popleft()",
         "        n = len(times)",
     ]
     for w, length in enumerate(lengths):
@@ -259,6 +268,7 @@ class WindowEngine:
         self.pending: list[Row] = []
         # card -> (times, amounts) of its rows in the longest window, in event-time order
         self.cards: dict[int, tuple[deque, deque]] = {}
+        self.recent: dict[int, tuple[int, float]] = {}  # card -> (t, amount) when its window holds one row
         self.seen: dict[str, int] = {}  # tid -> event time, kept rows only
         self.seen_order: deque[tuple[int, list[str]]] = deque()  # (last t, tids) per released batch
         self.counts = {"in": 0, "aggregate": 0, "late": 0, "duplicate": 0, "dead": 0}
@@ -277,6 +287,7 @@ class WindowEngine:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("recent", {})  # checkpoints from before the one-row windows had their own map
         if state.pop("arrivals", None) is not None:  # a checkpoint of the previous layout: (t, arrival no., *row)
             state["pending"] = [(tid, card, amount, t, text) for t, _, tid, card, amount, text in state["pending"]]
         state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in state["cards"].items()}
@@ -385,7 +396,7 @@ class WindowEngine:
 
     def _emit(self, fired: list[Row], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
-        self.emit(fired, out, self.cards)
+        self.emit(fired, out, self.cards, self.recent)
         # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
         self.seen_order.append((fired[-1][3], list(map(_TID, fired))))
         self.counts["aggregate"] += len(fired)
@@ -399,9 +410,10 @@ class WindowEngine:
             deque(map(seen.__delitem__, seen_order.popleft()[1]), maxlen=0)  # del seen[tid] for each, in C
         if self._released_since_sweep > 100_000:
             self._released_since_sweep = 0
-            stale = [c for c, (times, _) in self.cards.items() if times[-1] < limit]
-            for c in stale:
+            for c in [c for c, (times, _) in self.cards.items() if times[-1] < limit]:
                 del self.cards[c]
+            for c in [c for c, (t, _) in self.recent.items() if t < limit]:
+                del self.recent[c]
 
     def compact(self) -> None:
         """Drop window rows no future row can see (older than watermark - longest), and idle cards."""
@@ -417,6 +429,8 @@ class WindowEngine:
                 idle.append(card)
         for card in idle:
             del self.cards[card]
+        for card in [c for c, (t, _) in self.recent.items() if t < lo]:
+            del self.recent[card]
 
     @property
     def pending_count(self) -> int:
