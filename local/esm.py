@@ -23,6 +23,9 @@ Rules kept from Lambda's Kinesis event source mapping:
 - checkpoint per shard (atomic JSON file with the statistics), advanced after every fully handled
   (sub-)batch: a restart resumes there. Delivery is at least once, as on AWS: a crash between a
   successful invocation and its checkpoint redelivers that batch, so handlers must be idempotent.
+  With `save_interval_s` > 0 the file is written at most that often (and when the mapping goes
+  idle or stops): a rename costs about a millisecond here, more than a small batch's handling,
+  and a crash then redelivers a little more.
 
 Accounting: stats["records_in"] == stats["processed"] + stats["dead_lettered"] after each batch.
 Shards are polled in turn by one thread (one invocation at a time, ParallelizationFactor 1).
@@ -144,12 +147,20 @@ class EsmRunner:
         timeout_s: float = 60.0,
         retry_delay_s: float = 0.0,
         clock: Callable[[], float] = time.time,
+        save_interval_s: float = 0.0,
     ) -> None:
         self.mapping, self.kinesis, self.handler = mapping, kinesis, handler
         self.on_failure, self.on_failure_url = on_failure, on_failure_url
         self.on_failure_jsonl = Path(on_failure_jsonl) if on_failure_jsonl else None
         self.timeout_s, self.retry_delay_s, self.clock = timeout_s, retry_delay_s, clock
         self.checkpoint_path = Path(checkpoint_path)
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        # 0: the checkpoint file is written after every handled batch, as Lambda checkpoints. More:
+        # written at most that often, and whenever the mapping goes idle or stops (a crash then
+        # redelivers up to that much more, which at-least-once delivery allows).
+        self.save_interval_s = save_interval_s
+        self._unsaved = False
+        self._saved_at = float("-inf")
         self.discarded: list[dict] = []
         self.lock = _handler_lock(handler)
         summary = kinesis.describe_stream_summary(StreamName=mapping.stream_name)["StreamDescriptionSummary"]
@@ -167,12 +178,17 @@ class EsmRunner:
     # ----------------------------------------------------------------------------- checkpoint
     def _save(self) -> None:
         tmp = self.checkpoint_path.with_suffix(self.checkpoint_path.suffix + ".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
         # write + rename is atomic for a killed process (the page cache survives it); no fsync per
         # batch, like the SQLite files here (synchronous=NORMAL): a power cut may lose the last batches
-        with open(tmp, "w") as f:
-            json.dump({"positions": self.positions, "stats": self.stats}, f)
+        # (one write: json.dump would write the file piece by piece)
+        tmp.write_text(json.dumps({"positions": self.positions, "stats": self.stats}))
         os.replace(tmp, self.checkpoint_path)
+        self._unsaved, self._saved_at = False, time.monotonic()
+
+    def flush(self) -> None:
+        """Write the checkpoint if a handled batch is not in it yet (see save_interval_s)."""
+        if self._unsaved:
+            self._save()
 
     # -------------------------------------------------------------------------------- reading
     def _iterator(self, shard: _Shard) -> str:
@@ -225,14 +241,18 @@ class EsmRunner:
         """Poll until `stop` is set (or nothing arrived for idle_exit_s seconds)."""
         stop = stop or threading.Event()
         idle_since = time.monotonic()
-        while not stop.is_set():
-            if self.poll_once():
-                idle_since = time.monotonic()
-                continue
-            pending = any(s.buffer for s in self.shards)
-            if idle_exit_s is not None and not pending and time.monotonic() - idle_since >= idle_exit_s:
-                return
-            stop.wait(poll_s)
+        try:
+            while not stop.is_set():
+                if self.poll_once():
+                    idle_since = time.monotonic()
+                    continue
+                self.flush()
+                pending = any(s.buffer for s in self.shards)
+                if idle_exit_s is not None and not pending and time.monotonic() - idle_since >= idle_exit_s:
+                    return
+                stop.wait(poll_s)
+        finally:
+            self.flush()
 
     # ------------------------------------------------------------------------------- delivery
     def event_record(self, shard_id: str, record: dict) -> dict:
@@ -349,7 +369,9 @@ class EsmRunner:
 
     def _checkpoint(self, shard_id: str, last: dict) -> None:
         self.positions[shard_id] = last["SequenceNumber"]
-        self._save()
+        self._unsaved = True
+        if self.save_interval_s <= 0 or time.monotonic() - self._saved_at >= self.save_interval_s:
+            self._save()
 
     def _dead_letter(
         self, shard_id: str, records: list[dict], reasons: dict[str, str | None], condition: str,

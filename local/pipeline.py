@@ -44,6 +44,7 @@ DEAD_LETTER_QUEUE = "dead-letters"
 FUNCTIONS = ("ingest", "score")
 ESM_BATCH_SIZE = 1000  # one BatchGetRecord covers it (<= 10,000 cards per call)
 ESM_POLL_S = 0.005  # an idle shard is polled every 5 ms (Lambda polls each shard about once a second)
+ESM_SAVE_INTERVAL_S = 0.2  # the mapping's checkpoint file is written at most every 200 ms, and when idle
 
 Log = Callable[[str], None]
 
@@ -215,7 +216,7 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
 
     runner = EsmRunner(mapping, client("kinesis"), handler=invoke,
                        checkpoint_path=str(layout.runtime / f"esm-{name}.json"), on_failure=client("sqs"),
-                       on_failure_url=layout.dead_letter_url())
+                       on_failure_url=layout.dead_letter_url(), save_interval_s=ESM_SAVE_INTERVAL_S)
     app.service()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

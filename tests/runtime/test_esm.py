@@ -195,6 +195,21 @@ def test_checkpoint_resumes_after_the_last_handled_batch(setup):
     assert runner.stats["records_in"] == 8 == runner.stats["processed"]
 
 
+def test_a_save_interval_defers_the_checkpoint_file_until_idle(setup, tmp_path):
+    make, put, _ = setup
+    put(range(4))
+    runner = make(lambda e, c: None, batch_size=1)
+    runner.save_interval_s = 3600.0
+    assert runner.poll_once() == 1  # the first batch is saved (nothing saved yet within the interval)
+    assert runner.poll_once() == 1 and runner.poll_once() == 1
+    saved = json.loads((tmp_path / "esm.json").read_text())
+    assert saved["stats"]["processed"] == 1  # the file lags the handled batches...
+    runner.run(idle_exit_s=0.0)  # ...until the mapping goes idle
+    saved = json.loads((tmp_path / "esm.json").read_text())
+    assert saved["stats"]["processed"] == 4 == saved["stats"]["records_in"]
+    assert saved["positions"] == runner.positions
+
+
 def test_bad_transactions_each_reach_the_destination_and_accounting_holds(setup):
     """Not JSON, missing fields, wrong types, negative or non-finite amounts, dup: none crashes a batch."""
     make, put, dead = setup
