@@ -28,8 +28,45 @@ def test_nothing_it_started_listens_beyond_loopback(localstack_endpoint):
     assert f"{localstack.HOST}:{localstack.PORT}" in addresses
     assert len(addresses) >= 2, "kinesis-local should be up (the fixture warms it)"
     assert localstack.non_loopback(addresses) == []
-    for main_js in localstack.kinesis_main_js():
-        assert localstack.KINESIS_BIND[0] not in main_js.read_text()
+
+
+def test_kinesis_local_carries_every_patch(localstack_endpoint):
+    if localstack._read_pid(localstack.PID_FILE) is None:
+        pytest.skip("LocalStack was started outside this project: its kinesis-local is not ours")
+    scripts = localstack.kinesis_main_js()
+    assert scripts, "kinesis-local is not installed under .localstack/"
+    for main_js in scripts:
+        text = main_js.read_text()
+        for patch in localstack.KINESIS_PATCHES:
+            assert patch.before not in text and patch.after in text, patch.why
+        assert localstack.patch_kinesis(main_js) == []  # idempotent
+
+
+def test_put_records_spread_over_shards_lands_once_each_in_order(localstack_endpoint, boto):
+    """The PutRecords patch groups records by shard: every record on its own shard, once, in order."""
+    kinesis = boto("kinesis")
+    stream = "it-put-records-shards"
+    kinesis.create_stream(StreamName=stream, ShardCount=3)
+    try:
+        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        keys = [f"card-{i}" for i in range(1200)]
+        acknowledged: dict[str, str] = {}
+        for start in range(0, len(keys), 400):
+            batch = keys[start:start + 400]
+            out = kinesis.put_records(StreamName=stream, Records=[{"Data": k.encode(), "PartitionKey": k} for k in batch])
+            assert out["FailedRecordCount"] == 0
+            acknowledged |= {k: r["ShardId"] for k, r in zip(batch, out["Records"], strict=True)}
+        by_shard: dict[str, list[str]] = {}
+        for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+            iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
+                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            by_shard[shard["ShardId"]] = [r["Data"].decode() for r in kinesis.get_records(
+                ShardIterator=iterator, Limit=10_000)["Records"]]
+        assert len([s for s in by_shard.values() if s]) == 3, {k: len(v) for k, v in by_shard.items()}
+        for shard, data in by_shard.items():
+            assert data == [k for k in keys if acknowledged[k] == shard]  # each once, in write order
+    finally:
+        kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
 
 
 def test_up_again_is_a_no_op(localstack_endpoint):
