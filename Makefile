@@ -37,7 +37,7 @@ render-check: venv ## Fail if a rendered artifact drifted from the definition
 	$(PY) -m features render --check
 
 # Every tool environment the suite drives; each is built once and reused (stamp files).
-TEST_ENVS := venv flink-venv checkov-venv localstack-venv sagemaker-xgboost-venv
+TEST_ENVS := venv flink-venv checkov-venv localstack-venv sagemaker-xgboost-venv sagemaker-venv
 
 test: java-check $(TEST_ENVS) ## Run every test: lint, drift, unit, property, Spark, Flink, Terraform, LocalStack integration
 	$(VENV)/bin/ruff check .
