@@ -665,7 +665,7 @@ class EngineRunner:
         ):
             entries = []
             for record in records:
-                data = json.dumps(record).encode()
+                data = _encode(record).encode()
                 if self.suppress and self.suppress[(name, data)] > 0:
                     self.suppress[(name, data)] -= 1
                     continue
@@ -730,6 +730,10 @@ class EngineRunner:
                 break
             stop.wait(poll_s)
         self.checkpoint()
+
+
+# json.dumps's output without its per-call setup and circular-reference bookkeeping (records are flat)
+_encode = json.JSONEncoder(check_circular=False).encode
 
 
 def _arrival(record: dict) -> float:

@@ -30,6 +30,10 @@ IDENTIFIERS_PER_CALL = 100  # and <= 100 identifier entries per call (botocore s
 LOOKUP_ATTEMPTS = 3
 
 
+# json.dumps's output without its per-call setup and circular-reference bookkeeping (once per prediction)
+_encode = json.JSONEncoder(check_circular=False).encode
+
+
 class FeatureStoreError(RuntimeError):
     """BatchGetRecord answered with errors: a transient fault, the batch is retried."""
 
@@ -155,6 +159,6 @@ class Scorer:
                 "event_to_prediction_ms": round(now_ms - agg.event_ms, 3),
             })
         put_all(self.sink, self.config.predictions_stream, (
-            {"Data": json.dumps(p).encode(), "PartitionKey": str(p["cc_num"])} for p in outcome.predictions
+            {"Data": _encode(p).encode(), "PartitionKey": str(p["cc_num"])} for p in outcome.predictions
         ))
         return outcome
