@@ -266,6 +266,7 @@ class WindowEngine:
         # admitted rows not yet released, in arrival order; sorted stably by event time at release
         # (nearly sorted already, so the sort is linear) -- cheaper than a heap per row
         self.pending: list[Row] = []
+        self.ordered = True  # pending is in event-time order (rows arrived in order): no sort needed
         # card -> (times, amounts) of its rows in the longest window, in event-time order
         self.cards: dict[int, tuple[deque, deque]] = {}
         self.recent: dict[int, tuple[int, float]] = {}  # card -> (t, amount) when its window holds one row
@@ -287,7 +288,8 @@ class WindowEngine:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("recent", {})  # checkpoints from before the one-row windows had their own map
+        state.setdefault("recent", {})
+        state.setdefault("ordered", False)  # checkpoints from before the one-row windows had their own map
         if state.pop("arrivals", None) is not None:  # a checkpoint of the previous layout: (t, arrival no., *row)
             state["pending"] = [(tid, card, amount, t, text) for t, _, tid, card, amount, text in state["pending"]]
         state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in state["cards"].items()}
@@ -336,7 +338,7 @@ class WindowEngine:
     def _admit(self, rows: list[Row], out: Outputs) -> None:
         seen, ooo = self.seen, self.ooo
         pending = self.pending
-        push, before = pending.append, len(pending)
+        push, before, ordered = pending.append, len(pending), self.ordered
         # None (no row yet) as a number below every time: one comparison per row instead of two
         w = NO_TIME if self.watermark is None else self.watermark
         top = NO_TIME if self.max_event is None else self.max_event
@@ -356,6 +358,9 @@ class WindowEngine:
                 top = t
                 if t - ooo > w:
                     w = t - ooo
+            elif t < top:  # behind an admitted row: the pending list needs a sort before the release
+                ordered = False
+        self.ordered = ordered
         self.counts["in"] += len(pending) - before
         if top == NO_TIME:
             return
@@ -386,7 +391,9 @@ class WindowEngine:
         self.watermark = mark
         pending = self.pending
         if pending:
-            pending.sort(key=_EVENT_MS)
+            if not self.ordered:
+                pending.sort(key=_EVENT_MS)
+                self.ordered = True
             cut = bisect_right(pending, mark, key=_EVENT_MS)
             if cut:
                 fired = pending[:cut]
