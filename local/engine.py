@@ -792,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"{ENDPOINT_POLL_MS:g} with --endpoint-url); a latency floor of the streaming path")
     parser.add_argument("--out-of-orderness-ms", type=int, default=DEFAULT_OOO_MS, help="allowed out-of-orderness")
     args = parser.parse_args(argv)
+    from local.heap import settle_after_init
     from local.stream import LocalKinesis
 
     problem = None
@@ -819,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint_interval_s=args.checkpoint_interval_s, idle_flush_s=args.idle_flush_s,
             out_of_orderness_ms=args.out_of_orderness_ms, log=lambda m: print(m, file=sys.stderr, flush=True),
         )
+        settle_after_init()
         poll_ms = args.poll_ms if args.poll_ms is not None else LOCAL_POLL_MS if args.stream_dir else ENDPOINT_POLL_MS
         runner.run(stop, exit_when_idle_s=args.exit_when_idle_s, poll_s=poll_ms / 1000)
     except (OSError, RuntimeError, ValueError, sqlite3.Error, pickle.UnpicklingError, ClientError, BotoCoreError) as err:

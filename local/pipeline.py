@@ -199,6 +199,7 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
     the process says it is ready, so a demo does not time cold starts as stream latency.
     """
     from local.esm import EsmRunner, EventSourceMapping
+    from local.heap import settle_after_init
     from local.profile import client
 
     app = importlib.import_module(f"functions.{name}.app")
@@ -218,6 +219,7 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
                        checkpoint_path=str(layout.runtime / f"esm-{name}.json"), on_failure=client("sqs"),
                        on_failure_url=layout.dead_letter_url(), save_interval_s=ESM_SAVE_INTERVAL_S)
     app.service()
+    settle_after_init()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ready_marker(layout, name).touch()
