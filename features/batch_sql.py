@@ -35,6 +35,8 @@ class Dialect:
     day_series: str  # format string: one row per integer from {lo} to {hi}, inclusive, column snapshot_day
     safe_cast: str  # format string {expr} {type}: NULL when the value does not convert
     types: dict[str, str]  # source column dtype -> SQL type
+    # Physical layout clause appended to `tx` ({entity}, {key}); empty when the engine plans it well.
+    layout: str = ""
 
 
 DUCKDB = Dialect(
@@ -52,6 +54,11 @@ SPARK = Dialect(
     # The job runs with spark.sql.ansi.enabled=false, where CAST yields NULL on bad input (3.3 and 4.x).
     safe_cast="CAST({expr} AS {type})",
     types={"string": "STRING", "timestamp": "TIMESTAMP", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INT"},
+    # Cache `tx` hash-partitioned by card (the windows, the daily aggregate and both (card, day)
+    # joins then need no shuffle) and sorted by one long key: a single-key sort is a radix sort, and
+    # the windows' own sort on (card, time) then runs over already ordered rows. Sorting 5.4M rows on
+    # (card, time) directly compares mostly equal card prefixes and cost ~15 s of CPU.
+    layout="DISTRIBUTE BY {entity} SORT BY {key}",
 )
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
@@ -62,6 +69,15 @@ REUSED_VIEWS = ("tx", "snapshots_by_day")
 
 def _sql_type(agg: Aggregate) -> str:
     return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
+
+
+def _layout_key() -> str:
+    """One BIGINT ordering rows by (card bucket, event time): a sort hint, never a result.
+
+    2^23 card buckets times 2^40 ms (34 years) fits a BIGINT without overflow; cards sharing a
+    bucket or a wrap of the time part only leave the following (card, time) sort more to do.
+    """
+    return f"PMOD({SOURCE.entity}, {1 << 23}) * {1 << 40} + PMOD(event_ms, {1 << 40})"
 
 
 def _sliding_expr(agg: Aggregate) -> str:
@@ -117,6 +133,8 @@ def statements(dialect: Dialect) -> list[tuple[str, str]]:
     frame = f"PARTITION BY c.{entity} ORDER BY c.snapshot_day RANGE BETWEEN {days} PRECEDING AND 1 PRECEDING"
     group_cols = [f.name for f in record_features(group_for("daily_snapshot"))]
 
+    layout = dialect.layout.format(entity=entity, key=_layout_key())
+    layout = f"\n{layout}" if layout else ""
     # A transaction id seen twice is counted once.
     tx = f"""
 SELECT {source_cols}, event_ms, CAST(FLOOR(event_ms / {MS_PER_DAY}) AS BIGINT) AS event_day
@@ -125,7 +143,7 @@ FROM (
          ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen
   FROM transactions
 ) ranked
-WHERE tid_seen = 1"""
+WHERE tid_seen = 1{layout}"""
 
     sliding = f"""
 SELECT tx.*,

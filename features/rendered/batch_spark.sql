@@ -9,7 +9,8 @@ FROM (
          ROW_NUMBER() OVER (PARTITION BY tid ORDER BY trans_ts, cc_num, amount) AS tid_seen
   FROM transactions
 ) ranked
-WHERE tid_seen = 1;
+WHERE tid_seen = 1
+DISTRIBUTE BY cc_num SORT BY PMOD(cc_num, 8388608) * 1099511627776 + PMOD(event_ms, 1099511627776);
 
 CREATE OR REPLACE TEMPORARY VIEW sliding AS
 SELECT tx.*,

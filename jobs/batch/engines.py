@@ -96,6 +96,14 @@ class SparkEngine:
             # Non-ANSI casts yield NULL on bad values, which the validation query reports (3.3 and 4.x).
             .config("spark.sql.ansi.enabled", "false")
             .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+            # The dedup keeps one row per tid: Spark 3.5+'s partial window-group limit would sort every
+            # row before the shuffle to drop nothing (tids are nearly unique). Unknown to 3.3: ignored.
+            .config("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
+            # `tx` is cached hash-partitioned by card (batch_sql's layout): let the (card, day) joins
+            # use that partitioning instead of reshuffling on both keys, and keep the cached plan's
+            # partitioning stable so that later plans can rely on it (both settings exist since 3.3).
+            .config("spark.sql.requireAllClusterKeysForCoPartition", "false")
+            .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "false")
         )
         # Under spark-submit (EMR Serverless, SageMaker Processing) the cluster sets the master;
         # run from plain Python it is local mode, bound to loopback, no UI, few shuffle partitions.
@@ -108,6 +116,8 @@ class SparkEngine:
                 .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "4g"))
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 4))
+                # One machine has memory to spare and CPU to save: cache columns uncompressed.
+                .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
             )
         self.spark = builder.getOrCreate()
         self.spark.sparkContext.setLogLevel("ERROR")
@@ -127,7 +137,9 @@ class SparkEngine:
     def create_view(self, name: str, select: str, reuse: bool = False) -> None:
         frame = self.spark.sql(select)
         if reuse:
+            # Materialized now, so that the plans of later views see its partitioning and order.
             frame = frame.cache()
+            frame.count()
             self._cached.append(name)
         frame.createOrReplaceTempView(name)
 
