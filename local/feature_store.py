@@ -132,6 +132,10 @@ class _Group:
         return values
 
 
+# json.dumps's output without its per-call setup and circular-reference bookkeeping (once per PutRecord)
+_encode = json.JSONEncoder(check_circular=False).encode
+
+
 class LocalFeatureStore:
     """boto3-`sagemaker-featurestore-runtime`-shaped client over one SQLite file."""
 
@@ -267,7 +271,7 @@ class LocalFeatureStore:
                     ttl: float | None) -> tuple[str, str, float, str, float | None]:
         """(grp, rid, event_time, record JSON, expires_at) of an online row."""
         rid, event = values[group.rid], group.event_seconds(values[group.event_time])
-        body = json.dumps([{"FeatureName": k, "ValueAsString": v} for k, v in values.items()]) if record is None else json.dumps(record)
+        body = _encode([{"FeatureName": k, "ValueAsString": v} for k, v in values.items()] if record is None else record)
         return group.name, rid, event, body, None if ttl is None else event + ttl
 
     @staticmethod

@@ -114,13 +114,16 @@ class Scorer:
         )
         return parse_probabilities(response["Body"].read(), len(rows))
 
-    def caveats(self, agg: AggregateRecord, snapshot: Sequence[dict[str, str]] | None) -> list[tuple[str, str]]:
-        """Why a scored transaction deserves a look: (code, reason) pairs."""
+    def caveats(self, agg: AggregateRecord, snapshot: Sequence[dict[str, str]] | None,
+                served_at: float | None = None) -> list[tuple[str, str]]:
+        """Why a scored transaction deserves a look: (code, reason) pairs. `served_at`: the
+        snapshot's event time when the caller has it already (read from `snapshot` otherwise)."""
         group = self.config.batch_feature_group
         if snapshot is None:
             return [(UNKNOWN_CARD, f"unknown card: no {group} record for cc_num {agg.cc_num}; "
                                    "scored with 1-week features 0")]
-        served_at = snapshot_time(snapshot)
+        if served_at is None:
+            served_at = snapshot_time(snapshot)
         if served_at is not None and served_at > agg.trans_time:
             return [(SNAPSHOT_AFTER_EVENT, f"late: event time {agg.trans_ts} is before the served {group} snapshot "
                                            f"({format_ts(round(served_at * 1000))}); 1-week features are newer than "
@@ -135,14 +138,17 @@ class Scorer:
         cards = list(dict.fromkeys(agg.cc_num for _, agg in unique))
         lookup = read_snapshots(self.store, self.config.batch_feature_group, cards)
         outcome.round_trips = lookup.round_trips
+        # a card's snapshot, its 1-week values and its event time, read once per card, not per transaction
+        served = {card: (rec, snapshot_values(rec), snapshot_time(rec)) for card, rec in lookup.records.items()}
+        unknown = (None, snapshot_values(None), None)
         rows, caveats = [], []
         for record, agg in unique:
-            snapshot = lookup.records.get(agg.cc_num)
-            found = self.caveats(agg, snapshot)
+            snapshot, week, served_at = served.get(agg.cc_num, unknown)
+            found = self.caveats(agg, snapshot, served_at)
             caveats.append([code for code, _ in found])
-            outcome.caveats += [(record, reason) for _, reason in found]
-            rows.append(model_input(with_ratios({SOURCE.amount_column: agg.amount, **agg.aggregates,
-                                                 **snapshot_values(snapshot)})))
+            if found:
+                outcome.caveats += [(record, reason) for _, reason in found]
+            rows.append(model_input(with_ratios({SOURCE.amount_column: agg.amount, **agg.aggregates, **week})))
         probabilities = self.invoke(rows)
         now_ms = self.clock() * 1000
         for (_, agg), features, probability, codes in zip(unique, rows, probabilities, caveats, strict=True):
