@@ -10,12 +10,13 @@ import pytest
 
 from features.records import parse_transaction
 from functions.common.kinesis import PutRecordsError, chunks, put_chunk
-from simulator.__main__ import main
+from simulator.__main__ import main, parser
 from simulator.generate import generate, write
 from simulator.stream import (
     ATTACK_TRANSACTIONS,
     Tx,
     TxFactory,
+    _linger_s,
     attack_scenario,
     history_transactions,
     read_history,
@@ -170,6 +171,7 @@ def test_cli_streams_the_attack_scenario_to_the_local_stream(history: Path, tmp_
     (["stream", "--rate", "10"], "error: --cards-from HISTORY is required with --rate or --scenario\n"),
     (["stream", "--replay", "/nonexistent.parquet", "--local", "x"], "error: history file not found: /nonexistent.parquet\n"),
     (["stream", "--rate", "-1", "--cards-from", "HISTORY"], "error: --rate must be > 0\n"),
+    (["stream", "--rate", "10", "--cards-from", "HISTORY", "--linger-ms", "-5"], "error: --linger-ms must be 0..60000\n"),
 ])
 def test_bad_arguments_are_one_line_errors(argv: list[str], message: str, history: Path, tmp_path: Path, capsys) -> None:
     argv = [str(history) if a == "HISTORY" else a for a in argv]
@@ -186,3 +188,13 @@ def test_cli_reports_an_unreachable_kinesis_endpoint_in_one_line(history: Path, 
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot write to stream transactions: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, linger_s", [
+    (["--local", "streams"], 0.005),  # an insert per batch: batch little, stay fast
+    (["--endpoint-url", "http://127.0.0.1:4566"], 0.1),  # a call per batch: wait as the KPL does
+    (["--endpoint-url", "http://127.0.0.1:4566", "--linger-ms", "0"], 0.0),
+])
+def test_linger_defaults_to_the_cost_of_a_call(argv: list[str], linger_s: float) -> None:
+    args = parser().parse_args(["stream", "--rate", "10", "--cards-from", "h.parquet", *argv])
+    assert _linger_s(args) == linger_s
