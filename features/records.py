@@ -43,13 +43,19 @@ def parse_ts(text: str) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def parse_transaction(payload: bytes | str) -> dict[str, Any]:
-    """Validate one transactions-stream record; returns it with `event_ms` added."""
+def decode_json(payload: bytes | str) -> Any:
+    """A stream record's data as a JSON value; RecordError("not JSON: ...") when it is not."""
     try:
-        record = json.loads(payload)
+        if isinstance(payload, bytes):  # decoded as UTF-8 here: json.loads would sniff the encoding
+            payload = payload.decode("utf-8")
+        return json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RecordError(f"not JSON: {err}") from err
-    return validate_transaction(record)
+
+
+def parse_transaction(payload: bytes | str) -> dict[str, Any]:
+    """Validate one transactions-stream record; returns it with `event_ms` added."""
+    return validate_transaction(decode_json(payload))
 
 
 def validate_transaction(record: Any) -> dict[str, Any]:

@@ -210,13 +210,13 @@ class LocalFeatureStore:
             raise self.exceptions.error("ValidationError", str(err), "PutRecord") from None
         conn = self._conn()
         if stores == (True, False):
-            # Online only (cc-agg-fg, every ingested transaction): one conditional upsert is atomic on
-            # its own, a third of the SQLite work of select-then-write in BEGIN..COMMIT.
+            # Online only (cc-agg-fg, every ingested transaction): the write is one statement, atomic on
+            # its own, so it needs no transaction or savepoint of its own (they cost more than the write).
             self._batch_begin(conn)
-            conn.execute(_UPSERT_NEWER, (*self._online_row(group, values, Record, ttl), self.clock()))
-            return {"ResponseMetadata": {"HTTPStatusCode": 200}}
-        with self._transaction(conn):
             self._write(conn, group, values, Record, stores, ttl, self.clock())
+        else:
+            with self._transaction(conn):
+                self._write(conn, group, values, Record, stores, ttl, self.clock())
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
     # ------------------------------------------------------------------------ transactions
@@ -298,13 +298,8 @@ class LocalFeatureStore:
     ) -> bool:
         """One PutRecord inside an open transaction; True when it became the online record."""
         name, rid, event, body, expires = self._online_row(group, values, record, ttl)
-        wrote_online = False
-        if stores[0]:
-            row = conn.execute("SELECT event_time, expires_at FROM online WHERE grp=? AND rid=?", (name, rid)).fetchone()
-            current = None if row is None or (row[1] is not None and row[1] <= now) else row[0]
-            if current is None or event > current:
-                conn.execute("INSERT OR REPLACE INTO online VALUES (?, ?, ?, ?, ?, 0)", (name, rid, event, body, expires))
-                wrote_online = True
+        # rowcount: 1 when the row was inserted or updated, 0 when the WHERE kept the newer one
+        wrote_online = stores[0] and conn.execute(_UPSERT_NEWER, (name, rid, event, body, expires, now)).rowcount > 0
         if stores[1]:
             conn.execute(
                 "INSERT INTO offline (grp, rid, event_time, record, write_time, api_invocation_time, is_deleted) "

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from features.definition import EVENT_TIME_FEATURE, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
-from features.records import RecordError, validate_transaction
+from features.records import RecordError, decode_json, validate_transaction
 
 # (name, integral) of every sliding aggregate, resolved once: this runs per record.
 SLIDING: tuple[tuple[str, bool], ...] = tuple((a.name, a.feature_type == "Integral") for a in aggregates_of_kind("sliding"))
@@ -44,15 +43,7 @@ def _aggregate_value(name: str, integral: bool, value: Any) -> float:
 
 def parse_aggregate(payload: bytes | str) -> AggregateRecord:
     """Validate one aggregates-stream record; RecordError(reason) when it is bad."""
-    if isinstance(payload, bytes):  # decode once: json.loads would sniff the encoding twice
-        try:
-            payload = payload.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise RecordError(f"not JSON: {err}") from err
-    try:
-        raw = json.loads(payload)  # decoded once: the transaction fields and the aggregates
-    except json.JSONDecodeError as err:
-        raise RecordError(f"not JSON: {err}") from err
+    raw = decode_json(payload)  # decoded once: the transaction fields and the aggregates
     tx = validate_transaction(raw)  # JSON object, transaction fields, their types, the amount
     missing = [name for name, _ in SLIDING if name not in raw]
     if missing:
