@@ -12,12 +12,15 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import ClassVar
 
 
 class Children:
     """Mixed into the pipelines' dataclasses, which own the `children` field and say where logs go."""
 
     children: dict[str, subprocess.Popen]
+    stop_grace_s: ClassVar[float] = 10.0  # SIGTERM to SIGKILL
+
 
     def log_dir(self) -> Path:
         raise NotImplementedError
@@ -38,11 +41,11 @@ class Children:
             if child.poll() is not None:
                 raise RuntimeError(f"{name} exited with {child.returncode}: {self.log_tail(name)}")
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self) -> None:
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self.stop_grace_s
         for child in self.children.values():
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))

@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
@@ -232,6 +232,7 @@ class Pipeline(Children):
     out_of_orderness_ms: int | None = None  # None: the definition's (features.definition.STREAM)
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     profile: LocalStackProfile | None = None
+    stop_grace_s: ClassVar[float] = 15.0  # a consumer may be mid-call to LocalStack when asked to stop
 
     def start(self) -> Pipeline:
         logs = self.root / "logs"
@@ -266,9 +267,6 @@ class Pipeline(Children):
 
     def _python(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         self._spawn(name, [sys.executable, *argv], env, cwd=localstack.PROJECT)
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        super().stop(timeout_s)
 
     def __enter__(self) -> Pipeline:
         try:
