@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from features.definition import EVENT_TIME_FEATURE, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
 from features.records import RecordError, decode_json, validate_transaction
+
+T = TypeVar("T")  # what a caller pairs with each record (its Kinesis record)
 
 # (name, integral) of every sliding aggregate, resolved once: this runs per record.
 SLIDING: tuple[tuple[str, bool], ...] = tuple((a.name, a.feature_type == "Integral") for a in aggregates_of_kind("sliding"))
@@ -66,3 +69,18 @@ def feature_store_record(agg: AggregateRecord) -> list[dict[str, str]]:
     """The cc-agg-fg record of `agg`: the card, the transaction's event time, its sliding-window aggregates."""
     values: dict[str, Any] = {SOURCE.entity: agg.cc_num, EVENT_TIME_FEATURE: f"{agg.trans_time:.3f}", **agg.aggregates}
     return [{"FeatureName": f.name, "ValueAsString": str(values[f.name])} for f in STREAMING_RECORD]
+
+
+def newest_by_card(accepted: Iterable[tuple[T, AggregateRecord]]) -> dict[int, tuple[AggregateRecord, list[T]]]:
+    """Each card's newest record (greatest event time; the first of equals, as the store keeps the
+    first write of an event time) with every record of that card in the batch, in batch order."""
+    cards: dict[int, tuple[AggregateRecord, list[T]]] = {}
+    for record, agg in accepted:
+        held = cards.get(agg.cc_num)
+        if held is None:
+            cards[agg.cc_num] = (agg, [record])
+        else:
+            held[1].append(record)
+            if agg.event_ms > held[0].event_ms:
+                cards[agg.cc_num] = (agg, held[1])
+    return cards
