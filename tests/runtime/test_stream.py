@@ -157,3 +157,42 @@ def test_a_writer_process_and_a_reader_share_the_stream(tmp_path):
     records = read_all(reader, "s", SHARD0)
     assert len(records) == 1000
     assert records[0]["Data"] == b"0-0" and records[-1]["Data"] == b"3-249"
+
+
+def test_reads_start_inside_a_call_and_span_calls_and_shards(kinesis, clock):
+    """A PutRecords call is stored as one batch per shard: reads start and stop anywhere inside one."""
+    kinesis.create_stream(StreamName="s", ShardCount=2)
+    sent: dict[str, list[tuple[str, str]]] = {SHARD0: [], SHARD1: []}
+    for call in range(4):
+        records = [{"Data": f"{call}-{i}", "PartitionKey": f"key-{call}-{i}"} for i in range(7)]
+        for record, result in zip(records, kinesis.put_records(StreamName="s", Records=records)["Records"], strict=True):
+            sent[result["ShardId"]].append((result["SequenceNumber"], record["Data"]))
+        clock.advance(1)
+    assert sent[SHARD0] and sent[SHARD1]
+    assert kinesis.record_count("s") == 28
+    for shard, expected in sent.items():
+        assert [(r["SequenceNumber"], r["Data"].decode()) for r in read_all(kinesis, "s", shard)] == expected
+        for k, (seq, _) in enumerate(expected):
+            at = read_all(kinesis, "s", shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
+            assert [r["SequenceNumber"] for r in at] == [s for s, _ in expected[k:]]
+            after = read_all(kinesis, "s", shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
+            assert [r["SequenceNumber"] for r in after] == [s for s, _ in expected[k + 1:]]
+
+
+def test_a_stream_file_of_the_row_per_record_layout_is_migrated(tmp_path, clock):
+    import sqlite3
+
+    root = tmp_path / "streams"
+    LocalKinesis(root, clock=clock).create_stream(StreamName="s")
+    with sqlite3.connect(root / "s.kinesis.db") as db:  # the previous layout: one row per record
+        db.executescript("DROP TABLE batches; CREATE TABLE records (shard INTEGER NOT NULL, n INTEGER NOT NULL, "
+                         "pk TEXT NOT NULL, data BLOB NOT NULL, arrival REAL NOT NULL, PRIMARY KEY (shard, n)) WITHOUT ROWID;")
+        db.executemany("INSERT INTO records VALUES (0, ?, 'k', ?, ?)",
+                       [(n, f"r{n}".encode(), clock.now + (n >= 3)) for n in range(5)])
+        db.execute("UPDATE shards SET next_n=5")
+    kinesis = LocalKinesis(root, clock=clock)
+    seq = kinesis.put_record(StreamName="s", Data="r5", PartitionKey="k")["SequenceNumber"]
+    assert seq.endswith("5")
+    records = read_all(kinesis, "s", SHARD0)
+    assert [r["Data"] for r in records] == [f"r{n}".encode() for n in range(6)]
+    assert [r["ApproximateArrivalTimestamp"].timestamp() for r in records[:5]] == [clock.now] * 3 + [clock.now + 1] * 2
