@@ -47,11 +47,6 @@ from typing import Any
 
 from features.records import format_ts
 
-
-def b64encode(data: bytes | bytearray | memoryview) -> bytes:
-    """base64.b64encode without its bytes() copy and wrapper (once per record delivered)."""
-    return b2a_base64(data, newline=False)
-
 Handler = Callable[[dict, Any], Any]
 _HANDLER_LOCKS: dict[int, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -256,29 +251,43 @@ class EsmRunner:
 
     # ------------------------------------------------------------------------------- delivery
     def event_record(self, shard_id: str, record: dict) -> dict:
-        arrival = record["ApproximateArrivalTimestamp"]
-        seconds = arrival.timestamp() if isinstance(arrival, datetime) else float(arrival)
-        sequence = record["SequenceNumber"]
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": sequence,
-                "data": b64encode(record["Data"]).decode("ascii"),
-                "approximateArrivalTimestamp": round(seconds, 3),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard_id}:{sequence}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": self.role_arn,
-            "awsRegion": self.mapping.region,
-            "eventSourceARN": self.stream_arn,
-        }
+        return self.event_records(shard_id, [record])[0]
+
+    def event_records(self, shard_id: str, batch: list[dict]) -> list[dict]:
+        """Lambda's Kinesis event records of a batch: one loop, the arrival time converted once per
+        arrival (the records of one PutRecords call share it), no call per record."""
+        role, region, arn, prefix = self.role_arn, self.mapping.region, self.stream_arn, f"{shard_id}:"
+        last: Any = None
+        seconds = 0.0
+        out = []
+        append = out.append
+        for record in batch:
+            arrival = record["ApproximateArrivalTimestamp"]
+            if arrival is not last:
+                last = arrival
+                seconds = round(arrival.timestamp() if isinstance(arrival, datetime) else float(arrival), 3)
+            sequence = record["SequenceNumber"]
+            append({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": record["PartitionKey"],
+                    "sequenceNumber": sequence,
+                    "data": b2a_base64(record["Data"], newline=False).decode("ascii"),
+                    "approximateArrivalTimestamp": seconds,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": prefix + sequence,
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": role,
+                "awsRegion": region,
+                "eventSourceARN": arn,
+            })
+        return out
 
     def _invoke(self, shard_id: str, batch: list[dict]) -> dict[str, str | None]:
         """Call the handler; returns {sequence number: reason} of failed items ({} = success)."""
-        event = {"Records": [self.event_record(shard_id, r) for r in batch]}
+        event = {"Records": self.event_records(shard_id, batch)}
         context = LambdaContext(self.mapping.function_name, self.mapping.function_arn, self.timeout_s)
         self.stats["invocations"] += 1
         try:

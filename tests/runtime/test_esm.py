@@ -278,3 +278,23 @@ def test_sigkill_mid_stream_then_restart_delivers_everything_and_counts_once(tmp
     assert rows[0] == 5000  # nothing lost
     assert (rows[1] or 0) <= 50 and (rows[2] or 1) <= 2  # only the batch in flight came twice
     assert stats["records_in"] == 5000 == stats["processed"] + stats["dead_lettered"]  # counted once
+
+
+def test_each_record_carries_its_own_arrival_time_and_the_sample_events_keys(setup, clock):
+    """The event is built per batch with the arrival converted once per PutRecords call: records
+    of later calls must still carry their own time. Keys as in the sample event (tests/events)."""
+    make, put, _ = setup
+    put([0, 1])
+    clock.advance(2.5)
+    put([2])
+    clock.advance(0.25)
+    put([3, 4])
+    events = []
+    make(lambda e, c: events.append(e), batch_size=10).run(idle_exit_s=0.1)
+    (event,) = events
+    stamps = [r["kinesis"]["approximateArrivalTimestamp"] for r in event["Records"]]
+    t0 = clock.now - 2.75
+    assert stamps == [round(t0, 3)] * 2 + [round(t0 + 2.5, 3)] + [round(t0 + 2.75, 3)] * 2
+    sample = json.loads((Path(__file__).parents[1] / "events" / "kinesis_aggregates.json").read_text())["Records"][0]
+    for record in event["Records"]:
+        assert set(record) == set(sample) and set(record["kinesis"]) == set(sample["kinesis"])
