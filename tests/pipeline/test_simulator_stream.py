@@ -198,3 +198,25 @@ def test_cli_reports_an_unreachable_kinesis_endpoint_in_one_line(history: Path, 
 def test_linger_defaults_to_the_cost_of_a_call(argv: list[str], linger_s: float) -> None:
     args = parser().parse_args(["stream", "--rate", "10", "--cards-from", "h.parquet", *argv])
     assert _linger_s(args) == linger_s
+
+
+def test_entries_and_tids_are_the_reference_functions_bytes() -> None:
+    """The producer's fast paths: Tx.entry is transaction_json's bytes and TxFactory's tids are
+    tid_of's, for awkward tids, amounts and times too."""
+    from datetime import UTC, datetime
+
+    from features.records import transaction_json
+    from simulator.generate import tid_of
+
+    odd = [Tx('q"uote\\back', 4000000000000001, 0.1 + 0.2, 0), Tx("ünï\u2028code", 1, 1e-7, 1_589_536_800_999),
+           Tx("t", 4000000000000002, 12345.67, 1_893_456_000_001), Tx("n", 3, float("nan"), 5),
+           *txs(50, step_ms=86_399_999)]
+    for tx in odd:
+        assert tx.entry() == {"Data": transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms).encode(),
+                              "PartitionKey": str(tx.cc_num)}
+    factory = TxFactory([4000000000000001, 4000000000000002], np.random.default_rng(5))
+    made = [factory.make(1_589_536_800_000 + i * 37_013) for i in range(300)]
+    made += [factory.make(1_589_536_800_000, card=4000000000000001) for _ in range(30)]  # collisions: cents move
+    assert len({tx.tid for tx in made}) == len(made)
+    for tx in made:
+        assert tx.tid == tid_of(datetime.fromtimestamp(tx.event_ms / 1000, tz=UTC), tx.cc_num, tx.amount)
