@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from features.definition import EVENT_TIME_FEATURE, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
@@ -13,13 +12,17 @@ from features.records import RecordError, decode_json, validate_transaction
 
 T = TypeVar("T")  # what a caller pairs with each record (its Kinesis record)
 
-# (name, integral) of every sliding aggregate, resolved once: this runs per record.
-SLIDING: tuple[tuple[str, bool], ...] = tuple((a.name, a.feature_type == "Integral") for a in aggregates_of_kind("sliding"))
+# (name, integral, the JSON type a valid value has) of every sliding aggregate, resolved once:
+# this runs per record.
+SLIDING: tuple[tuple[str, bool, type], ...] = tuple(
+    (a.name, a.feature_type == "Integral", int if a.feature_type == "Integral" else float)
+    for a in aggregates_of_kind("sliding")
+)
 
 
-@dataclass(frozen=True)
-class AggregateRecord:
-    """One transaction with its sliding-window aggregates, validated."""
+class AggregateRecord(NamedTuple):
+    """One transaction with its sliding-window aggregates, validated. (A NamedTuple: immutable, and
+    built in a third of a frozen dataclass's time; one is built per record in both functions.)"""
 
     tid: str
     cc_num: int
@@ -44,22 +47,24 @@ def _aggregate_value(name: str, integral: bool, value: Any) -> float:
     return int(value) if integral else float(value)
 
 
+_TID, _CARD, _AMOUNT, _EVENT_TIME = SOURCE.id_column, SOURCE.entity, SOURCE.amount_column, SOURCE.event_time
+
+
 def parse_aggregate(payload: bytes | str) -> AggregateRecord:
     """Validate one aggregates-stream record; RecordError(reason) when it is bad."""
     raw = decode_json(payload)  # decoded once: the transaction fields and the aggregates
     tx = validate_transaction(raw)  # JSON object, transaction fields, their types, the amount
-    missing = [name for name, _ in SLIDING if name not in raw]
-    if missing:
-        raise RecordError(f"missing field(s): {', '.join(missing)}")
-    aggregates = {name: _aggregate_value(name, integral, raw[name]) for name, integral in SLIDING}
-    return AggregateRecord(
-        tid=tx[SOURCE.id_column],
-        cc_num=tx[SOURCE.entity],
-        amount=tx[SOURCE.amount_column],
-        trans_ts=tx[SOURCE.event_time],
-        event_ms=tx["event_ms"],
-        aggregates=aggregates,
-    )
+    try:
+        aggregates = {name: raw[name] for name, _, _ in SLIDING}
+    except KeyError:
+        missing = [name for name, _, _ in SLIDING if name not in raw]
+        raise RecordError(f"missing field(s): {', '.join(missing)}") from None
+    for name, integral, kind in SLIDING:
+        value = aggregates[name]
+        # the common case, a value of its type in [0, inf), is kept as is; NaN fails the comparison
+        if type(value) is not kind or not 0 <= value < math.inf:
+            aggregates[name] = _aggregate_value(name, integral, value)
+    return AggregateRecord(tx[_TID], tx[_CARD], tx[_AMOUNT], tx[_EVENT_TIME], tx["event_ms"], aggregates)
 
 
 STREAMING_RECORD = record_features(group_for("sliding"))

@@ -10,6 +10,7 @@ transient fault: Powertools reports it in batchItemFailures and the mapping retr
 from __future__ import annotations
 
 import json
+from binascii import a2b_base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,8 @@ class TriageProcessor(BatchProcessor):
 def payload(record: KinesisStreamRecord) -> bytes:
     """The record's data, decoded; undecodable base64 is a bad record."""
     try:
-        return record.kinesis.data_as_bytes()
+        # what record.kinesis.data_as_bytes() returns (base64.b64decode), without its two wrappers per record
+        return a2b_base64(record["kinesis"]["data"])
     except (ValueError, TypeError) as err:  # binascii.Error is a ValueError
         raise RecordError(f"data is not base64: {err}") from err
 
