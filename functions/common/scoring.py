@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,12 +16,13 @@ from functions.common.config import ScoreConfig
 from functions.common.kinesis import put_all
 from functions.common.serving import (
     BATCH_FEATURE_NAMES,
-    csv_rows,
-    model_input,
+    add_ratios,
+    csv_body,
+    format_row,
+    model_values,
     parse_probabilities,
     snapshot_time,
     snapshot_values,
-    with_ratios,
 )
 
 UNKNOWN_CARD = "unknown_card"
@@ -30,8 +32,25 @@ IDENTIFIERS_PER_CALL = 100  # and <= 100 identifier entries per call (botocore s
 LOOKUP_ATTEMPTS = 3
 
 
-# json.dumps's output without its per-call setup and circular-reference bookkeeping (once per prediction)
 _encode = json.JSONEncoder(check_circular=False).encode
+_string = json.encoder.encode_basestring_ascii  # json.dumps's text of a str
+
+
+def _number(value: float) -> str:
+    """json.dumps's text of a number: repr, but NaN and infinities are spelled JSON's way."""
+    return repr(value) if math.isfinite(value) else _encode(value)
+
+
+def prediction_json(agg: AggregateRecord, features: str, probability: float, fraud: bool, threshold: str,
+                    caveats: list[str], latency_ms: float) -> str:
+    """The prediction record, byte for byte what json.dumps writes for
+    {tid, cc_num, amount, trans_ts, features, probability, fraud, threshold, caveats,
+    event_to_prediction_ms}, from texts formatted once (`features`: format_row's JSON object,
+    `threshold`: _number's). One per transaction: json.dumps of the dict cost twice as much."""
+    return (f'{{"tid": {_string(agg.tid)}, "cc_num": {agg.cc_num!r}, "amount": {_number(agg.amount)}, '
+            f'"trans_ts": {_string(agg.trans_ts)}, "features": {features}, "probability": {_number(probability)}, '
+            f'"fraud": {"true" if fraud else "false"}, "threshold": {threshold}, '
+            f'"caveats": {_encode(caveats) if caveats else "[]"}, "event_to_prediction_ms": {_number(latency_ms)}}}')
 
 
 class FeatureStoreError(RuntimeError):
@@ -46,14 +65,11 @@ class Lookup:
 
 @dataclass
 class Outcome:
-    predictions: list[dict[str, Any]] = field(default_factory=list)
+    scored: int = 0  # predictions written
+    frauds: int = 0  # of which flagged
     duplicates: list[tuple[Any, str]] = field(default_factory=list)  # (record, reason): rejected
     caveats: list[tuple[Any, str]] = field(default_factory=list)  # (record, reason): scored, worth a look
     round_trips: int = 0
-
-    @property
-    def frauds(self) -> int:
-        return sum(1 for p in self.predictions if p["fraud"])
 
 
 def read_snapshots(store: Any, group: str, cards: Sequence[int]) -> Lookup:
@@ -89,14 +105,15 @@ def read_snapshots(store: Any, group: str, cards: Sequence[int]) -> Lookup:
 
 def first_by_tid(accepted: Sequence[tuple[Any, AggregateRecord]]) -> tuple[list[tuple[Any, AggregateRecord]], list[tuple[Any, str]]]:
     """Keep the first record of each tid; later copies in the batch are duplicates (with a reason)."""
-    seen: dict[str, str] = {}
+    seen: dict[str, Any] = {}  # tid -> its first record
     unique, duplicates = [], []
     for record, agg in accepted:
-        where = record.kinesis.sequence_number
-        if agg.tid in seen:
-            duplicates.append((record, f"duplicate: tid {agg.tid} already in this batch (sequence number {seen[agg.tid]})"))
+        first = seen.get(agg.tid)
+        if first is not None:
+            duplicates.append((record, f"duplicate: tid {agg.tid} already in this batch "
+                                       f"(sequence number {first.kinesis.sequence_number})"))
         else:
-            seen[agg.tid] = where
+            seen[agg.tid] = record
             unique.append((record, agg))
     return unique, duplicates
 
@@ -108,11 +125,12 @@ class Scorer:
                  clock: Callable[[], float] = time.time) -> None:
         self.config, self.store, self.endpoint, self.sink, self.clock = config, store, endpoint, sink, clock
 
-    def invoke(self, rows: list[dict[str, float]]) -> list[float]:
+    def invoke(self, lines: list[str]) -> list[float]:
+        """One endpoint call for the rows (format_row's CSV lines): a probability per row."""
         response = self.endpoint.invoke_endpoint(
-            EndpointName=self.config.endpoint_name, ContentType="text/csv", Accept="text/csv", Body=csv_rows(rows)
+            EndpointName=self.config.endpoint_name, ContentType="text/csv", Accept="text/csv", Body=csv_body(lines)
         )
-        return parse_probabilities(response["Body"].read(), len(rows))
+        return parse_probabilities(response["Body"].read(), len(lines))
 
     def caveats(self, agg: AggregateRecord, snapshot: Sequence[dict[str, str]] | None,
                 served_at: float | None = None) -> list[tuple[str, str]]:
@@ -141,30 +159,27 @@ class Scorer:
         # a card's snapshot, its 1-week values and its event time, read once per card, not per transaction
         served = {card: (rec, snapshot_values(rec), snapshot_time(rec)) for card, rec in lookup.records.items()}
         unknown = (None, snapshot_values(None), None)
-        rows, caveats = [], []
+        amount = SOURCE.amount_column
+        lines, features, caveats = [], [], []
         for record, agg in unique:
             snapshot, week, served_at = served.get(agg.cc_num, unknown)
             found = self.caveats(agg, snapshot, served_at)
             caveats.append([code for code, _ in found])
             if found:
                 outcome.caveats += [(record, reason) for _, reason in found]
-            rows.append(model_input(with_ratios({SOURCE.amount_column: agg.amount, **agg.aggregates, **week})))
-        probabilities = self.invoke(rows)
+            line, feature_json = format_row(model_values(add_ratios({amount: agg.amount, **agg.aggregates, **week})))
+            lines.append(line)
+            features.append(feature_json)
+        probabilities = self.invoke(lines)
         now_ms = self.clock() * 1000
-        for (_, agg), features, probability, codes in zip(unique, rows, probabilities, caveats, strict=True):
-            outcome.predictions.append({
-                "tid": agg.tid,
-                "cc_num": agg.cc_num,
-                "amount": agg.amount,
-                "trans_ts": agg.trans_ts,
-                "features": features,
-                "probability": probability,
-                "fraud": probability >= self.config.threshold,
-                "threshold": self.config.threshold,
-                "caveats": codes,
-                "event_to_prediction_ms": round(now_ms - agg.event_ms, 3),
-            })
-        put_all(self.sink, self.config.predictions_stream, (
-            {"Data": _encode(p).encode(), "PartitionKey": str(p["cc_num"])} for p in outcome.predictions
-        ))
+        threshold, threshold_text = self.config.threshold, _number(self.config.threshold)
+        entries = []
+        for (_, agg), feature_json, probability, codes in zip(unique, features, probabilities, caveats, strict=True):
+            fraud = probability >= threshold
+            outcome.frauds += fraud
+            data = prediction_json(agg, feature_json, probability, fraud, threshold_text, codes,
+                                   round(now_ms - agg.event_ms, 3))
+            entries.append({"Data": data.encode(), "PartitionKey": str(agg.cc_num)})
+        outcome.scored = len(entries)
+        put_all(self.sink, self.config.predictions_stream, entries)
         return outcome

@@ -48,7 +48,7 @@ class Service:
         for record, reason in outcome.caveats:
             self.dead_letters.send(record, reason, SCORED_WITH_CAVEAT)
         count = MetricUnit.Count
-        metrics.add_metric(name="TransactionsScored", unit=count, value=len(outcome.predictions))
+        metrics.add_metric(name="TransactionsScored", unit=count, value=outcome.scored)
         metrics.add_metric(name="FraudsFlagged", unit=count, value=outcome.frauds)
         metrics.add_metric(name="RecordsDeadLettered", unit=count, value=len(rejected) + len(outcome.duplicates))
         metrics.add_metric(name="TransactionsWithCaveats", unit=count, value=len(outcome.caveats))

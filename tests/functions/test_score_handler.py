@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
 import time
 
 import pytest
 
+from features.definition import MODEL_INPUT
 from functions.score import app
 from tests.events.factory import aggregate, kinesis_event, load, model_row, sequence
 from tests.functions.fakes import DLQ, Aws, FakeKinesis, emf
@@ -194,3 +197,28 @@ def test_a_batch_reads_the_store_in_one_call_up_to_the_apis_limit(known_cards: A
     known_cards.store.batch_gets.clear()
     app.lambda_handler(event, None)
     assert [len(call) for call in known_cards.store.batch_gets] == [4, 4, 3]
+
+
+def test_prediction_records_are_what_json_dumps_writes_and_the_csv_has_the_same_numbers(aws: Aws) -> None:
+    # GIVEN a card whose 1-week average is tiny (so amount / it overflows to inf), a known card, an unknown
+    # card, a non-ASCII tid, and a fraud
+    aws.store.online = {"fraud-cc-agg-batch-fg": {
+        str(CARD_A): snapshot(CARD_A, "1589500800.0", "3", "1e-300"),
+        str(CARD_B): snapshot(CARD_B, "1589500800.0", "7", "41.123456789"),
+    }}
+    event = kinesis_event(aggregate("huge", CARD_A, 1e300, T0, 2, 5e299),
+                          aggregate("tïd-ü", CARD_B, 0.1, T0 + 1, 5, 1 / 3),
+                          aggregate("new", NEW_CARD, 12.5, T0 + 2, 1, 12.5))
+    # WHEN the handler scores them
+    assert app.lambda_handler(event, None) == {"batchItemFailures": []}
+    # THEN each record's bytes are json.dumps of its own content: the same text for every number
+    datas = [r["Data"] for r in aws.kinesis.records]
+    assert [json.dumps(json.loads(d)).encode() for d in datas] == datas
+    predictions = [json.loads(d) for d in datas]
+    assert [p["tid"] for p in predictions] == ["huge", "tïd-ü", "new"]
+    assert math.isinf(predictions[0]["features"]["amt_ratio2"]) and b"Infinity" in datas[0]
+    assert [p["fraud"] for p in predictions] == [False, True, False]
+    # AND the endpoint got the same values (exact floats) in MODEL_INPUT order
+    (call,) = aws.endpoint.calls
+    sent = [[float(v) for v in line.split(",")] for line in call["Body"].split("\n")]
+    assert sent == [[float(p["features"][name]) for name in MODEL_INPUT] for p in predictions]
