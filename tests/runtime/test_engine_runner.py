@@ -186,3 +186,21 @@ def test_several_input_shards_recover_to_the_same_outputs_as_an_uninterrupted_ru
         assert Counter(json.dumps(r) for r in read(crashed, stream)) == Counter(json.dumps(r) for r in read(steady, stream))
     aggregates = read(crashed, STREAMS.output)
     assert len(aggregates) == len({a["tid"] for a in aggregates}) > 2500
+
+
+def test_checkpoints_are_paced_by_their_cost_and_skipped_while_nothing_changed(streams, tmp_path):
+    runner = EngineRunner(streams, tmp_path / "state.db", STREAMS, batch_limit=200, checkpoint_interval_s=0.0)
+
+    def saved() -> float:
+        return runner.db.execute("SELECT created FROM checkpoint").fetchone()[0]
+
+    initial = saved()
+    runner.step()  # no input: nothing to save
+    assert not runner.dirty and saved() == initial
+    write(streams, payloads(600, seed=4))
+    runner.checkpoint_cpu_s = 3600.0  # a checkpoint that costs an hour of CPU: not before 20 hours of work
+    assert runner.step() == 200 and runner.dirty and saved() == initial and not runner.checkpoint_due()
+    runner.checkpoint_cpu_s = 0.0  # a free one: due at once
+    assert runner.checkpoint_due()
+    runner.step()
+    assert not runner.dirty and saved() > initial and runner.db.execute("SELECT COUNT(*) FROM wal").fetchone()[0] == 0
