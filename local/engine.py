@@ -60,6 +60,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate, chain, islice
+from json.encoder import encode_basestring_ascii
+from math import isfinite
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -546,6 +548,8 @@ class EngineRunner:
         self.cpu_at_checkpoint = time.process_time()
         self.dirty = False  # input processed since the last checkpoint
         self.cp = self._load()
+        self.encode_aggregate = compile_json_encoder((*TRANSACTION_FIELDS, *self.cp.engine.names),
+                                                     frozenset((SOURCE.id_column, SOURCE.event_time)))
         self.recovered = self._recover()
 
     # ------------------------------------------------------------------------------ checkpoint
@@ -712,7 +716,12 @@ class EngineRunner:
             (self.streams.late, outputs.late),
             (self.streams.dead, outputs.duplicates + outputs.dead),
         ):
-            entries = []
+            if name == self.streams.output and not self.suppress:  # the hot path: one aggregate per transaction
+                fast = self.encode_aggregate
+                entries = [{"Data": fast(r).encode(), "PartitionKey": str(r[entity] or "dead")} for r in records]
+                records = []
+            else:
+                entries = []
             for record in records:
                 data = _encode(record).encode()
                 if self.suppress and self.suppress[(name, data)] > 0:
@@ -784,6 +793,31 @@ class EngineRunner:
 
 # json.dumps's output without its per-call setup and circular-reference bookkeeping (records are flat)
 _encode = json.JSONEncoder(check_circular=False).encode
+
+
+def compile_json_encoder(fields: tuple[str, ...], strings: frozenset[str]) -> Callable[[dict[str, Any]], str]:
+    """_encode's text for flat records with these keys in this order, `strings` str and the others
+    numbers (the engine's aggregate records), by one generated f-string: strings through json's
+    own C string encoder, numbers by repr -- what the json encoder writes for an int or a finite
+    float. Any other record (a non-finite sum, a bool, another layout) takes _encode."""
+    names = [f"v{i}" for i in range(len(fields))]
+    checks = " and ".join(f"type({v}) is str" if f in strings else f"(type({v}) is int or (type({v}) is float and _finite({v})))"
+                          for f, v in zip(fields, names, strict=True))
+    parts = ", ".join(f"{json.dumps(f)}: {{_text({v})}}" if f in strings else f"{json.dumps(f)}: {{{v}!r}}"
+                      for f, v in zip(fields, names, strict=True))
+    source = (
+        "def encode(r):\n"
+        "    if tuple(r) != _fields:\n"
+        "        return _encode(r)\n"
+        f"    {', '.join(names)}, = r.values()\n"
+        f"    if not ({checks}):\n"
+        "        return _encode(r)\n"
+        f"    return f'{{{{{parts}}}}}'\n"
+    )
+    namespace: dict[str, Any] = {"_text": encode_basestring_ascii, "_encode": _encode, "_fields": tuple(fields),
+                                 "_finite": isfinite}
+    exec(compile(source, "<aggregate json encoder>", "exec"), namespace)
+    return namespace["encode"]
 
 
 def _arrival(record: dict) -> float:
