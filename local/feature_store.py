@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS offline (id INTEGER PRIMARY KEY AUTOINCREMENT, grp TE
     is_deleted INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS offline_rid ON offline (grp, rid, event_time);
 """
+# json.loads without its two whitespace scans: a stored record is Group.body's text, nothing around it
+_decode = json.JSONDecoder().raw_decode
 # PutRecord's online rule as one statement: written when the row is absent, expired (treated as
 # absent), or older than the record's event time. Parameters: grp, rid, event_time, record, expires_at, now.
 _UPSERT_NEWER = (
@@ -369,14 +371,14 @@ class LocalFeatureStore:
                 (group.name, *chunk),
             ):
                 if expires is None or expires > now:
-                    found[rid] = (json.loads(body), expires)
+                    found[rid] = (_decode(body)[0], expires)
         return found
 
     @staticmethod
-    def _select(record: list[dict], names: list[str] | None) -> list[dict]:
-        if not names:
+    def _select(record: list[dict], wanted: set[str] | None) -> list[dict]:
+        """The record's features named in `wanted` (None or empty: all of them)."""
+        if not wanted:
             return record
-        wanted = set(names)
         return [f for f in record if f["FeatureName"] in wanted]
 
     def get_record(
@@ -393,7 +395,7 @@ class LocalFeatureStore:
         hit = self._online(group, [RecordIdentifierValueAsString]).get(RecordIdentifierValueAsString)
         response: dict[str, Any] = {"ResponseMetadata": {"HTTPStatusCode": 200}}
         if hit is not None:
-            response["Record"] = self._select(hit[0], FeatureNames)
+            response["Record"] = self._select(hit[0], set(FeatureNames or ()))
             if ExpirationTimeResponse == "Enabled" and hit[1] is not None:
                 response["ExpiresAt"] = iso(hit[1])
         return response
@@ -418,11 +420,12 @@ class LocalFeatureStore:
                 ]
                 continue
             found = self._online(group, rids)
+            wanted = set(ident.get("FeatureNames") or ())  # once per identifier entry, not per record
             for rid in rids:
                 if rid in found:
                     record, expires = found[rid]
                     detail = {"FeatureGroupName": name, "RecordIdentifierValueAsString": rid,
-                              "Record": self._select(record, ident.get("FeatureNames"))}
+                              "Record": self._select(record, wanted)}
                     if ExpirationTimeResponse == "Enabled" and expires is not None:
                         detail["ExpiresAt"] = iso(expires)
                     records.append(detail)
