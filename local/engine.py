@@ -111,6 +111,7 @@ class Outputs:
 # (tid, cc_num, amount, event_ms, trans_ts text or None): a validated transaction
 Row = tuple[str, int, float, int, str | None]
 NO_TIME = -(1 << 63)  # below every event time: "no watermark yet" in the admission loop
+_SHARD_ID, _SEQUENCE = itemgetter("ShardId"), itemgetter("SequenceNumber")
 _EVENT_MS, _TID = itemgetter(3), itemgetter(0)  # a Row's event time: pending rows are sorted by it, stably (ties keep arrival order)
 
 
@@ -705,8 +706,8 @@ class EngineRunner:
             order = {s: i for i, s in enumerate(self.shards)}
             valid.sort(key=lambda x: (_arrival(x[1]), x[2][3], order[x[0]], int(x[1]["SequenceNumber"])))
         engine.process_rows([row for _, _, row in valid], outputs)
-        for sid, r in records:  # positions advance past dead records too
-            self.cp.positions[sid] = r["SequenceNumber"]
+        # positions advance past dead records too (a shard's records are in sequence order: its last wins)
+        self.cp.positions.update({sid: r["SequenceNumber"] for sid, r in records})
         self._publish(outputs)
 
     def _publish(self, outputs: Outputs) -> None:
@@ -737,8 +738,15 @@ class EngineRunner:
         delay = 0.05
         while entries:
             response = self.kinesis.put_records(StreamName=name, Records=entries)
+            results = response["Records"]
+            if not response.get("FailedRecordCount") and len(set(map(_SHARD_ID, results))) == 1:
+                # all in, one shard (the common case): its newest sequence number, without a loop per record
+                sid, seq = results[0]["ShardId"], max(map(_SEQUENCE, results), key=int)
+                if sid not in tips or int(seq) > int(tips[sid]):
+                    tips[sid] = seq
+                return
             retry = []
-            for entry, result in zip(entries, response["Records"], strict=True):
+            for entry, result in zip(entries, results, strict=True):
                 if "ErrorCode" in result:
                     retry.append(entry)
                 else:
