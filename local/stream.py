@@ -596,18 +596,18 @@ class LocalKinesis:
         records: list[dict] = []
         # from the batch holding n (or the oldest kept one), in order, until Limit + 1 records
         cursor = stream.conn().execute(
-            "SELECT first, arrival, body FROM batches WHERE shard=?1 AND first >= "
+            "SELECT first, count, arrival, body FROM batches WHERE shard=?1 AND first >= "
             "(SELECT coalesce(max(first), 0) FROM batches WHERE shard=?1 AND first <= ?2) ORDER BY first",
             (shard, n),
         )
         prefix, want = _SHARD_PREFIXES[shard], Limit + 1
         more = False
-        for first, arrival, body in cursor:
-            keys, datas = marshal.loads(body)
+        for first, count, arrival, body in cursor:
             skip = max(0, n - first)
-            take = min(len(keys), skip + want - len(records))
-            if skip >= take:
+            take = min(count, skip + want - len(records))
+            if skip >= take:  # read up to its end already (an empty poll at the tip): not decoded
                 continue
+            keys, datas = marshal.loads(body)
             moment = datetime.fromtimestamp(arrival, UTC)  # one object for the batch's records
             records += [
                 {"SequenceNumber": f"{prefix}{k:020d}", "ApproximateArrivalTimestamp": moment, "Data": data, "PartitionKey": pk}
