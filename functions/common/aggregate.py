@@ -67,13 +67,14 @@ def parse_aggregate(payload: bytes | str) -> AggregateRecord:
     return AggregateRecord(tx[_TID], tx[_CARD], tx[_AMOUNT], tx[_EVENT_TIME], tx["event_ms"], aggregates)
 
 
-STREAMING_RECORD = record_features(group_for("sliding"))
+# cc-agg-fg's features in record order, resolved once: used per PutRecord
+_STREAMING_NAMES = tuple(f.name for f in record_features(group_for("sliding")))
 
 
 def feature_store_record(agg: AggregateRecord) -> list[dict[str, str]]:
     """The cc-agg-fg record of `agg`: the card, the transaction's event time, its sliding-window aggregates."""
-    values: dict[str, Any] = {SOURCE.entity: agg.cc_num, EVENT_TIME_FEATURE: f"{agg.trans_time:.3f}", **agg.aggregates}
-    return [{"FeatureName": f.name, "ValueAsString": str(values[f.name])} for f in STREAMING_RECORD]
+    values: dict[str, Any] = {_CARD: agg.cc_num, EVENT_TIME_FEATURE: f"{agg.trans_time:.3f}", **agg.aggregates}
+    return [{"FeatureName": name, "ValueAsString": str(values[name])} for name in _STREAMING_NAMES]
 
 
 def newest_by_card(accepted: Iterable[tuple[T, AggregateRecord]]) -> dict[int, tuple[AggregateRecord, list[T]]]:
