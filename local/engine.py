@@ -70,6 +70,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
 from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
+from local.stream import poll_wait_s
 
 DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
 # Idle-input poll of the engine process: a local stream read is a cheap SQLite query, so 5 ms
@@ -791,11 +792,11 @@ class EngineRunner:
             if self.step():
                 idle_since = time.monotonic()
                 continue
-            if exit_when_idle_s is not None and time.monotonic() - idle_since >= exit_when_idle_s and not (
-                self.idle_flush_s is not None and self.engine.pending
-            ):
+            flush_due = self.idle_flush_s is not None and self.engine.pending  # an idle flush keeps its pace
+            idle = time.monotonic() - idle_since
+            if exit_when_idle_s is not None and idle >= exit_when_idle_s and not flush_due:
                 break
-            stop.wait(poll_s)
+            stop.wait(poll_s if flush_due else poll_wait_s(poll_s, idle))
         self.checkpoint()
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from features.records import format_ts
+from local.stream import poll_wait_s
 
 Handler = Callable[[dict, Any], Any]
 _HANDLER_LOCKS: dict[int, threading.Lock] = {}
@@ -243,9 +244,10 @@ class EsmRunner:
                     continue
                 self.flush()
                 pending = any(s.buffer for s in self.shards)
-                if idle_exit_s is not None and not pending and time.monotonic() - idle_since >= idle_exit_s:
+                idle = time.monotonic() - idle_since
+                if idle_exit_s is not None and not pending and idle >= idle_exit_s:
                     return
-                stop.wait(poll_s)
+                stop.wait(poll_s if pending else poll_wait_s(poll_s, idle))  # a batching window keeps its pace
         finally:
             self.flush()
 

@@ -196,3 +196,11 @@ def test_a_stream_file_of_the_row_per_record_layout_is_migrated(tmp_path, clock)
     records = read_all(kinesis, "s", SHARD0)
     assert [r["Data"] for r in records] == [f"r{n}".encode() for n in range(6)]
     assert [r["ApproximateArrivalTimestamp"].timestamp() for r in records[:5]] == [clock.now] * 3 + [clock.now + 1] * 2
+
+
+def test_readers_of_a_quiet_stream_poll_less_often():
+    from local.stream import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
+
+    assert poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005  # traffic: the reader's pace
+    assert poll_wait_s(0.005, IDLE_AFTER_S) == IDLE_POLL_S > 0.005  # quiet: fewer wakeups
+    assert poll_wait_s(0.2, 60.0) == 0.2  # never faster than asked
