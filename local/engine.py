@@ -59,6 +59,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import accumulate, chain, islice
 from json.encoder import encode_basestring_ascii
 from math import isfinite
@@ -129,6 +130,7 @@ _TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
 _day_prefix: dict[int, str] = {}
 
 
+@lru_cache(maxsize=4096)  # consecutive rows mostly share their second
 def _prefix(second: int) -> str:
     """"YYYY-MM-DDTHH:MM:SS." of an epoch second: the date cached per day, the time by arithmetic
     (strftime per row would cost more than the whole aggregation)."""
