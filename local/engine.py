@@ -665,8 +665,10 @@ class EngineRunner:
                 self.iterators[sid] = page["NextShardIterator"]
                 if page.get("MillisBehindLatest", 0) > 0 and buf:
                     limited.append(_arrival(buf[-1]))
-        if not limited or len(self.shards) == 1:
-            return self._take(lambda _r: True)
+        if not limited or len(self.shards) == 1:  # everything buffered (no test per record)
+            batch = [(sid, r) for sid in self.shards for r in self.buffer[sid]]
+            self.buffer = {sid: [] for sid in self.shards}
+            return batch
         # A shard that has more than it returned bounds the batch: only records that arrived before
         # its last one are taken from every shard (so none arrives later from it); if that leaves
         # nothing, records arrived at that same time are taken too.
@@ -765,11 +767,11 @@ class EngineRunner:
         """One batch: read, log, process, publish; checkpoint when due. Returns records read."""
         batch = self._fetch()
         if batch:
-            ranges: dict[str, list[str]] = {}
-            for sid, r in batch:
-                ranges.setdefault(sid, [r["SequenceNumber"], r["SequenceNumber"]])[1] = r["SequenceNumber"]
+            # each shard's first and last sequence number, shards in the order they first appear
+            last = {sid: r["SequenceNumber"] for sid, r in batch}
+            first = {sid: r["SequenceNumber"] for sid, r in reversed(batch)}
             self.db.execute("INSERT INTO wal (entry) VALUES (?)",
-                            (json.dumps({"read": [[s, a, b] for s, (a, b) in ranges.items()]}),))
+                            (json.dumps({"read": [[s, first[s], b] for s, b in last.items()]}),))
             self._process(batch)
             self.last_input, self.dirty = time.monotonic(), True
         elif (
