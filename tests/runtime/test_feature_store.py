@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import boto3
@@ -210,3 +211,36 @@ def test_batched_writes_commit_together_and_roll_back_together(store):
     assert len(other.offline_records(BATCH)) == 2
     store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 4, 100, 4))  # outside: autocommit again
     assert seen(4)
+
+
+def test_the_stored_record_is_json_dumps_of_the_put_and_reads_back_unchanged(store):
+    # GIVEN a group with a String feature and a String event time, and a record with non-ASCII text
+    store.create_feature_group({
+        "feature_group_name": "notes-fg", "record_identifier_feature_name": "id", "event_time_feature_name": "at",
+        "online_store": True, "offline_store": True,
+        "features": [{"name": "id", "type": "String"}, {"name": "at", "type": "String"},
+                     {"name": "note", "type": "String"}, {"name": "n", "type": "Integral"}]})
+    rec = [{"FeatureName": "id", "ValueAsString": "c-1"}, {"FeatureName": "note", "ValueAsString": 'dé"jà\n'},
+           {"FeatureName": "at", "ValueAsString": "2020-05-15T10:00:00.000Z"}, {"FeatureName": "n", "ValueAsString": "7"}]
+    # WHEN it is put
+    store.put_record(FeatureGroupName="notes-fg", Record=rec)
+    # THEN online and offline hold json.dumps of it, and reads give it back as put (order included)
+    conn = store._conn()
+    assert conn.execute("SELECT record, event_time FROM online WHERE grp='notes-fg'").fetchone() == (
+        json.dumps(rec), 1589536800.0)
+    assert conn.execute("SELECT record FROM offline WHERE grp='notes-fg'").fetchone() == (json.dumps(rec),)
+    assert store.get_record(FeatureGroupName="notes-fg", RecordIdentifierValueAsString="c-1")["Record"] == rec
+    got = store.batch_get_record(Identifiers=[{"FeatureGroupName": "notes-fg", "RecordIdentifiersValueAsString": ["c-1"],
+                                               "FeatureNames": ["note", "at"]}])
+    assert got["Records"][0]["Record"] == [rec[1], rec[2]]
+
+
+@pytest.mark.parametrize("bad, why", [
+    ([{"FeatureName": SOURCE.entity, "ValueAsString": "1"}, {"FeatureName": SOURCE.entity, "ValueAsString": "2"}],
+     "appears twice"),
+    ([{"FeatureName": SOURCE.entity, "ValueAsString": 1}], "has no ValueAsString"),
+    ([], "non-empty list"),
+])
+def test_malformed_records_are_validation_errors(store, bad, why):
+    with pytest.raises(store.exceptions.ValidationError, match=why):
+        store.put_record(FeatureGroupName=STREAM, Record=bad)
