@@ -19,7 +19,6 @@ from functions.common.serving import (
     add_ratios,
     csv_body,
     format_row,
-    model_values,
     parse_probabilities,
     snapshot_time,
     snapshot_values,
@@ -42,7 +41,7 @@ def _number(value: float) -> str:
 
 
 def prediction_json(agg: AggregateRecord, features: str, probability: float, fraud: bool, threshold: str,
-                    caveats: list[str], latency_ms: float) -> str:
+                    caveats: Sequence[str], latency_ms: float) -> str:
     """The prediction record, byte for byte what json.dumps writes for
     {tid, cc_num, amount, trans_ts, features, probability, fraud, threshold, caveats,
     event_to_prediction_ms}, from texts formatted once (`features`: format_row's JSON object,
@@ -164,10 +163,12 @@ class Scorer:
         for record, agg in unique:
             snapshot, week, served_at = served.get(agg.cc_num, unknown)
             found = self.caveats(agg, snapshot, served_at)
-            caveats.append([code for code, _ in found])
             if found:
+                caveats.append([code for code, _ in found])
                 outcome.caveats += [(record, reason) for _, reason in found]
-            line, feature_json = format_row(model_values(add_ratios({amount: agg.amount, **agg.aggregates, **week})))
+            else:
+                caveats.append(())  # the common case, without a list per transaction
+            line, feature_json = format_row(add_ratios({amount: agg.amount, **agg.aggregates, **week}))
             lines.append(line)
             features.append(feature_json)
         probabilities = self.invoke(lines)

@@ -68,26 +68,20 @@ def snapshot_time(record: Sequence[Mapping[str, str]]) -> float | None:
     return None
 
 
-_MODEL_VALUES = operator.itemgetter(*MODEL_INPUT)
-
-
-def model_values(values: Mapping[str, float]) -> tuple[float, ...]:
-    """The model's features, in MODEL_INPUT order."""
-    return _MODEL_VALUES(values)
-
-
+_MODEL_VALUES = operator.itemgetter(*MODEL_INPUT)  # the model's features, in MODEL_INPUT order
 # json.dumps's text for each feature name as a key, in MODEL_INPUT order
 _FEATURE_KEYS = tuple(encode_basestring_ascii(name) + ": " for name in MODEL_INPUT)
 _encode = json.JSONEncoder(check_circular=False).encode
 
 
-def format_row(values: Sequence[float]) -> tuple[str, str]:
-    """One model-input row (MODEL_INPUT order) formatted once for both its uses: the endpoint's
+def format_row(features: Mapping[str, float]) -> tuple[str, str]:
+    """One transaction's model input (`features` by name) formatted once for both its uses: the endpoint's
     text/csv line (no header, exact floats: repr) and the prediction's features, the JSON object
     json.dumps writes for {name: value}. JSON numbers are repr too, so the text is shared
     (formatting was ~8% of the score function); NaN and infinities, which JSON spells
     differently, take json's own path. Use csv_body to join the lines."""
-    # map(repr) and the joins run in C: this is per transaction
+    # itemgetter, map(repr) and the joins run in C: this is per transaction
+    values = _MODEL_VALUES(features)
     texts = list(map(repr, values))
     line = ",".join(texts)
     if "n" in line:  # 'nan' or 'inf': the only reprs of an int or float with an n
