@@ -791,16 +791,17 @@ class EngineRunner:
 
     def run(self, stop: threading.Event | None = None, exit_when_idle_s: float | None = None, poll_s: float = 0.05) -> None:
         stop = stop or threading.Event()
-        idle_since = time.monotonic()
+        idle_since, traffic = time.monotonic(), False
         while not stop.is_set():
             if self.step():
-                idle_since = time.monotonic()
+                idle_since, traffic = time.monotonic(), True
                 continue
             flush_due = self.idle_flush_s is not None and self.engine.pending  # an idle flush keeps its pace
             idle = time.monotonic() - idle_since
             if exit_when_idle_s is not None and idle >= exit_when_idle_s and not flush_due:
                 break
-            stop.wait(poll_s if flush_due else poll_wait_s(poll_s, idle))
+            # before the first input, the poll's own pace: the first transactions are not delayed
+            stop.wait(poll_wait_s(poll_s, idle) if traffic and not flush_due else poll_s)
         self.checkpoint()
 
 

@@ -236,18 +236,19 @@ class EsmRunner:
     def run(self, stop: threading.Event | None = None, idle_exit_s: float | None = None, poll_s: float = 0.05) -> None:
         """Poll until `stop` is set (or nothing arrived for idle_exit_s seconds)."""
         stop = stop or threading.Event()
-        idle_since = time.monotonic()
+        idle_since, traffic = time.monotonic(), False
         try:
             while not stop.is_set():
                 if self.poll_once():
-                    idle_since = time.monotonic()
+                    idle_since, traffic = time.monotonic(), True
                     continue
                 self.flush()
                 pending = any(s.buffer for s in self.shards)
                 idle = time.monotonic() - idle_since
                 if idle_exit_s is not None and not pending and idle >= idle_exit_s:
                     return
-                stop.wait(poll_s if pending else poll_wait_s(poll_s, idle))  # a batching window keeps its pace
+                # a batching window keeps its pace; before the first records, the poll's own pace
+                stop.wait(poll_wait_s(poll_s, idle) if traffic and not pending else poll_s)
         finally:
             self.flush()
 
