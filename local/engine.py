@@ -874,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, default=None,
                         help="state database (default: STREAM_DIR/engine-state.db; required with --endpoint-url)")
     parser.add_argument("--batch", type=int, default=5000, help="records read per shard per batch")
-    parser.add_argument("--checkpoint-interval-s", type=float, default=1.0, help="seconds between checkpoints")
+    parser.add_argument("--checkpoint-interval-s", type=float, default=1.0, help="seconds between checkpoints at least (more when a checkpoint costs more than 5%% of the work since the last)")
     parser.add_argument("--idle-flush-s", type=float, default=None,
                         help="release buffered rows after this many seconds without input (default: never)")
     parser.add_argument("--exit-when-idle-s", type=float, default=None, help="exit after this many idle seconds (default: run)")
