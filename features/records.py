@@ -43,11 +43,23 @@ def parse_ts(text: str) -> int:
     return round(moment.timestamp() * 1000)
 
 
+_DECODER = json.JSONDecoder()
+
+
 def decode_json(payload: bytes | str) -> Any:
     """A stream record's data as a JSON value; RecordError("not JSON: ...") when it is not."""
     try:
         if isinstance(payload, bytes):  # decoded as UTF-8 here: json.loads would sniff the encoding
             payload = payload.decode("utf-8")
+        # raw_decode skips json.loads's two whitespace scans (a third of its time on a record);
+        # anything but one bare value (whitespace around it, extra data, an error) gets json.loads's
+        # own answer and message.
+        try:
+            value, end = _DECODER.raw_decode(payload)
+            if end == len(payload):
+                return value
+        except json.JSONDecodeError:
+            pass
         return json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RecordError(f"not JSON: {err}") from err
