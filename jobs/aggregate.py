@@ -60,7 +60,7 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
         raise JobError(str(err)) from err
     try:
         mapping = source.resolve_columns(eng.register_raw(input_path, fmt), input_path)
-        total = source.check(eng.fetch_one(source.problems_query(eng.dialect, mapping)), input_path)
+        total = source.check(eng.fetch_one, eng.dialect, mapping, input_path)
         log(f"[{engine}] {total:,} transactions read from {input_path}")
         eng.create_view("transactions", source.typed_select(eng.dialect, mapping))
         for name, select in batch_sql.statements(eng.dialect):

@@ -7,8 +7,10 @@ The raw input (Parquet, or the seed's CSV layout read as text) is registered as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from features.batch_sql import Dialect
-from features.definition import SOURCE
+from features.definition import SOURCE, Column
 
 
 class InputError(ValueError):
@@ -39,28 +41,45 @@ def typed_select(dialect: Dialect, mapping: dict[str, str]) -> str:
     return f"SELECT {casts} FROM raw_input"
 
 
+def _bad_row(dialect: Dialect, mapping: dict[str, str], column: Column) -> str:
+    """A condition true for a raw row whose `column` is missing or does not convert."""
+    raw = mapping[column.name]
+    converted = dialect.safe_cast.format(expr=raw, type=dialect.types[column.dtype])
+    bad = f"({raw} IS NULL OR {converted} IS NULL)"
+    if column.name == SOURCE.amount_column:
+        # NaN sorts above every number in both engines, so this rejects NaN, infinities, negatives.
+        bad = f"({bad} OR NOT ({converted} >= 0 AND {converted} < CAST('Infinity' AS DOUBLE)))"
+    return bad
+
+
 def problems_query(dialect: Dialect, mapping: dict[str, str]) -> str:
-    """One row: total rows, then per source column the bad-row count and one bad raw value."""
+    """One row: total rows, then per source column the bad-row count.
+
+    Counts only: a MIN over strings would make Spark aggregate row by row (no hash aggregate for
+    string buffers); the rare bad column's example is fetched by a second query.
+    """
     parts = ["COUNT(*) AS total"]
-    for c in SOURCE.columns:
-        raw = mapping[c.name]
-        converted = dialect.safe_cast.format(expr=raw, type=dialect.types[c.dtype])
-        bad = f"({raw} IS NULL OR {converted} IS NULL)"
-        if c.name == SOURCE.amount_column:
-            # NaN sorts above every number in both engines, so this rejects NaN, infinities, negatives.
-            bad = f"({bad} OR NOT ({converted} >= 0 AND {converted} < CAST('Infinity' AS DOUBLE)))"
-        parts.append(f"SUM(CASE WHEN {bad} THEN 1 ELSE 0 END) AS bad_{c.name}")
-        parts.append(f"MIN(CASE WHEN {bad} THEN CAST({raw} AS {dialect.types['string']}) END) AS example_{c.name}")
+    parts += [f"SUM(CASE WHEN {_bad_row(dialect, mapping, c)} THEN 1 ELSE 0 END) AS bad_{c.name}" for c in SOURCE.columns]
     return f"SELECT {', '.join(parts)} FROM raw_input"
 
 
-def check(row: tuple, path: str) -> int:
+def example_query(dialect: Dialect, mapping: dict[str, str], column: Column) -> str:
+    """One row: the smallest bad raw value of `column` as text (NULL when the value is missing)."""
+    raw = mapping[column.name]
+    return (
+        f"SELECT MIN(CAST({raw} AS {dialect.types['string']})) FROM raw_input "
+        f"WHERE {_bad_row(dialect, mapping, column)}"
+    )
+
+
+def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str) -> int:
     """Raise InputError for an empty input or unconvertible values; return the row count."""
-    total, rest = row[0], row[1:]
+    total, *bad_counts = fetch_one(problems_query(dialect, mapping))
     if not total:
         raise InputError(f"{path}: no transactions (empty input)")
-    for column, bad, example in zip(SOURCE.columns, rest[0::2], rest[1::2], strict=True):
+    for column, bad in zip(SOURCE.columns, bad_counts, strict=True):
         if bad:
+            (example,) = fetch_one(example_query(dialect, mapping, column))
             shown = "null" if example is None else repr(example)
             raise InputError(f"{path}: {bad} row(s) with a missing or invalid {column.name} ({column.dtype}), e.g. {shown}")
     return int(total)

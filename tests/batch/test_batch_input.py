@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,27 @@ def test_cli_rejects_an_unknown_engine(tmp_path):
 def test_csv_round_trip_helper_writes_the_seed_layout(tmp_path):
     path = write_csv(tmp_path / "h.csv", GOOD)
     assert path.read_text().startswith(HEADER)
+
+
+BAD_ROWS = (
+    "a,2020-01-01T00:00:00,4000000000000001,5,0\n"
+    "b,2020-01-01T00:00:01,4000000000000001,zz,0\n"
+    "c,2020-01-01T00:00:02,4000000000000001,abc,0\n"
+    "d,2020-01-01T00:00:03,4000000000000001,,0\n"
+)
+
+
+def test_error_counts_the_bad_rows_and_shows_the_smallest_bad_value(tmp_path):
+    with pytest.raises(JobError, match=r"3 row\(s\) with a missing or invalid amount \(float64\), e\.g\. 'abc'$"):
+        run("duckdb", str(csv(tmp_path, BAD_ROWS)), str(tmp_path / "out"), log=lambda *_: None)
+
+
+@pytest.mark.spark
+def test_spark_reports_bad_input_as_duckdb_does_and_leaves_no_output(tmp_path):
+    if shutil.which("java") is None:
+        pytest.skip("Java 17 is required for Spark")
+    out = tmp_path / "out"
+    with pytest.raises(JobError) as err:
+        run("spark", str(csv(tmp_path, BAD_ROWS)), str(out), log=lambda *_: None)
+    assert str(err.value).endswith("3 row(s) with a missing or invalid amount (float64), e.g. 'abc'")
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".staging" in p.name]
