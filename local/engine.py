@@ -86,6 +86,12 @@ RELEASE_EVERY = 512
 # replays at most that much work), or CHECKPOINT_MAX_GAP_S of wall time; none while nothing changed.
 CHECKPOINT_CPU_SHARE = 0.05
 CHECKPOINT_MAX_GAP_S = 30.0
+# The pickled engine's layout; a checkpoint of another one is refused (a fresh runtime starts clean).
+CHECKPOINT_LAYOUT = 3
+
+
+class CheckpointLayoutError(RuntimeError):
+    """An engine checkpoint written by a version with another state layout."""
 
 
 class Emitted(NamedTuple):
@@ -301,6 +307,7 @@ class WindowEngine:
         # ~30% of a checkpoint's pickling).
         self.compact()
         state = {k: v for k, v in self.__dict__.items() if k not in ("emit", "cards", "seen")}
+        state["layout"] = CHECKPOINT_LAYOUT
         # the windows as four flat arrays (pickled as raw bytes: ~20x faster than lists of numbers)
         cards = self.cards
         try:
@@ -312,12 +319,11 @@ class WindowEngine:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("recent", {})
-        state.setdefault("ordered", False)  # checkpoints from before the one-row windows had their own map
-        if state.pop("arrivals", None) is not None:  # a checkpoint of the previous layout: (t, arrival no., *row)
-            state["pending"] = [(tid, card, amount, t, text) for t, _, tid, card, amount, text in state["pending"]]
+        if state.pop("layout", None) != CHECKPOINT_LAYOUT:
+            raise CheckpointLayoutError("an engine checkpoint of another version's state layout; start a fresh "
+                                        "runtime (make demo does) or remove the --state file")
         cards = state["cards"]
-        if isinstance(cards, dict):  # a checkpoint of the previous layout: card -> (times, amounts) lists
+        if isinstance(cards, dict):  # the general form (see __getstate__)
             state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in cards.items()}
         else:
             keys, lengths, times, amounts = cards

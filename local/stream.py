@@ -163,31 +163,13 @@ CREATE INDEX IF NOT EXISTS batches_arrival ON batches (shard, arrival);
 _OLD_LAYOUT = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='records'"
 
 
+class StreamFileError(RuntimeError):
+    """A stream file this version cannot read."""
+
+
 def _pack(keys: list[str], data: list[bytes]) -> bytes:
     """One shard's records of one PutRecords call (decoded by marshal.loads: C, no per-record Python)."""
     return marshal.dumps((keys, data), 4)
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """A stream file of the row-per-record layout: its records become batches (one per arrival)."""
-    conn.executescript(_SCHEMA)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if conn.execute(_OLD_LAYOUT).fetchone():
-            rows = conn.execute("SELECT shard, n, pk, data, arrival FROM records ORDER BY shard, n").fetchall()
-            group: list[tuple] = []
-            for row in [*rows, None]:
-                if group and (row is None or (row[0], row[4]) != (group[0][0], group[0][4]) or row[1] != group[-1][1] + 1):
-                    conn.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)", (group[0][0], group[0][1], len(group), group[0][4],
-                                 _pack([r[2] for r in group], [bytes(r[3]) for r in group])))
-                    group = []
-                if row is not None:
-                    group.append(row)
-            conn.execute("DROP TABLE records")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 class _Stream:
@@ -197,8 +179,9 @@ class _Stream:
         self.path = path
         self.conn = ThreadConnections(path)
         conn = self.conn()
-        if conn.execute(_OLD_LAYOUT).fetchone():
-            _migrate(conn)
+        if conn.execute(_OLD_LAYOUT).fetchone():  # written before records were stored a call per row
+            raise StreamFileError(f"{path}: a stream file of an older layout (a row per record); start a fresh "
+                                  "runtime (make demo does) or remove the file")
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         self.name = meta["name"]
         self.shard_count = int(meta["shard_count"])

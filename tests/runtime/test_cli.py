@@ -35,6 +35,17 @@ def test_engine_with_an_unusable_state_file(tmp_path, capsys):
     one_line_error(capsys)
 
 
+def test_engine_with_a_checkpoint_of_another_state_layout(tmp_path, capsys, monkeypatch):
+    LocalKinesis(tmp_path).create_stream(StreamName="transactions")
+    state = ["--stream-dir", str(tmp_path), "--state", str(tmp_path / "state.db"), "--exit-when-idle-s", "0"]
+    with monkeypatch.context() as patch:  # a checkpoint written by a version with another layout
+        patch.setattr(engine, "CHECKPOINT_LAYOUT", engine.CHECKPOINT_LAYOUT - 1)
+        assert engine.main(state) == 0
+    capsys.readouterr()
+    assert engine.main(state) == 1
+    assert "start a fresh runtime" in one_line_error(capsys)
+
+
 def test_engine_cli_runs_to_idle_and_reports_counts(tmp_path, capsys):
     kinesis = LocalKinesis(tmp_path)
     kinesis.create_stream(StreamName="transactions")

@@ -219,3 +219,14 @@ def test_a_pickled_engine_resumes_exactly_and_still_knows_every_tid():
     outputs = [[e.record for r in later for e in engine.process(r)] + [e.record for e in engine.flush()]
                for engine in (whole, restored)]
     assert outputs[0] == outputs[1] and len([o for o in outputs[0] if "reason" not in o]) >= 100
+
+
+def test_a_checkpoint_of_another_state_layout_is_refused():
+    from local.engine import CheckpointLayoutError
+
+    engine = WindowEngine()
+    engine.process(tx("t0", T0))
+    state = engine.__getstate__()
+    state["layout"] -= 1
+    with pytest.raises(CheckpointLayoutError, match="another version's state layout"):
+        WindowEngine.__new__(WindowEngine).__setstate__(state)

@@ -179,23 +179,18 @@ def test_reads_start_inside_a_call_and_span_calls_and_shards(kinesis, clock):
             assert [r["SequenceNumber"] for r in after] == [s for s, _ in expected[k + 1:]]
 
 
-def test_a_stream_file_of_the_row_per_record_layout_is_migrated(tmp_path, clock):
+def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp_path, clock):
     import sqlite3
+
+    from local.stream import StreamFileError
 
     root = tmp_path / "streams"
     LocalKinesis(root, clock=clock).create_stream(StreamName="s")
     with sqlite3.connect(root / "s.kinesis.db") as db:  # the previous layout: one row per record
         db.executescript("DROP TABLE batches; CREATE TABLE records (shard INTEGER NOT NULL, n INTEGER NOT NULL, "
                          "pk TEXT NOT NULL, data BLOB NOT NULL, arrival REAL NOT NULL, PRIMARY KEY (shard, n)) WITHOUT ROWID;")
-        db.executemany("INSERT INTO records VALUES (0, ?, 'k', ?, ?)",
-                       [(n, f"r{n}".encode(), clock.now + (n >= 3)) for n in range(5)])
-        db.execute("UPDATE shards SET next_n=5")
-    kinesis = LocalKinesis(root, clock=clock)
-    seq = kinesis.put_record(StreamName="s", Data="r5", PartitionKey="k")["SequenceNumber"]
-    assert seq.endswith("5")
-    records = read_all(kinesis, "s", SHARD0)
-    assert [r["Data"] for r in records] == [f"r{n}".encode() for n in range(6)]
-    assert [r["ApproximateArrivalTimestamp"].timestamp() for r in records[:5]] == [clock.now] * 3 + [clock.now + 1] * 2
+    with pytest.raises(StreamFileError, match=r"s\.kinesis\.db: a stream file of an older layout"):
+        LocalKinesis(root, clock=clock).put_record(StreamName="s", Data="r", PartitionKey="k")
 
 
 def test_readers_of_a_quiet_stream_poll_less_often():
