@@ -18,15 +18,15 @@ def fake_spark(tmp_path: Path, jar_bytes: bytes = b"jar") -> Path:
 
 def test_first_run_creates_the_archive_and_later_runs_map_it(tmp_path, monkeypatch):
     home, cache = fake_spark(tmp_path), tmp_path / "cache"
-    first = jvm.local_driver_options(str(home), cache)
+    first = jvm.local_driver_options(str(home), "4g", cache)
     (archive,) = [o.split("=", 1)[1] for o in first.split() if o.startswith("-XX:ArchiveClassesAtExit=")]
     assert Path(archive).parent == cache and "-XX:SharedArchiveFile" not in first
     Path(archive).write_bytes(b"dumped")  # what the JVM writes at exit
-    later = jvm.local_driver_options(str(home), cache)
+    later = jvm.local_driver_options(str(home), "4g", cache)
     assert f"-XX:SharedArchiveFile={archive}" in later.split() and "ArchiveClassesAtExit" not in later
-    # Both keep the JIT thresholds and never fail a JVM that lacks an option.
+    # Both keep the JIT and GC settings, commit the heap up front, never fail a JVM that lacks an option.
     for options in (first, later):
-        assert set(jvm.JIT_OPTIONS) <= set(options.split()) and "-XX:+IgnoreUnrecognizedVMOptions" in options
+        assert {*jvm.JIT_OPTIONS, *jvm.GC_OPTIONS, "-Xms4g", "-XX:+IgnoreUnrecognizedVMOptions"} <= set(options.split())
 
 
 def test_an_empty_archive_is_made_again(tmp_path):
@@ -35,7 +35,7 @@ def test_an_empty_archive_is_made_again(tmp_path):
     assert java, "the JVM options are derived from the java on PATH or JAVA_HOME"
     cache.mkdir()
     jvm.archive_path(str(home), java, cache).write_bytes(b"")
-    assert "-XX:ArchiveClassesAtExit=" in jvm.local_driver_options(str(home), cache)
+    assert "-XX:ArchiveClassesAtExit=" in jvm.local_driver_options(str(home), "4g", cache)
 
 
 def test_archive_is_keyed_by_the_jars_and_the_jvm(tmp_path):
@@ -52,7 +52,7 @@ def test_archive_is_keyed_by_the_jars_and_the_jvm(tmp_path):
 def test_no_writable_cache_means_no_archive_but_the_job_still_starts(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    options = jvm.local_driver_options(str(fake_spark(tmp_path)), blocker / "cache")
+    options = jvm.local_driver_options(str(fake_spark(tmp_path)), "4g", blocker / "cache")
     assert "Archive" not in options and set(jvm.JIT_OPTIONS) <= set(options.split())
 
 
