@@ -124,6 +124,10 @@ class SparkEngine:
                 # uncompressed (the shuffle never leaves the machine; -1.5 s of CPU measured).
                 .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
                 .config("spark.shuffle.compress", "false")
+                # The training table's as-of join probes the cached daily snapshots (1.5M rows at
+                # full scale, ~70 MB) from a hash table: no sort of 5.4M wide rows by (card, day)
+                # (-3 s of CPU). In local mode the "broadcast" never leaves the process.
+                .config("spark.sql.autoBroadcastJoinThreshold", "256m")
             )
         self.spark = builder.getOrCreate()
         self.spark.sparkContext.setLogLevel("ERROR")
