@@ -35,6 +35,7 @@ class Dialect:
     day_series: str  # format string: one row per integer from {lo} to {hi}, inclusive, column snapshot_day
     safe_cast: str  # format string {expr} {type}: NULL when the value does not convert
     types: dict[str, str]  # source column dtype -> SQL type
+    hash64: str  # format string: a 64-bit hash of a string expression (equal strings, equal hashes)
     # Physical layout clause appended to `tx` ({entity}, {key}); empty when the engine plans it well.
     layout: str = ""
 
@@ -46,6 +47,7 @@ DUCKDB = Dialect(
     safe_cast="TRY_CAST({expr} AS {type})",
     # TIMESTAMPTZ so the Parquet output is marked UTC, as Spark marks it.
     types={"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INTEGER"},
+    hash64="hash({})",
 )
 SPARK = Dialect(
     name="spark",
@@ -54,6 +56,7 @@ SPARK = Dialect(
     # The job runs with spark.sql.ansi.enabled=false, where CAST yields NULL on bad input (3.3 and 4.x).
     safe_cast="CAST({expr} AS {type})",
     types={"string": "STRING", "timestamp": "TIMESTAMP", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INT"},
+    hash64="xxhash64({})",
     # Cache `tx` hash-partitioned by card (the windows, the daily aggregate and both (card, day)
     # joins then need no shuffle) and sorted by one long key: a single-key sort is a radix sort, and
     # the windows' own sort on (card, time) then runs over already ordered rows. Sorting 5.4M rows on
@@ -119,8 +122,12 @@ def _ratio_expr(numerator: str, denominator: str) -> str:
     )
 
 
-def statements(dialect: Dialect) -> list[tuple[str, str]]:
-    """(view name, SELECT) pairs, in dependency order."""
+def statements(dialect: Dialect, dedup: bool = True) -> list[tuple[str, str]]:
+    """(view name, SELECT) pairs, in dependency order.
+
+    `dedup=False` leaves out the ranking that keeps one row per transaction id: only for an input
+    known to hold no repeated id (see `distinct_id_hashes`), where the ranking changes nothing.
+    """
     entity = SOURCE.entity
     source_cols = ", ".join(c.name for c in SOURCE.columns)
     (snapshot_window,) = windows("daily_snapshot")
@@ -136,14 +143,16 @@ def statements(dialect: Dialect) -> list[tuple[str, str]]:
     layout = dialect.layout.format(entity=entity, key=_layout_key())
     layout = f"\n{layout}" if layout else ""
     # A transaction id seen twice is counted once.
+    ranking = (
+        f",\n         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} "
+        f"ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen"
+    )
     tx = f"""
 SELECT {source_cols}, event_ms, CAST(FLOOR(event_ms / {MS_PER_DAY}) AS BIGINT) AS event_day
 FROM (
-  SELECT {source_cols}, {dialect.epoch_ms.format(SOURCE.event_time)} AS event_ms,
-         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen
+  SELECT {source_cols}, {dialect.epoch_ms.format(SOURCE.event_time)} AS event_ms{ranking if dedup else ""}
   FROM transactions
-) ranked
-WHERE tid_seen = 1{layout}"""
+) ranked{chr(10) + "WHERE tid_seen = 1" if dedup else ""}{layout}"""
 
     sliding = f"""
 SELECT tx.*,
@@ -219,7 +228,16 @@ FROM (
     ]
 
 
-def script(dialect: Dialect) -> str:
+def distinct_id_hashes(dialect: Dialect, ids: str = SOURCE.id_column) -> str:
+    """An aggregate: how many distinct 64-bit hashes the transaction ids (expression `ids`) have.
+
+    Equal ids hash equal, so as many distinct hashes as rows proves every id unique (exactly);
+    fewer means a repeated id or a hash collision, and the job keeps the ranking.
+    """
+    return f"COUNT(DISTINCT {dialect.hash64.format(ids)})"
+
+
+def script(dialect: Dialect, dedup: bool = True) -> str:
     """The statements as one SQL script, for reading and for the drift test."""
     header = (
         f"-- Batch aggregation for {dialect.name}, rendered from features/definition.py.\n"
@@ -227,7 +245,7 @@ def script(dialect: Dialect) -> str:
         "-- Input: view `transactions`. Outputs: views training, snapshots, online.\n"
     )
     body = "\n\n".join(
-        f"CREATE OR REPLACE TEMPORARY VIEW {name} AS{select.rstrip()};" for name, select in statements(dialect)
+        f"CREATE OR REPLACE TEMPORARY VIEW {name} AS{select.rstrip()};" for name, select in statements(dialect, dedup)
     )
     return header + "\n" + body + "\n"
 

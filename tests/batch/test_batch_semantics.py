@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from features.definition import AGGREGATES, MODEL_INPUT, RATIOS, SOURCE
 from jobs.aggregate import run
+from jobs.batch.output import read_manifest
 from tests.batch.histories import read_output, write_csv, write_parquet
 from tests.batch.reference import DAY_MS, Tx, snapshot_rows, training_rows
 
@@ -25,6 +27,8 @@ def close(a: float, b: float) -> bool:
 
 
 def aggregate(tmp_path: Path, txs: list[Tx], writer=write_parquet, engine: str = "duckdb") -> Path:
+    if engine == "spark" and shutil.which("java") is None:
+        pytest.skip("Java 17 is required for Spark")
     source = writer(tmp_path / ("history.csv" if writer is write_csv else "history.parquet"), txs)
     out = tmp_path / "features"
     run(engine, str(source), str(out), log=lambda *_: None)
@@ -105,11 +109,29 @@ def test_silent_card_week_window_empties_instead_of_going_stale(tmp_path):
     assert_matches_reference(out, txs)
 
 
-def test_duplicate_tid_is_counted_once(tmp_path):
-    txs = [Tx("dup", T0, CARD, 10.0), Tx("dup", T0, CARD, 10.0), Tx("next", T0 + 1000, CARD, 30.0)]
-    rows = read_output(aggregate(tmp_path, txs), "training")
-    assert sorted(r["tid"] for r in rows) == ["dup", "next"]
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_duplicate_tid_is_counted_once(tmp_path, engine):
+    txs = [Tx("dup", T0, CARD, 10.0), Tx("dup", T0, CARD, 10.0), Tx("next", T0 + 1000, CARD, 30.0),
+           # The same id on another card and later: still one transaction, the earliest one.
+           Tx("moved", T0 + 2000, CARD, 5.0), Tx("moved", T0 + 3000, CARD + 1, 7.0)]
+    out = aggregate(tmp_path, txs, engine=engine)
+    rows = read_output(out, "training")
+    assert sorted(r["tid"] for r in rows) == ["dup", "moved", "next"]
     assert next(r for r in rows if r["tid"] == "next")["num_trans_last_10m"] == 2
+    assert next(r for r in rows if r["tid"] == "moved")["cc_num"] == CARD
+    assert read_manifest(out)["dedup"] is True
+    assert_matches_reference(out, txs)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_unique_ids_skip_the_dedup_and_give_the_same_features(tmp_path, engine):
+    txs = [Tx(f"t{i}", T0 + i * 37_000, CARD + i % 2, 1.0 + i) for i in range(40)]
+    out = aggregate(tmp_path, txs, engine=engine)
+    assert read_manifest(out)["dedup"] is False
+    assert_matches_reference(out, txs)
 
 
 def test_csv_in_the_seed_layout_gives_the_same_features(tmp_path):
