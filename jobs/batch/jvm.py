@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -73,7 +74,11 @@ def local_driver_options(spark_home: str, heap: str, directory: Path | None = No
 
     `heap` is spark.driver.memory (Spark sets -Xmx from it and refuses -Xmx here); -Xms matches it.
     """
-    options = [*QUIET_OPTIONS, *JIT_OPTIONS, *GC_OPTIONS, f"-Xms{heap}"]
+    options = [*QUIET_OPTIONS, *JIT_OPTIONS, *GC_OPTIONS]
+    # Spark reads "4g", "4gb" or "4096" (MiB); the JVM only "4g": anything else commits no heap.
+    size = re.fullmatch(r"(\d+)([kmgt])b?", heap.strip().lower())
+    if size:
+        options.append(f"-Xms{size[1]}{size[2]}")
     java = java_binary()
     directory = directory or cache_dir()
     try:

@@ -67,3 +67,13 @@ def test_the_managed_service_launch_gets_no_local_jvm_options():
     job = SparkJob("app", "arn:aws:iam::123456789012:role/r", "s3://b/code", "s3://b/in", "s3://b/out")
     parameters = start_job_run_request(job)["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
     assert "-XX:" not in parameters and "extraJavaOptions" not in parameters
+
+
+def test_initial_heap_follows_the_driver_memory_in_the_jvm_spelling(tmp_path):
+    def initial_heap(memory: str) -> list[str]:
+        options = jvm.local_driver_options(str(fake_spark(tmp_path / memory)), memory, tmp_path / "cache")
+        return [o for o in options.split() if o.startswith("-Xms")]
+
+    assert initial_heap("4g") == ["-Xms4g"]
+    assert initial_heap("6GB") == ["-Xms6g"]
+    assert initial_heap("4096") == []  # MiB to Spark, bytes to the JVM: left to the JVM's default
