@@ -59,7 +59,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from itertools import accumulate, chain, islice
 from json.encoder import encode_basestring_ascii
 from math import isfinite
@@ -131,30 +130,6 @@ def row_of(parsed: dict[str, Any]) -> Row:
             text if canonical else None)
 
 
-_MS_SUFFIX = tuple(f"{ms:03d}Z" for ms in range(1000))
-_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
-_day_prefix: dict[int, str] = {}
-
-
-@lru_cache(maxsize=4096)  # consecutive rows mostly share their second
-def _prefix(second: int) -> str:
-    """"YYYY-MM-DDTHH:MM:SS." of an epoch second: the date cached per day, the time by arithmetic
-    (strftime per row would cost more than the whole aggregation)."""
-    day, rest = divmod(second, 86_400)
-    date = _day_prefix.get(day)
-    if date is None:
-        date = _day_prefix[day] = format_ts(day * 86_400_000)[:11]
-    minutes, s = divmod(rest, 60)
-    h, m = divmod(minutes, 60)
-    return f"{date}{_TWO_DIGITS[h]}:{_TWO_DIGITS[m]}:{_TWO_DIGITS[s]}."
-
-
-def fast_format_ts(epoch_ms: int) -> str:
-    """features.records.format_ts, fast (the formatter is on the hot path)."""
-    second, ms = divmod(epoch_ms, 1000)
-    return _prefix(second) + _MS_SUFFIX[ms]
-
-
 # How each aggregate function reads a window: the amounts `v` from index `i` of the card's deque
 # (i = 0 for the longest window), `n` of them; all windows hold the current row, so n >= 1.
 _EXPRESSIONS = {
@@ -196,7 +171,7 @@ def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Ca
         "    append = out.append",
         "    for tid, card, amount, t, text in fired:",
         "        if text is None:",
-        "            text = fast_format_ts(t)",
+        "            text = format_ts(t)",
         f"        lo = t - {longest}",
         "        one = recent.get(card)",
         "        if one is not None:",
@@ -237,7 +212,7 @@ def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Ca
         "            share_with_peers(out, record)",
     ]
     namespace: dict[str, Any] = {"bisect_left": bisect_left, "islice": islice, "deque": deque,
-                                 "fast_format_ts": fast_format_ts, "share_with_peers": _make_peer_fix(aggregates)}
+                                 "format_ts": format_ts, "share_with_peers": _make_peer_fix(aggregates)}
     exec(compile("\n".join(lines) + "\n", "<aggregate emitter>", "exec"), namespace)
     return namespace["emit"]
 
@@ -386,7 +361,7 @@ class WindowEngine:
             tid, card, amount, t, _ = row
             if t <= w:
                 self._reject(out.late, "late", tid, card, amount, t,
-                             f"late: event time {fast_format_ts(t)} is not after the watermark {fast_format_ts(w)}")
+                             f"late: event time {format_ts(t)} is not after the watermark {format_ts(w)}")
                 continue
             if tid in seen:
                 self._reject(out.duplicates, "duplicate", tid, card, amount, t,
@@ -412,7 +387,7 @@ class WindowEngine:
         self.counts["in"] += 1
         self.counts[kind] += 1
         record = {SOURCE.id_column: tid, SOURCE.entity: card, SOURCE.amount_column: amount,
-                  SOURCE.event_time: fast_format_ts(t), "reason": reason}
+                  SOURCE.event_time: format_ts(t), "reason": reason}
         into.append({f: record[f] for f in LATE_FIELDS})
 
     def advance_watermark(self, to_ms: int, out: Outputs | None = None) -> Outputs:

@@ -97,7 +97,12 @@ def tid_string(trans_ts: datetime, cc_num: int, amount: float) -> str:
     in decimal, the amount with exactly two decimals, joined by TID_SEPARATOR.
     """
     utc = trans_ts.replace(tzinfo=UTC) if trans_ts.tzinfo is None else trans_ts.astimezone(UTC)
-    return TID_SEPARATOR.join((utc.strftime(DATETIME_FORMAT), str(cc_num), f"{amount:.2f}"))
+    return tid_text(utc.strftime(DATETIME_FORMAT), cc_num, amount)
+
+
+def tid_text(second: str, cc_num: int, amount: float) -> str:
+    """tid_string for a time already written to the second as DATETIME_FORMAT."""
+    return TID_SEPARATOR.join((second, str(cc_num), f"{amount:.2f}"))
 
 
 def tid_of(trans_ts: datetime, cc_num: int, amount: float) -> str:

@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import md5
-from json.encoder import encode_basestring_ascii
-from math import isfinite
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,12 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.definition import SOURCE
-from features.records import transaction_json
+from features.records import format_ts, transaction_json
 from functions.common.kinesis import MAX_RECORDS_PER_CALL, PutRecordsError, PutStats, put_chunk
-from local.engine import fast_format_ts
-from simulator.generate import TID_SEPARATOR, amounts_cents
-
-_json_str = encode_basestring_ascii  # json.dumps's string encoder (ensure_ascii), in C
+from simulator.generate import amounts_cents, tid_text
 
 Clock = Callable[[], float]
 LINGER_LOCAL_S, LINGER_KINESIS_S = 0.005, 0.1
@@ -54,16 +49,8 @@ class Tx(NamedTuple):  # a tuple: built once per transaction, a frozen dataclass
     fraud: bool = False  # known to the simulator only: never sent
 
     def entry(self) -> dict[str, Any]:
-        """The PutRecords entry: transaction_json's bytes, built without a dict and json.dumps per
-        transaction (the producer's largest cost); a non-finite amount takes the reference path."""
-        amount = float(self.amount)
-        if not isfinite(amount):
-            return {"Data": transaction_json(self.tid, self.cc_num, amount, self.event_ms).encode(),
-                    "PartitionKey": str(self.cc_num)}
-        card = str(int(self.cc_num))
-        return {"Data": f'{{"tid": {_json_str(self.tid)}, "cc_num": {card}, "amount": {amount!r}, '
-                        f'"trans_ts": "{fast_format_ts(self.event_ms)}"}}'.encode(),
-                "PartitionKey": card}
+        return {"Data": transaction_json(self.tid, self.cc_num, self.amount, self.event_ms).encode(),
+                "PartitionKey": str(self.cc_num)}
 
 
 # ---------------------------------------------------------------- sources
@@ -131,12 +118,13 @@ class TxFactory:
         if not self._cents:
             self._cents = amounts_cents(self.rng, 4096).tolist()
         cents = self._cents.pop()
-        # tid_of's string without a datetime and strftime per transaction (test: the same tids)
-        second = fast_format_ts(event_ms)[:19]
-        tid = md5(f"{second}{TID_SEPARATOR}{card}{TID_SEPARATOR}{cents / 100:.2f}".encode()).hexdigest()
-        while tid in self.seen:  # same second, card and amount: move a cent, as the generator does
-            cents += 1
-            tid = md5(f"{second}{TID_SEPARATOR}{card}{TID_SEPARATOR}{cents / 100:.2f}".encode()).hexdigest()
+        # tid_of without a datetime and strftime per transaction (test: the same tids)
+        second = format_ts(event_ms)[:19]  # DATETIME_FORMAT's text of the event's second
+        while True:
+            tid = md5(tid_text(second, card, cents / 100).encode()).hexdigest()
+            if tid not in self.seen:
+                break
+            cents += 1  # same second, card and amount: move a cent, as the generator does
         self.seen.add(tid)
         return Tx(tid, card, cents / 100, event_ms, fraud)
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from features.definition import STREAM, WINDOW_10M, Aggregate, Window, aggregates_for, aggregates_of_kind
 from features.records import AGGREGATE_FIELDS, LATE_FIELDS, format_ts, transaction_json
-from local.engine import WindowEngine, fast_format_ts, run_engine
+from local.engine import WindowEngine, run_engine
 
 T0 = 1_589_536_800_000  # 2020-05-15T10:00:00Z
 MIN = 60_000
@@ -96,9 +96,6 @@ def test_malformed_records_are_dead_lettered_with_their_reason(payload, reason):
     assert len(dead) == 1 and reason in dead[0]["reason"]
 
 
-def test_fast_formatter_matches_the_wire_format():
-    for ms in (0, 999, T0, T0 + 123, 4_102_444_799_999, 951_782_400_000):  # incl. a leap day
-        assert fast_format_ts(ms) == format_ts(ms)
 
 
 # ------------------------------------------------------------------ property: against a reference
