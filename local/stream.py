@@ -114,6 +114,12 @@ def format_sequence(shard: int, n: int) -> str:
     return _SHARD_PREFIXES[shard] + str(n).zfill(SEQ_DIGITS)
 
 
+def format_sequences(shard: int, first: int, stop: int) -> list[str]:
+    """format_sequence of the shard's counters first..stop-1 (a call's or a batch's records)."""
+    prefix = _SHARD_PREFIXES[shard]
+    return [prefix + str(n).zfill(SEQ_DIGITS) for n in range(first, stop)]
+
+
 def parse_sequence(seq: str) -> tuple[int, int]:
     """(shard index, per-shard counter) of a sequence number made by format_sequence."""
     if not isinstance(seq, str) or not seq.isdigit() or len(seq) != len(SEQ_PREFIX) + 4 + SEQ_DIGITS:
@@ -481,8 +487,8 @@ class LocalKinesis:
                 # one shard, no write limit: the whole call is one batch (no per-record routing)
                 first = next_n[0]
                 batches = {0: (first, keys, datas)}
-                prefix, sid = _SHARD_PREFIXES[0], shard_id(0)
-                results = [{"ShardId": sid, "SequenceNumber": f"{prefix}{n:020d}"} for n in range(first, first + len(keys))]
+                sid = shard_id(0)
+                results = [{"ShardId": sid, "SequenceNumber": seq} for seq in format_sequences(0, first, first + len(keys))]
             else:
                 results, batches = self._route(stream, keys, datas, hashes, next_n, now)
             written = 0
@@ -594,7 +600,7 @@ class LocalKinesis:
             "(SELECT coalesce(max(first), 0) FROM batches WHERE shard=?1 AND first <= ?2) ORDER BY first",
             (shard, n),
         )
-        prefix, want = _SHARD_PREFIXES[shard], Limit + 1
+        want = Limit + 1
         more = False
         for first, count, arrival, body in cursor:
             skip = max(0, n - first)
@@ -604,8 +610,9 @@ class LocalKinesis:
             keys, datas = marshal.loads(body)
             moment = datetime.fromtimestamp(arrival, UTC)  # one object for the batch's records
             records += [
-                {"SequenceNumber": f"{prefix}{k:020d}", "ApproximateArrivalTimestamp": moment, "Data": data, "PartitionKey": pk}
-                for k, pk, data in zip(range(first + skip, first + take), keys[skip:take], datas[skip:take], strict=True)
+                {"SequenceNumber": seq, "ApproximateArrivalTimestamp": moment, "Data": data, "PartitionKey": pk}
+                for seq, pk, data in zip(format_sequences(shard, first + skip, first + take), keys[skip:take],
+                                         datas[skip:take], strict=True)
             ]
             if len(records) >= want:
                 more = True
@@ -613,7 +620,7 @@ class LocalKinesis:
         cursor.close()
         if more:
             records.pop()
-        next_n = int(records[-1]["SequenceNumber"][-SEQ_DIGITS:]) + 1 if records else n
+        next_n = parse_sequence(records[-1]["SequenceNumber"])[1] + 1 if records else n
         behind = max(0, int((now - records[-1]["ApproximateArrivalTimestamp"].timestamp()) * 1000)) if more else 0
         return {
             "Records": records,
