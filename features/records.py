@@ -68,6 +68,9 @@ def parse_ts(text: str) -> int:
 
 
 _DECODER = json.JSONDecoder()
+# json.dumps's text without its per-call setup and circular-reference bookkeeping (stream records
+# are small acyclic values): for the writers on a per-record path.
+encode_json = json.JSONEncoder(check_circular=False).encode
 
 
 def decode_json(payload: bytes | str) -> Any:

@@ -69,7 +69,14 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
-from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
+from features.records import (
+    LATE_FIELDS,
+    TRANSACTION_FIELDS,
+    RecordError,
+    encode_json,
+    format_ts,
+    parse_transaction,
+)
 from local.stream import poll_wait_s
 
 DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
@@ -305,9 +312,9 @@ class WindowEngine:
             ends = list(accumulate(lengths))
             state["cards"] = {card: (deque(times[end - n:end]), deque(amounts[end - n:end]))
                               for card, n, end in zip(keys, lengths, ends, strict=True)}
-        if "seen" not in state:  # the value is never read: membership is the dedup
-            seen = state["seen"] = dict.fromkeys(tid for _, tids in state["seen_order"] for tid in tids)
-            seen.update((row[0], row[3]) for row in state["pending"])
+        # the tid set (see __getstate__; the value is never read: membership is the dedup)
+        seen = state["seen"] = dict.fromkeys(tid for _, tids in state["seen_order"] for tid in tids)
+        seen.update((row[0], row[3]) for row in state["pending"])
         self.__dict__.update(state)
         self.emit = compile_emitter(self.aggregates, self.lengths)
 
@@ -710,7 +717,7 @@ class EngineRunner:
             else:
                 entries = []
             for record in records:
-                data = _encode(record).encode()
+                data = encode_json(record).encode()
                 if self.suppress and self.suppress[(name, data)] > 0:
                     self.suppress[(name, data)] -= 1
                     continue
@@ -786,15 +793,11 @@ class EngineRunner:
         self.checkpoint()
 
 
-# json.dumps's output without its per-call setup and circular-reference bookkeeping (records are flat)
-_encode = json.JSONEncoder(check_circular=False).encode
-
-
 def compile_json_encoder(fields: tuple[str, ...], strings: frozenset[str]) -> Callable[[dict[str, Any]], str]:
-    """_encode's text for flat records with these keys in this order, `strings` str and the others
+    """encode_json's text for flat records with these keys in this order, `strings` str and the others
     numbers (the engine's aggregate records), by one generated f-string: strings through json's
     own C string encoder, numbers by repr -- what the json encoder writes for an int or a finite
-    float. Any other record (a non-finite sum, a bool, another layout) takes _encode."""
+    float. Any other record (a non-finite sum, a bool, another layout) takes encode_json."""
     names = [f"v{i}" for i in range(len(fields))]
     checks = " and ".join(f"type({v}) is str" if f in strings else f"(type({v}) is int or (type({v}) is float and _finite({v})))"
                           for f, v in zip(fields, names, strict=True))
@@ -809,7 +812,7 @@ def compile_json_encoder(fields: tuple[str, ...], strings: frozenset[str]) -> Ca
         "        return _encode(r)\n"
         f"    return f'{{{{{parts}}}}}'\n"
     )
-    namespace: dict[str, Any] = {"_text": encode_basestring_ascii, "_encode": _encode, "_fields": tuple(fields),
+    namespace: dict[str, Any] = {"_text": encode_basestring_ascii, "_encode": encode_json, "_fields": tuple(fields),
                                  "_finite": isfinite}
     exec(compile(source, "<aggregate json encoder>", "exec"), namespace)
     return namespace["encode"]

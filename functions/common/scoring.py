@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from features.definition import SOURCE
-from features.records import format_ts
+from features.records import encode_json, format_ts
 from functions.common.aggregate import AggregateRecord
 from functions.common.config import ScoreConfig
 from functions.common.kinesis import put_all
@@ -31,13 +31,12 @@ IDENTIFIERS_PER_CALL = 100  # and <= 100 identifier entries per call (botocore s
 LOOKUP_ATTEMPTS = 3
 
 
-_encode = json.JSONEncoder(check_circular=False).encode
 _string = json.encoder.encode_basestring_ascii  # json.dumps's text of a str
 
 
 def _number(value: float) -> str:
     """json.dumps's text of a number: repr, but NaN and infinities are spelled JSON's way."""
-    return repr(value) if math.isfinite(value) else _encode(value)
+    return repr(value) if math.isfinite(value) else encode_json(value)
 
 
 def prediction_json(agg: AggregateRecord, features: str, probability: float, fraud: bool, threshold: str,
@@ -49,7 +48,7 @@ def prediction_json(agg: AggregateRecord, features: str, probability: float, fra
     return (f'{{"tid": {_string(agg.tid)}, "cc_num": {agg.cc_num!r}, "amount": {_number(agg.amount)}, '
             f'"trans_ts": {_string(agg.trans_ts)}, "features": {features}, "probability": {_number(probability)}, '
             f'"fraud": {"true" if fraud else "false"}, "threshold": {threshold}, '
-            f'"caveats": {_encode(caveats) if caveats else "[]"}, "event_to_prediction_ms": {_number(latency_ms)}}}')
+            f'"caveats": {encode_json(caveats) if caveats else "[]"}, "event_to_prediction_ms": {_number(latency_ms)}}}')
 
 
 class FeatureStoreError(RuntimeError):

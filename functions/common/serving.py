@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import operator
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,7 @@ from json.encoder import encode_basestring_ascii
 
 from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, RATIOS, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
+from features.records import encode_json
 
 SNAPSHOT_AGGREGATES = aggregates_of_kind("daily_snapshot")
 # What the score function reads from cc-agg-batch-fg: the event time and the 1-week aggregates.
@@ -71,7 +71,6 @@ def snapshot_time(record: Sequence[Mapping[str, str]]) -> float | None:
 _MODEL_VALUES = operator.itemgetter(*MODEL_INPUT)  # the model's features, in MODEL_INPUT order
 # json.dumps's text for each feature name as a key, in MODEL_INPUT order
 _FEATURE_KEYS = tuple(encode_basestring_ascii(name) + ": " for name in MODEL_INPUT)
-_encode = json.JSONEncoder(check_circular=False).encode
 
 
 def format_row(features: Mapping[str, float]) -> tuple[str, str]:
@@ -85,7 +84,7 @@ def format_row(features: Mapping[str, float]) -> tuple[str, str]:
     texts = list(map(repr, values))
     line = ",".join(texts)
     if "n" in line:  # 'nan' or 'inf': the only reprs of an int or float with an n
-        return line, _encode(dict(zip(MODEL_INPUT, values, strict=True)))
+        return line, encode_json(dict(zip(MODEL_INPUT, values, strict=True)))
     return line, "{" + ", ".join(map(operator.add, _FEATURE_KEYS, texts)) + "}"
 
 
