@@ -143,16 +143,17 @@ def statements(dialect: Dialect, dedup: bool = True) -> list[tuple[str, str]]:
     layout = dialect.layout.format(entity=entity, key=_layout_key())
     layout = f"\n{layout}" if layout else ""
     # A transaction id seen twice is counted once.
-    ranking = (
+    ranking, keep_first = (
         f",\n         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} "
-        f"ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen"
-    )
+        f"ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen",
+        "\nWHERE tid_seen = 1",
+    ) if dedup else ("", "")
     tx = f"""
 SELECT {source_cols}, event_ms, CAST(FLOOR(event_ms / {MS_PER_DAY}) AS BIGINT) AS event_day
 FROM (
-  SELECT {source_cols}, {dialect.epoch_ms.format(SOURCE.event_time)} AS event_ms{ranking if dedup else ""}
+  SELECT {source_cols}, {dialect.epoch_ms.format(SOURCE.event_time)} AS event_ms{ranking}
   FROM transactions
-) ranked{chr(10) + "WHERE tid_seen = 1" if dedup else ""}{layout}"""
+) ranked{keep_first}{layout}"""
 
     sliding = f"""
 SELECT tx.*,

@@ -277,7 +277,6 @@ class LocalFeatureStore:
             raise
         conn.execute("RELEASE op" if batched else "COMMIT")
 
-
     @staticmethod
     def _stores(group: _Group, targets: list[str] | None) -> tuple[bool, bool]:
         if targets is None:
