@@ -713,16 +713,15 @@ class EngineRunner:
             if name == self.streams.output and not self.suppress:  # the hot path: one aggregate per transaction
                 fast = self.encode_aggregate
                 entries = [{"Data": fast(r).encode(), "PartitionKey": str(r[entity] or "dead")} for r in records]
-                records = []
             else:
                 entries = []
-            for record in records:
-                data = encode_json(record).encode()
-                if self.suppress and self.suppress[(name, data)] > 0:
-                    self.suppress[(name, data)] -= 1
-                    continue
-                key = record.get(entity) or record.get("sequenceNumber") or "dead"
-                entries.append({"Data": data, "PartitionKey": str(key)})
+                for record in records:
+                    data = encode_json(record).encode()
+                    if self.suppress and self.suppress[(name, data)] > 0:
+                        self.suppress[(name, data)] -= 1
+                        continue
+                    key = record.get(entity) or record.get("sequenceNumber") or "dead"
+                    entries.append({"Data": data, "PartitionKey": str(key)})
             tips = self.cp.out_tips.setdefault(name, {})
             for start in range(0, len(entries), 500):
                 self._put_all(name, entries[start : start + 500], tips)
