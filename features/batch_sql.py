@@ -199,13 +199,12 @@ WHERE snapshot_day > first_day"""
     snapshots = f"""
 SELECT {", ".join(group_cols)} FROM snapshots_by_day"""
 
+    # Every card has a snapshot at the midnight after the last transaction (card_days), so the
+    # latest snapshots are that day's: a filter, no ranking per card.
     online = f"""
 SELECT {", ".join(group_cols)}
-FROM (
-  SELECT snapshots_by_day.*, ROW_NUMBER() OVER (PARTITION BY {entity} ORDER BY snapshot_day DESC) AS recency
-  FROM snapshots_by_day
-) latest
-WHERE recency = 1"""
+FROM snapshots_by_day
+WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day)"""
 
     # As-of join: the latest snapshot with D <= t is the one at the midnight of t's own day.
     snapshot_cols = ",\n    ".join(f"COALESCE(s.{a.name}, 0) AS {a.name}" for a in snapshot_aggs)

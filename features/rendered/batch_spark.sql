@@ -52,11 +52,8 @@ SELECT cc_num, trans_time, num_trans_last_1w, avg_amt_last_1w FROM snapshots_by_
 
 CREATE OR REPLACE TEMPORARY VIEW online AS
 SELECT cc_num, trans_time, num_trans_last_1w, avg_amt_last_1w
-FROM (
-  SELECT snapshots_by_day.*, ROW_NUMBER() OVER (PARTITION BY cc_num ORDER BY snapshot_day DESC) AS recency
-  FROM snapshots_by_day
-) latest
-WHERE recency = 1;
+FROM snapshots_by_day
+WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day);
 
 CREATE OR REPLACE TEMPORARY VIEW training AS
 SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_1w, avg_amt_last_1w, num_trans_last_2m, num_trans_last_5m,

@@ -48,6 +48,12 @@ def assert_matches_reference(out: Path, txs: list[Tx]) -> None:
     for key, want in expected_snaps.items():
         for name, value in want.items():
             assert close(got_snaps[key][name], value), (key, name)
+    # The online store holds each card's latest snapshot.
+    latest = {}
+    for card, day in expected_snaps:
+        latest[card] = max(day, latest.get(card, day))
+    got_online = {(r["cc_num"], int(r["trans_time"])) for r in read_output(out, "online")}
+    assert got_online == set(latest.items())
 
 
 def test_training_table_columns_follow_the_definition(tmp_path):
