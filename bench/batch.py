@@ -37,7 +37,7 @@ COPY (
          w1w AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL 7 DAYS PRECEDING AND CURRENT ROW)
 ) TO '{out}' (FORMAT parquet)
 """
-RUNS = 3
+RUNS = 5
 
 
 def ensure_spark_archive(history: Path, tmp: Path) -> None:
