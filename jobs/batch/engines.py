@@ -40,6 +40,10 @@ class DuckDBEngine:
         # Event time is UTC everywhere; naive CSV times are read as UTC.
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
+        # DuckDB 2.0 pushes TRY_CAST into the CSV reader as a hard cast, which then fails on a bad
+        # cell instead of yielding NULL (duckdb/duckdb#23818); the job counts those NULLs to report
+        # bad rows. Only the CSV reader implements type pushdown: Parquet reads are unaffected.
+        self.con.execute("SET disabled_optimizers = 'type_pushdown'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
@@ -145,6 +149,9 @@ class SparkEngine:
         return frame.columns
 
     def create_view(self, name: str, select: str, reuse: bool = False) -> None:
+        if name in self._cached:  # replaced: free the old cache first
+            self.spark.catalog.uncacheTable(name)
+            self._cached.remove(name)
         frame = self.spark.sql(select)
         if reuse:
             # Materialized now, so that the plans of later views see its partitioning and order.

@@ -1,8 +1,9 @@
 """Type and validate the raw history before aggregation.
 
 The raw input (Parquet, or the seed's CSV layout read as text) is registered as view
-`raw_input`; `typed_select` converts it to the source schema as view `transactions`, and
-`problems` finds what does not convert, so a bad file ends the job with one clear line.
+`raw_input`; `typed_select` converts it to the source schema as view `transactions` (a value
+that does not convert becomes NULL), and `check` counts what did not convert, so a bad file ends
+the job with one clear line.
 """
 
 from __future__ import annotations
@@ -42,41 +43,31 @@ def typed_select(dialect: Dialect, mapping: dict[str, str]) -> str:
     return f"SELECT {casts} FROM raw_input"
 
 
-def _bad_row(dialect: Dialect, mapping: dict[str, str], column: Column) -> str:
-    """A condition true for a raw row whose `column` is missing or does not convert."""
-    raw = mapping[column.name]
-    converted = dialect.safe_cast.format(expr=raw, type=dialect.types[column.dtype])
-    bad = f"({raw} IS NULL OR {converted} IS NULL)"
+def _invalid(value: str, column: Column) -> str:
+    """A condition true when `value`, the typed value of `column`, was missing or did not convert."""
+    bad = f"{value} IS NULL"  # the safe cast yields NULL for a missing or unconvertible value
     if column.name == SOURCE.amount_column:
         # NaN sorts above every number in both engines, so this rejects NaN, infinities, negatives.
-        bad = f"({bad} OR NOT ({converted} >= 0 AND {converted} < CAST('Infinity' AS DOUBLE)))"
+        bad = f"({bad} OR NOT ({value} >= 0 AND {value} < CAST('Infinity' AS DOUBLE)))"
     return bad
 
 
-def problems_query(dialect: Dialect, mapping: dict[str, str]) -> str:
-    """One row: total rows, then per source column the bad-row count.
+def problems_query(relation: str) -> str:
+    """One row: total rows, then per source column the bad-row count, over typed rows.
 
     Counts only: a MIN over strings would make Spark aggregate row by row (no hash aggregate for
-    string buffers); the rare bad column's example is fetched by a second query.
+    string buffers); the rare bad column's example is fetched from the raw rows by a second query.
     """
     parts = ["COUNT(*) AS total"]
-    parts += [f"SUM(CASE WHEN {_bad_row(dialect, mapping, c)} THEN 1 ELSE 0 END) AS bad_{c.name}" for c in SOURCE.columns]
-    return f"SELECT {', '.join(parts)} FROM raw_input"
-
-
-def id_hashes_query(dialect: Dialect, mapping: dict[str, str]) -> str:
-    """One row: how many distinct hashes the (valid) transaction ids have."""
-    ids = dialect.safe_cast.format(expr=mapping[SOURCE.id_column], type=dialect.types["string"])
-    return distinct_id_hashes(dialect, ids, "raw_input")
+    parts += [f"SUM(CASE WHEN {_invalid(c.name, c)} THEN 1 ELSE 0 END) AS bad_{c.name}" for c in SOURCE.columns]
+    return f"SELECT {', '.join(parts)} FROM {relation}"
 
 
 def example_query(dialect: Dialect, mapping: dict[str, str], column: Column) -> str:
     """One row: the smallest bad raw value of `column` as text (NULL when the value is missing)."""
     raw = mapping[column.name]
-    return (
-        f"SELECT MIN(CAST({raw} AS {dialect.types['string']})) FROM raw_input "
-        f"WHERE {_bad_row(dialect, mapping, column)}"
-    )
+    converted = dialect.safe_cast.format(expr=raw, type=dialect.types[column.dtype])
+    return f"SELECT MIN(CAST({raw} AS {dialect.types['string']})) FROM raw_input WHERE {_invalid(converted, column)}"
 
 
 @dataclass(frozen=True)
@@ -85,9 +76,14 @@ class Summary:
     unique_ids: bool  # proven: no transaction id repeats, so the job needs no dedup
 
 
-def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str) -> Summary:
-    """Raise InputError for an empty input or unconvertible values; return what the job needs to know."""
-    total, *bad_counts = fetch_one(problems_query(dialect, mapping))
+def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str,
+          relation: str = "transactions") -> Summary:
+    """Raise InputError for an empty input or unconvertible values; return what the job needs to know.
+
+    `relation` holds the typed rows (`typed_select`'s columns; others are ignored): the job passes
+    its materialized `tx`, so validating costs no further scan of the input.
+    """
+    total, *bad_counts = fetch_one(problems_query(relation))
     if not total:
         raise InputError(f"{path}: no transactions (empty input)")
     for column, bad in zip(SOURCE.columns, bad_counts, strict=True):
@@ -95,5 +91,5 @@ def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str
             (example,) = fetch_one(example_query(dialect, mapping, column))
             shown = "null" if example is None else repr(example)
             raise InputError(f"{path}: {bad} row(s) with a missing or invalid {column.name} ({column.dtype}), e.g. {shown}")
-    (id_hashes,) = fetch_one(id_hashes_query(dialect, mapping))
+    (id_hashes,) = fetch_one(distinct_id_hashes(dialect, SOURCE.id_column, relation))
     return Summary(int(total), id_hashes == total)
