@@ -15,13 +15,13 @@ earlier run (e.g. `make test`) would have.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
+from statistics import median
 
 import pyarrow.parquet as pq
-
-from statistics import median
 
 from bench.core import ProcessRun, Result, Suite, measure
 from bench.generator import ensure_full_history
@@ -52,7 +52,7 @@ def ensure_spark_archive(history: Path, tmp: Path) -> None:
 
 def spread(runs: list[ProcessRun]) -> str:
     seconds = sorted(r.seconds for r in runs)
-    return f"runs {seconds[0]:.1f}–{seconds[-1]:.1f} s"
+    return f"runs {seconds[0]:.1f}-{seconds[-1]:.1f} s"
 
 
 def run() -> list[Result]:
@@ -70,7 +70,8 @@ def run() -> list[Result]:
         runs: dict[str, list[ProcessRun]] = {name: [] for name in commands}
         for _ in range(RUNS):
             for name, argv in commands.items():
-                runs[name].append(measure(argv))
+                # Spark's JVM is not a waited child of the Python driver: sample the whole tree.
+                runs[name].append(measure(argv, whole_tree=name == "spark"))
         seed = runs["seed"]
         baseline = (f"seed's exact-window SQL on DuckDB: {median(r.seconds for r in seed):.1f} s "
                     f"({spread(seed)}), {max(r.peak_rss_mb for r in seed):,.0f} MB")
@@ -78,11 +79,14 @@ def run() -> list[Result]:
             wall = median(r.seconds for r in runs[engine])
             results.append(Result("batch", f"{engine}: 5.4M transactions, wall (median of {RUNS} runs)", wall, "s",
                                   f"<= {target_s} s", f"{spread(runs[engine])}; {baseline}", wall <= target_s))
-            # Spark's JVM is not a waited child of the Python driver, so only DuckDB's peak is known.
+            peak = max(r.peak_rss_mb for r in runs[engine])
             if target_mb:
-                peak = max(r.peak_rss_mb for r in runs[engine])
                 results.append(Result("batch", f"{engine}: peak RSS (largest of {RUNS} runs)", peak, "MB",
                                       f"<= {target_mb} MB", passed=peak <= target_mb))
+            else:
+                results.append(Result("batch", f"{engine}: peak RSS, driver + JVM (largest of {RUNS} runs)", peak, "MB",
+                                      baseline=f"sum of each process's peak, sampled every 0.1 s; JVM heap "
+                                               f"{os.environ.get('SPARK_DRIVER_MEMORY', '4g')} committed up front"))
     return results
 
 

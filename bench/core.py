@@ -7,6 +7,8 @@ import os
 import platform
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -48,18 +50,66 @@ PEAK_RSS_WRAPPER = (
 )
 
 
-def measure(argv: Sequence[str], env: dict[str, str] | None = None) -> ProcessRun:
-    """Wall time and exact peak RSS of one command, measured by a fresh wrapper process."""
-    done = subprocess.run(
+def measure(argv: Sequence[str], env: dict[str, str] | None = None, whole_tree: bool = False) -> ProcessRun:
+    """Wall time and exact peak RSS of one command, measured by a fresh wrapper process.
+
+    `whole_tree`: the command starts processes it does not wait for (PySpark's JVM), which the
+    wrapper's rusage cannot see. Every process of the tree is then sampled while it runs and the
+    peak is the sum of each process's own peak (VmHWM): an upper bound of the tree's RSS at once.
+    """
+    with subprocess.Popen(
         [sys.executable, "-c", PEAK_RSS_WRAPPER, *argv],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
-    )
-    stats = json.loads(done.stderr.strip().splitlines()[-1])
+    ) as proc:
+        peaks: dict[int, int] = {}
+        out: dict[str, str] = {}
+        # Drain the pipes in threads so that a chatty command never blocks on a full pipe.
+        readers = [threading.Thread(target=lambda n=n, f=f: out.__setitem__(n, f.read()))
+                   for n, f in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+        for reader in readers:
+            reader.start()
+        while whole_tree and proc.poll() is None:
+            for pid in _descendants(proc.pid)[1:]:  # not the wrapper itself
+                peaks[pid] = max(peaks.get(pid, 0), _peak_rss_kb(pid))
+            time.sleep(0.1)
+        proc.wait()
+        for reader in readers:
+            reader.join()
+    stdout, stderr = out["stdout"], out["stderr"]
+    stats = json.loads(stderr.strip().splitlines()[-1])
     if stats["rc"] != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({stats['rc']}): {done.stderr.strip()[-2000:]}")
-    return ProcessRun(stats["seconds"], stats["peak_rss_mb"], done.stdout)
+        raise RuntimeError(f"{' '.join(argv)} failed ({stats['rc']}): {stderr.strip()[-2000:]}")
+    peak = sum(peaks.values()) / 1024 if whole_tree else stats["peak_rss_mb"]
+    return ProcessRun(stats["seconds"], peak, stdout)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue  # exited meanwhile
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
 
 
 def machine() -> str:
