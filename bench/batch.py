@@ -15,7 +15,6 @@ earlier run (e.g. `make test`) would have.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 
 from bench.core import ProcessRun, Result, Suite, measure
 from bench.generator import ensure_full_history
-from jobs.batch import jvm
+from jobs.batch import engines, jvm
 
 SEED_WINDOW_SQL = """
 COPY (
@@ -86,7 +85,7 @@ def run() -> list[Result]:
             else:
                 results.append(Result("batch", f"{engine}: peak RSS, driver + JVM (largest of {RUNS} runs)", peak, "MB",
                                       baseline=f"sum of each process's peak, sampled every 0.1 s; JVM heap "
-                                               f"{os.environ.get('SPARK_DRIVER_MEMORY', '4g')} committed up front"))
+                                               f"{engines.local_driver_memory()} committed up front"))
     return results
 
 

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from local.localstack import descendants
+
 
 @dataclass(frozen=True)
 class Result:
@@ -72,7 +74,7 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None, whole_tree: 
         for reader in readers:
             reader.start()
         while whole_tree and proc.poll() is None:
-            for pid in _descendants(proc.pid)[1:]:  # not the wrapper itself
+            for pid in descendants(proc.pid)[1:]:  # not the wrapper itself
                 peaks[pid] = max(peaks.get(pid, 0), _peak_rss_kb(pid))
             time.sleep(0.1)
         proc.wait()
@@ -84,24 +86,6 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None, whole_tree: 
         raise RuntimeError(f"{' '.join(argv)} failed ({stats['rc']}): {stderr.strip()[-2000:]}")
     peak = sum(peaks.values()) / 1024 if whole_tree else stats["peak_rss_mb"]
     return ProcessRun(stats["seconds"], peak, stdout)
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue  # exited meanwhile
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def _peak_rss_kb(pid: int) -> int:

@@ -114,7 +114,7 @@ class SparkEngine:
         if master or "PYSPARK_GATEWAY_PORT" not in os.environ:
             from jobs.batch import jvm
 
-            heap = os.environ.get("SPARK_DRIVER_MEMORY", "4g")
+            heap = local_driver_memory()
             builder = (
                 builder.master(master or "local[*]")
                 .config("spark.driver.extraJavaOptions", jvm.local_driver_options(jvm.spark_home(), heap))
@@ -192,6 +192,11 @@ class SparkEngine:
 
     def close(self) -> None:
         self.spark.stop()
+
+
+def local_driver_memory() -> str:
+    """The local-mode driver's heap (spark.driver.memory): SPARK_DRIVER_MEMORY, else 4g."""
+    return os.environ.get("SPARK_DRIVER_MEMORY", "4g")
 
 
 def create(engine: str, **options) -> Engine:
