@@ -77,7 +77,7 @@ class Summary:
 
 
 def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str,
-          relation: str = "transactions") -> Summary:
+          relation: str) -> Summary:
     """Raise InputError for an empty input or unconvertible values; return what the job needs to know.
 
     `relation` holds the typed rows (`typed_select`'s columns; others are ignored): the job passes
