@@ -40,6 +40,9 @@ class Dialect:
     cluster: str = ""
     # Physical layout clause appended to `tx` ({entity}, {key}); empty when the engine plans it well.
     layout: str = ""
+    # Format string {expr} {zero}: declares an output column that is never NULL; empty when the
+    # engine gains nothing from knowing it.
+    not_null: str = ""
 
 
 DUCKDB = Dialect(
@@ -68,6 +71,11 @@ SPARK = Dialect(
     # the windows' own sort on (card, time) then runs over already ordered rows. Sorting 5.4M rows on
     # (card, time) directly compares mostly equal card prefixes and cost ~15 s of CPU.
     layout="DISTRIBUTE BY {entity} SORT BY {key}",
+    # No training column is ever NULL (validated source columns, features defined for every row),
+    # but Spark infers nullable ones from the casts, AVG and division. Declared non-null they become
+    # REQUIRED Parquet columns, written without definition levels: the largest write of the job
+    # runs ~10% faster (measured). The zeros are never used.
+    not_null="COALESCE({expr}, {zero})",
 )
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
@@ -87,6 +95,14 @@ def _layout_key() -> str:
     bucket or a wrap of the time part only leave the following (card, time) sort more to do.
     """
     return f"PMOD({SOURCE.entity}, {1 << 23}) * {1 << 40} + PMOD(event_ms, {1 << 40})"
+
+
+def _output(dialect: Dialect, expr: str, name: str, dtype: str = "float64") -> str:
+    """An output column that is never NULL, declared so where the dialect gains from it."""
+    if dialect.not_null:
+        zero = {"string": "''", "timestamp": "TIMESTAMP '1970-01-01 00:00:00'"}.get(dtype, "0")
+        expr = dialect.not_null.format(expr=expr, zero=zero)
+    return expr if expr == name else f"{expr} AS {name}"
 
 
 def _sliding_expr(agg: Aggregate) -> str:
@@ -209,12 +225,16 @@ WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day)"""
     # As-of join: the latest snapshot with D <= t is the one at the midnight of t's own day.
     snapshot_cols = ",\n    ".join(f"COALESCE(s.{a.name}, 0) AS {a.name}" for a in snapshot_aggs)
     sliding_cols = ", ".join(f"f.{a.name}" for a in sliding_aggs)
-    ratio_cols = ",\n  ".join(f"{_ratio_expr(r.numerator, r.denominator)} AS {r.name}" for r in RATIOS)
-    feature_cols = ", ".join(a.name for a in AGGREGATES)
+    dtypes = {c.name: c.dtype for c in SOURCE.columns}
+    training_out = ",\n  ".join([
+        *(_output(dialect, c, c, dtypes[c]) for c in (SOURCE.id_column, SOURCE.event_time, entity, SOURCE.amount_column)),
+        *(_output(dialect, a.name, a.name) for a in AGGREGATES),
+        *(_output(dialect, _ratio_expr(r.numerator, r.denominator), r.name) for r in RATIOS),
+        _output(dialect, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
+    ])
     training = f"""
-SELECT {SOURCE.id_column}, {SOURCE.event_time}, {entity}, {SOURCE.amount_column}, {feature_cols},
-  {ratio_cols},
-  {SOURCE.label_column}
+SELECT
+  {training_out}
 FROM (
   SELECT f.{SOURCE.id_column}, f.{SOURCE.event_time}, f.{entity}, f.{SOURCE.amount_column}, f.{SOURCE.label_column}, {sliding_cols},
     {snapshot_cols}

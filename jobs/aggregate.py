@@ -14,8 +14,12 @@ import argparse
 import hashlib
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from features import batch_sql
 from jobs.batch import engines, output, source
@@ -63,20 +67,24 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
         eng.create_view("transactions", source.typed_select(eng.dialect, mapping))
         # `tx` (the typed rows, materialized) is built first without the per-tid ranking, the
         # costliest step of the Spark job, and validated: the checks read it instead of scanning
-        # the input again. Only when a tid repeats is it built again, with the ranking.
-        (tx, tx_select), *_ = batch_sql.statements(eng.dialect, dedup=False)
+        # the input again, while the later views are built on it. Only when a tid repeats is all
+        # of it built again, with the ranking.
+        (tx, tx_select), *later = batch_sql.statements(eng.dialect, dedup=False)
         eng.create_view(tx, tx_select, reuse=True)
-        summary = source.check(eng.fetch_one, eng.dialect, mapping, input_path, relation=tx)
+        summary, _ = _together(
+            eng.concurrent,
+            partial(source.check, eng.fetch_one, eng.dialect, mapping, input_path, relation=tx),
+            partial(_create_views, eng, later),
+        )
         total, dedup = summary.rows, not summary.unique_ids
         log(f"[{engine}] {total:,} transactions read from {input_path}" + ("" if dedup else ", no repeated tid"))
-        for name, select in batch_sql.statements(eng.dialect, dedup):
-            if name != tx or dedup:
-                eng.create_view(name, select, reuse=name in batch_sql.REUSED_VIEWS)
-        rows = {}
+        if dedup:
+            _create_views(eng, batch_sql.statements(eng.dialect, dedup=True))
         with output.staged(output_dir) as staging:
-            for view in batch_sql.OUTPUT_VIEWS:
-                rows[view] = eng.write_parquet(view, f"{staging.rstrip('/')}/{view}")
-                log(f"[{engine}] {view}: {rows[view]:,} rows")
+            writes = (partial(eng.write_parquet, view, f"{staging.rstrip('/')}/{view}") for view in batch_sql.OUTPUT_VIEWS)
+            rows = dict(zip(batch_sql.OUTPUT_VIEWS, _together(eng.concurrent, *writes), strict=True))
+            for view, count in rows.items():
+                log(f"[{engine}] {view}: {count:,} rows")
             manifest = {
                 "engine": engine,
                 "input": input_path,
@@ -93,6 +101,20 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
     finally:
         eng.close()
     return manifest
+
+
+def _create_views(eng: engines.Engine, statements: list[tuple[str, str]]) -> None:
+    for name, select in statements:
+        eng.create_view(name, select, reuse=name in batch_sql.REUSED_VIEWS)
+
+
+def _together(concurrent: bool, *calls: Callable[[], Any]) -> list[Any]:
+    """The calls' results, in order; run at once when the engine can (all end before an error is raised)."""
+    if not concurrent:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
 
 
 def main(argv: list[str] | None = None) -> int:

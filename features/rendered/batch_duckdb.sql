@@ -55,7 +55,17 @@ FROM snapshots_by_day
 WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day);
 
 CREATE OR REPLACE TEMPORARY VIEW training AS
-SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_1w, avg_amt_last_1w, num_trans_last_2m, num_trans_last_5m,
+SELECT
+  tid,
+  trans_ts,
+  cc_num,
+  amount,
+  num_trans_last_10m,
+  avg_amt_last_10m,
+  num_trans_last_1w,
+  avg_amt_last_1w,
+  num_trans_last_2m,
+  num_trans_last_5m,
   CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(avg_amt_last_10m AS DOUBLE) / avg_amt_last_1w END AS amt_ratio1,
   CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(amount AS DOUBLE) / avg_amt_last_1w END AS amt_ratio2,
   CASE WHEN num_trans_last_1w IS NULL OR num_trans_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(num_trans_last_10m AS DOUBLE) / num_trans_last_1w END AS count_ratio,

@@ -20,6 +20,8 @@ class EngineError(RuntimeError):
 
 class Engine(Protocol):
     dialect: Dialect
+    # Whether independent statements may run at once (from separate threads).
+    concurrent: bool
 
     def register_raw(self, path: str, fmt: str) -> list[str]: ...
     def create_view(self, name: str, select: str, reuse: bool = False) -> None: ...
@@ -31,6 +33,8 @@ class Engine(Protocol):
 
 class DuckDBEngine:
     dialect = DIALECTS["duckdb"]
+    # One query at a time per connection; each already uses every core.
+    concurrent = False
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
         import duckdb
@@ -88,6 +92,9 @@ class DuckDBEngine:
 
 class SparkEngine:
     dialect = DIALECTS["spark"]
+    # The driver plans, compiles and schedules a query on one thread: a second query's tasks keep
+    # the cores busy meanwhile (the session is thread-safe; PySpark pins a JVM thread per thread).
+    concurrent = True
 
     def __init__(self, master: str | None = None, shuffle_partitions: int | None = None) -> None:
         if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
@@ -132,6 +139,10 @@ class SparkEngine:
                 # full scale, ~70 MB) from a hash table: no sort of 5.4M wide rows by (card, day)
                 # (-3 s of CPU). In local mode the "broadcast" never leaves the process.
                 .config("spark.sql.autoBroadcastJoinThreshold", "256m")
+                # Aggregations keep their groups in the code-generated fast hash map up to 2^22 of
+                # them per task (default 2^16, then a slower generic map): the uniqueness proof's
+                # group-by over 5.4M ids, 1.35M per task, runs in 2.3 s instead of 2.9 s (warm).
+                .config("spark.sql.codegen.aggregate.fastHashMap.capacityBit", "22")
             )
         self.spark = builder.getOrCreate()
         self.spark.sparkContext.setLogLevel("ERROR")

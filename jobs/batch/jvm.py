@@ -34,7 +34,10 @@ JIT_OPTIONS = (
     "-XX:FreqInlineSize=100",
     "-XX:MaxInlineLevel=9",
 )
-GC_OPTIONS = ("-XX:+UseParallelGC",)
+# Metaspace's first high-water mark at 512 MB instead of ~21 MB: Spark loads ~25,000 classes (Janino
+# more per query), and each time Metaspace crosses the mark the JVM runs a young and a full
+# collection, twice per run (~0.6 s of pauses, measured).
+GC_OPTIONS = ("-XX:+UseParallelGC", "-XX:MetaspaceSize=512m")
 # A JVM that does not know an -XX option ignores it instead of failing to start; CDS messages
 # (e.g. "archive refused, starting without it") stay off the job's one-line output.
 QUIET_OPTIONS = ("-XX:+IgnoreUnrecognizedVMOptions", "-Xlog:cds*=off", "-Xlog:class+path=off")

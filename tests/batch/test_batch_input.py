@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.aggregate import JobError, run
+from jobs.aggregate import JobError, _together, run
 from tests.batch.histories import write_csv, write_parquet
 from tests.batch.reference import Tx
 
@@ -129,3 +130,23 @@ def test_spark_reports_bad_input_as_duckdb_does_and_leaves_no_output(tmp_path):
         run("spark", str(csv(tmp_path, BAD_ROWS)), str(out), log=lambda *_: None)
     assert str(err.value).endswith("3 row(s) with a missing or invalid amount (float64), e.g. 'abc'")
     assert not out.exists() and not [p for p in tmp_path.iterdir() if ".staging" in p.name]
+
+
+@pytest.mark.parametrize("concurrent", [True, False])
+def test_a_failed_check_is_raised_only_after_the_work_beside_it_ended(concurrent):
+    """The job validates while it builds the later views: the engine must not close under them."""
+    started, ended = threading.Event(), []
+
+    def check():
+        started.wait(5) if concurrent else None
+        raise JobError("bad input")
+
+    def build():
+        started.set()
+        ended.append("views")
+        return "views"
+
+    with pytest.raises(JobError, match="bad input"):
+        _together(concurrent, check, build)
+    assert ended == (["views"] if concurrent else [])
+    assert _together(concurrent, lambda: 1, lambda: 2) == [1, 2]
