@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from local.localstack import descendants
 
@@ -86,6 +87,12 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None, whole_tree: 
         raise RuntimeError(f"{' '.join(argv)} failed ({stats['rc']}): {stderr.strip()[-2000:]}")
     peak = sum(peaks.values()) / 1024 if whole_tree else stats["peak_rss_mb"]
     return ProcessRun(stats["seconds"], peak, stdout)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_kb(pid: int) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core import Result, Suite
+from bench.core import Result, Suite, cpu_seconds
 from features.feature_groups import group_for
 from local import localstack
 from local.pipeline import Layout, aggregate, generate_history, percentile, train
@@ -41,11 +41,6 @@ PREFIX = "bench-ls"
 # kinesis-local alone: records of a transaction's size class, PutRecords of 500, GetRecords of 10,000.
 ALONE_RECORDS, ALONE_UNPATCHED_RECORDS, ALONE_BYTES, ALONE_EMPTY_CALLS = 20_000, 4_000, 200, 100
 WRITES_PER_TX, READS_PER_TX = 3, 4  # transactions, aggregates, predictions; engine, ingest, score, reader
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def kinesis_alone(main_js: Path, records: int, node_options: str) -> dict[str, float]:
@@ -77,22 +72,22 @@ def kinesis_alone(main_js: Path, records: int, node_options: str) -> dict[str, f
                 time.sleep(0.2)
         kinesis.get_waiter("stream_exists").wait(StreamName="alone", WaiterConfig={"Delay": 0.1})
         data = b"x" * ALONE_BYTES
-        cpu, t0 = _cpu_s(node.pid), time.monotonic()
+        cpu, t0 = cpu_seconds(node.pid), time.monotonic()
         for start in range(0, records, 500):
             out = kinesis.put_records(StreamName="alone", Records=[
                 {"Data": data, "PartitionKey": str(i)} for i in range(start, min(records, start + 500))])
             assert out["FailedRecordCount"] == 0
-        put_cpu, put_s = _cpu_s(node.pid) - cpu, time.monotonic() - t0
+        put_cpu, put_s = cpu_seconds(node.pid) - cpu, time.monotonic() - t0
         it = _iterator(kinesis, "alone")
-        cpu, read = _cpu_s(node.pid), 0
+        cpu, read = cpu_seconds(node.pid), 0
         while read < records:
             page = kinesis.get_records(ShardIterator=it, Limit=10_000)
             read, it = read + len(page["Records"]), page["NextShardIterator"]
-        get_cpu = _cpu_s(node.pid) - cpu
-        cpu = _cpu_s(node.pid)
+        get_cpu = cpu_seconds(node.pid) - cpu
+        cpu = cpu_seconds(node.pid)
         for _ in range(ALONE_EMPTY_CALLS):
             it = kinesis.get_records(ShardIterator=it, Limit=10_000)["NextShardIterator"]
-        empty_cpu = _cpu_s(node.pid) - cpu
+        empty_cpu = cpu_seconds(node.pid) - cpu
     finally:
         node.kill()
         node.wait()

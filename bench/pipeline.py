@@ -9,7 +9,6 @@ mapping), then sends live traffic (event time = send time) and reads the predict
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core import Result, Suite
+from bench.core import Result, Suite, cpu_seconds
 from features.definition import STREAM
 from local.pipeline import (
     BATCH_GROUP,
@@ -72,7 +71,7 @@ def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: 
     tails = {n: StreamTail(stream, n) for n in (PREDICTIONS, LATE, ENGINE_DEAD)}
     seen, other = Predictions(), [0]
     with Processes(layout, engine_args=["--idle-flush-s", str(idle_flush_s), "--out-of-orderness-ms", str(ooo_ms)]) as procs:
-        cpu_before = {name: _cpu_seconds(child.pid) for name, child in procs.children.items()}
+        cpu_before = {name: cpu_seconds(child.pid) for name, child in procs.children.items()}
         started, producer_cpu = time.time(), time.process_time()
         report = send(make_schedule(), stream, TRANSACTIONS)
         producer_cpu = time.process_time() - producer_cpu
@@ -93,19 +92,13 @@ def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: 
 
         wait_for(parse if live_tail else counted, timeout_s=300, poll_s=0.05, check=procs.check)
         finished = max(seen.first_seen.values(), default=time.time()) if live_tail or not counted_at else counted_at[-1]
-        cpu = {name: _cpu_seconds(child.pid) - cpu_before[name] for name, child in procs.children.items()}
+        cpu = {name: cpu_seconds(child.pid) - cpu_before[name] for name, child in procs.children.items()}
         cpu["producer"] = producer_cpu
     score_log = layout.logs / "score.log"
     invocations = sum(1 for line in score_log.read_text(errors="replace").splitlines() if '"_aws"' in line)
     return {"sent": report.sent, "send_seconds": report.seconds, "seconds": finished - started,
             "predictions": seen.by_tid, "not_scored": other[0], "metrics": emf_totals(score_log),
             "invocations": invocations, "cpu_seconds": cpu}
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run() -> list[Result]:
