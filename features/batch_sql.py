@@ -97,8 +97,11 @@ def _layout_key() -> str:
     return f"PMOD({SOURCE.entity}, {1 << 23}) * {1 << 40} + PMOD(event_ms, {1 << 40})"
 
 
-def _output(dialect: Dialect, expr: str, name: str, dtype: str = "float64") -> str:
-    """An output column that is never NULL, declared so where the dialect gains from it."""
+def _output(dialect: Dialect, expr: str, name: str, dtype: str | None = None) -> str:
+    """An output column that is never NULL, declared so where the dialect gains from it.
+
+    `dtype`: a source column's type; features and ratios are numbers (zero 0).
+    """
     if dialect.not_null:
         zero = {"string": "''", "timestamp": "TIMESTAMP '1970-01-01 00:00:00'"}.get(dtype, "0")
         expr = dialect.not_null.format(expr=expr, zero=zero)
