@@ -27,8 +27,9 @@ venv: $(VENV)/.installed ## Create .venv and install the pinned dependencies (fi
 java-check:
 	@command -v java >/dev/null || { echo "error: Java 17 is required for Spark and Flink (install openjdk-17-jre-headless)" >&2; exit 1; }
 
-lint: venv ## Lint the Python code (ruff)
+lint: venv ## Lint and format-check the Python code (ruff check, ruff format --check)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 render: venv ## Re-render SQL and feature-group JSON from features/definition.py
 	$(PY) -m features render
@@ -39,8 +40,7 @@ render-check: venv ## Fail if a rendered artifact drifted from the definition
 # Every tool environment the suite drives; each is built once and reused (stamp files).
 TEST_ENVS := venv flink-venv checkov-venv localstack-venv sagemaker-xgboost-venv sagemaker-venv
 
-test: java-check $(TEST_ENVS) ## Run every test: lint, drift, unit, property, Spark, Flink, Terraform, LocalStack integration
-	$(VENV)/bin/ruff check .
+test: java-check $(TEST_ENVS) lint ## Run every test: lint, drift, unit, property, Spark, Flink, Terraform, LocalStack integration
 	$(PY) -m pytest
 
 history: venv ## Generate a small transaction history into $(DATA)/history.parquet

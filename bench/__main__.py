@@ -36,7 +36,11 @@ def kept_rows(path: Path, rerun: set[str]) -> list[str]:
     """Table rows of an earlier BENCHMARKS.md whose suite was not run again."""
     if not path.exists():
         return []
-    rows = [line for line in path.read_text().splitlines() if line.startswith("| ") and not line.startswith("| suite |")]
+    rows = [
+        line
+        for line in path.read_text().splitlines()
+        if line.startswith("| ") and not line.startswith("| suite |")
+    ]
     return [row for row in rows if row.split("|")[1].strip() not in rerun]
 
 
@@ -53,14 +57,18 @@ def markdown(results: list[Result], started: datetime, seconds: float, load: flo
         "| " + " | ".join(HEADERS) + " |",
         "|" + "---|" * len(HEADERS),
     ]
-    lines += sorted(kept + ["| " + " | ".join(r.row()) + " |" for r in results], key=lambda row: row.split("|")[1])
+    lines += sorted(
+        kept + ["| " + " | ".join(r.row()) + " |" for r in results], key=lambda row: row.split("|")[1]
+    )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     suites = discover()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("suites", nargs="*", help=f"suites to run (default: all of {', '.join(sorted(suites))})")
+    parser.add_argument(
+        "suites", nargs="*", help=f"suites to run (default: all of {', '.join(sorted(suites))})"
+    )
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="markdown file to write")
     parser.add_argument("--update", action="store_true", help="keep the rows of suites not run this time")
     args = parser.parse_args(argv)

@@ -46,7 +46,19 @@ def ensure_spark_archive(history: Path, tmp: Path) -> None:
         return
     small = tmp / "warmup.parquet"
     pq.write_table(pq.ParquetFile(history).read_row_group(0).slice(0, 10_000), small)
-    measure([sys.executable, "-m", "jobs.aggregate", "--engine", "spark", "--input", str(small), "--output", str(tmp / "warmup")])
+    measure(
+        [
+            sys.executable,
+            "-m",
+            "jobs.aggregate",
+            "--engine",
+            "spark",
+            "--input",
+            str(small),
+            "--output",
+            str(tmp / "warmup"),
+        ]
+    )
 
 
 def spread(runs: list[ProcessRun]) -> str:
@@ -60,11 +72,26 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         ensure_spark_archive(history, Path(tmp))
         commands = {
-            "seed": [sys.executable, "-c", "import duckdb, sys; duckdb.sql(sys.argv[1])",
-                     SEED_WINDOW_SQL.format(history=history, out=Path(tmp) / "seed.parquet")],
-            **{engine: [sys.executable, "-m", "jobs.aggregate", "--engine", engine,
-                        "--input", str(history), "--output", str(Path(tmp) / engine)]
-               for engine in ("duckdb", "spark")},
+            "seed": [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; duckdb.sql(sys.argv[1])",
+                SEED_WINDOW_SQL.format(history=history, out=Path(tmp) / "seed.parquet"),
+            ],
+            **{
+                engine: [
+                    sys.executable,
+                    "-m",
+                    "jobs.aggregate",
+                    "--engine",
+                    engine,
+                    "--input",
+                    str(history),
+                    "--output",
+                    str(Path(tmp) / engine),
+                ]
+                for engine in ("duckdb", "spark")
+            },
         }
         runs: dict[str, list[ProcessRun]] = {name: [] for name in commands}
         for _ in range(RUNS):
@@ -72,20 +99,46 @@ def run() -> list[Result]:
                 # Spark's JVM is not a waited child of the Python driver: sample the whole tree.
                 runs[name].append(measure(argv, whole_tree=name == "spark"))
         seed = runs["seed"]
-        baseline = (f"seed's exact-window SQL on DuckDB: {median(r.seconds for r in seed):.1f} s "
-                    f"({spread(seed)}), {max(r.peak_rss_mb for r in seed):,.0f} MB")
+        baseline = (
+            f"seed's exact-window SQL on DuckDB: {median(r.seconds for r in seed):.1f} s "
+            f"({spread(seed)}), {max(r.peak_rss_mb for r in seed):,.0f} MB"
+        )
         for engine, target_s, target_mb in (("duckdb", 10, 2048), ("spark", 45, None)):
             wall = median(r.seconds for r in runs[engine])
-            results.append(Result("batch", f"{engine}: 5.4M transactions, wall (median of {RUNS} runs)", wall, "s",
-                                  f"<= {target_s} s", f"{spread(runs[engine])}; {baseline}", wall <= target_s))
+            results.append(
+                Result(
+                    "batch",
+                    f"{engine}: 5.4M transactions, wall (median of {RUNS} runs)",
+                    wall,
+                    "s",
+                    f"<= {target_s} s",
+                    f"{spread(runs[engine])}; {baseline}",
+                    wall <= target_s,
+                )
+            )
             peak = max(r.peak_rss_mb for r in runs[engine])
             if target_mb:
-                results.append(Result("batch", f"{engine}: peak RSS (largest of {RUNS} runs)", peak, "MB",
-                                      f"<= {target_mb} MB", passed=peak <= target_mb))
+                results.append(
+                    Result(
+                        "batch",
+                        f"{engine}: peak RSS (largest of {RUNS} runs)",
+                        peak,
+                        "MB",
+                        f"<= {target_mb} MB",
+                        passed=peak <= target_mb,
+                    )
+                )
             else:
-                results.append(Result("batch", f"{engine}: peak RSS, driver + JVM (largest of {RUNS} runs)", peak, "MB",
-                                      baseline=f"sum of each process's peak, sampled every 0.1 s; JVM heap "
-                                               f"{engines.local_driver_memory()} committed up front"))
+                results.append(
+                    Result(
+                        "batch",
+                        f"{engine}: peak RSS, driver + JVM (largest of {RUNS} runs)",
+                        peak,
+                        "MB",
+                        baseline=f"sum of each process's peak, sampled every 0.1 s; JVM heap "
+                        f"{engines.local_driver_memory()} committed up front",
+                    )
+                )
     return results
 
 

@@ -28,7 +28,14 @@ class Result:
 
     def row(self) -> list[str]:
         verdict = {True: "yes", False: "NO", None: ""}[self.passed]
-        return [self.suite, self.measurement, f"{self.value:,.4g} {self.unit}", self.target, verdict, self.baseline]
+        return [
+            self.suite,
+            self.measurement,
+            f"{self.value:,.4g} {self.unit}",
+            self.target,
+            verdict,
+            self.baseline,
+        ]
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,10 @@ def measure(argv: Sequence[str], env: dict[str, str] | None = None, whole_tree: 
         peaks: dict[int, int] = {}
         out: dict[str, str] = {}
         # Drain the pipes in threads so that a chatty command never blocks on a full pipe.
-        readers = [threading.Thread(target=lambda n=n, f=f: out.__setitem__(n, f.read()))
-                   for n, f in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+        readers = [
+            threading.Thread(target=lambda n=n, f=f: out.__setitem__(n, f.read()))
+            for n, f in (("stdout", proc.stdout), ("stderr", proc.stderr))
+        ]
         for reader in readers:
             reader.start()
         while whole_tree and proc.poll() is None:
@@ -109,7 +118,9 @@ def machine() -> str:
     model = ""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+            model = next(
+                (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), ""
+            )
     except OSError:
         pass
     return f"{platform.system()} {platform.machine()}, {cpus} cores ({model}), {mem_gb:.0f} GiB, Python {platform.python_version()}"

@@ -27,16 +27,31 @@ ROWS, WARMUP_ROWS, CARDS = 1_000_000, 1_000, 10_000
 
 
 def payloads(rows: int) -> list[str]:
-    history = generate(cards=CARDS, transactions=rows, start=datetime(2020, 1, 1), end=datetime(2020, 1, 31), seed=3)
+    history = generate(
+        cards=CARDS, transactions=rows, start=datetime(2020, 1, 1), end=datetime(2020, 1, 31), seed=3
+    )
     ms = (history["trans_ts"].cast("int64").to_numpy() // 1000).tolist()
-    return [transaction_json(*row) for row in zip(history["tid"].to_pylist(), history["cc_num"].to_pylist(),
-                                                  history["amount"].to_pylist(), ms, strict=True)]
+    return [
+        transaction_json(*row)
+        for row in zip(
+            history["tid"].to_pylist(),
+            history["cc_num"].to_pylist(),
+            history["amount"].to_pylist(),
+            ms,
+            strict=True,
+        )
+    ]
 
 
 def pipeline(tmp: Path, name: str, lines: list[str]) -> dict[str, str]:
     (tmp / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
-    return {"connector": "filesystem", "parallelism": "1", "input.path": str(tmp / f"{name}.jsonl"),
-            "output.path": str(tmp / name / "aggregates"), "late.path": str(tmp / name / "late")}
+    return {
+        "connector": "filesystem",
+        "parallelism": "1",
+        "input.path": str(tmp / f"{name}.jsonl"),
+        "output.path": str(tmp / name / "aggregates"),
+        "late.path": str(tmp / name / "late"),
+    }
 
 
 def run() -> list[Result]:
@@ -49,7 +64,9 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="bench-flink-") as tmp_name:
         tmp = Path(tmp_name)
         spec = tmp / "pipelines.json"
-        spec.write_text(json.dumps([pipeline(tmp, "warmup", lines[:WARMUP_ROWS]), pipeline(tmp, "full", lines)]))
+        spec.write_text(
+            json.dumps([pipeline(tmp, "warmup", lines[:WARMUP_ROWS]), pipeline(tmp, "full", lines)])
+        )
         done = measure([str(FLINK_PYTHON), str(ROOT / "jobs" / "flink" / "local.py"), str(spec)])
     timings = json.loads(done.stdout.strip().splitlines()[-1])
     fixed, full = timings["pipelines_s"]
@@ -57,10 +74,19 @@ def run() -> list[Result]:
     return [
         Result("flink", "JVM + PyFlink gateway start", timings["jvm_start_s"], "s"),
         Result("flink", f"fixed cost of one job (plan + mini-cluster), {WARMUP_ROWS:,} rows", fixed, "s"),
-        Result("flink", f"{ROWS:,} transactions, parallelism 1, events/s (job wall time)", ROWS / full,
-               "events/s", baseline=baseline),
-        Result("flink", "events/s net of the fixed job cost", (ROWS - WARMUP_ROWS) / max(full - fixed, 1e-9),
-               "events/s"),
+        Result(
+            "flink",
+            f"{ROWS:,} transactions, parallelism 1, events/s (job wall time)",
+            ROWS / full,
+            "events/s",
+            baseline=baseline,
+        ),
+        Result(
+            "flink",
+            "events/s net of the fixed job cost",
+            (ROWS - WARMUP_ROWS) / max(full - fixed, 1e-9),
+            "events/s",
+        ),
     ]
 
 

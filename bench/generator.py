@@ -30,7 +30,17 @@ BASELINE_ROWS = 100_000
 
 def full_scale_argv(out: Path) -> list[str]:
     """`python -m simulator generate` at the seed's scale (the generator's defaults, seed 42)."""
-    return [sys.executable, "-m", "simulator", "generate", "--seed", str(DEFAULTS["seed"]), "--quiet", "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "simulator",
+        "generate",
+        "--seed",
+        str(DEFAULTS["seed"]),
+        "--quiet",
+        "--out",
+        str(out),
+    ]
 
 
 def ensure_full_history() -> Path:

@@ -53,14 +53,27 @@ def kinesis_alone(main_js: Path, records: int, node_options: str) -> dict[str, f
     from botocore.config import Config
 
     port = free_port()
-    env = {**os.environ, "KINESIS_MOCK_PLAIN_PORT": str(port), "KINESIS_MOCK_TLS_PORT": str(free_port()),
-           "KINESIS_MOCK_CERT_PATH": str(main_js.parent / "server.json"), "LOG_LEVEL": "WARN",
-           "CREATE_STREAM_DURATION": "0ms", "NODE_OPTIONS": node_options}
-    node = subprocess.Popen(["node", str(main_js)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "KINESIS_MOCK_PLAIN_PORT": str(port),
+        "KINESIS_MOCK_TLS_PORT": str(free_port()),
+        "KINESIS_MOCK_CERT_PATH": str(main_js.parent / "server.json"),
+        "LOG_LEVEL": "WARN",
+        "CREATE_STREAM_DURATION": "0ms",
+        "NODE_OPTIONS": node_options,
+    }
+    node = subprocess.Popen(
+        ["node", str(main_js)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
-        kinesis = boto3.client("kinesis", endpoint_url=f"http://127.0.0.1:{port}", region_name=localstack.REGION,
-                               aws_access_key_id="test", aws_secret_access_key="test",
-                               config=Config(retries={"max_attempts": 1}))
+        kinesis = boto3.client(
+            "kinesis",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name=localstack.REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}),
+        )
         end = time.monotonic() + 60
         while True:
             try:
@@ -74,8 +87,12 @@ def kinesis_alone(main_js: Path, records: int, node_options: str) -> dict[str, f
         data = b"x" * ALONE_BYTES
         cpu, t0 = cpu_seconds(node.pid), time.monotonic()
         for start in range(0, records, 500):
-            out = kinesis.put_records(StreamName="alone", Records=[
-                {"Data": data, "PartitionKey": str(i)} for i in range(start, min(records, start + 500))])
+            out = kinesis.put_records(
+                StreamName="alone",
+                Records=[
+                    {"Data": data, "PartitionKey": str(i)} for i in range(start, min(records, start + 500))
+                ],
+            )
             assert out["FailedRecordCount"] == 0
         put_cpu, put_s = cpu_seconds(node.pid) - cpu, time.monotonic() - t0
         it = _iterator(kinesis, "alone")
@@ -91,8 +108,12 @@ def kinesis_alone(main_js: Path, records: int, node_options: str) -> dict[str, f
     finally:
         node.kill()
         node.wait()
-    return {"put_per_s": records / put_s, "put_ms": 1000 * put_cpu / records, "get_ms": 1000 * get_cpu / records,
-            "call_ms": 1000 * empty_cpu / ALONE_EMPTY_CALLS}
+    return {
+        "put_per_s": records / put_s,
+        "put_ms": 1000 * put_cpu / records,
+        "get_ms": 1000 * get_cpu / records,
+        "call_ms": 1000 * empty_cpu / ALONE_EMPTY_CALLS,
+    }
 
 
 def _unpatched_copy(main_js: Path, into: Path) -> Path:
@@ -118,19 +139,42 @@ def alone_results() -> list[Result]:
     per_tx_ms = WRITES_PER_TX * tuned["put_ms"] + READS_PER_TX * tuned["get_ms"]
     name = f"kinesis-local {localstack.KINESIS_MOCK_VERSION} alone (node main.js, no LocalStack, no project code)"
     return [
-        Result(SUITE_NAME, f"{name}: PutRecords, {ALONE_RECORDS:,} x {ALONE_BYTES} B, 500 per call, one shard",
-               tuned["put_per_s"], "records/s", "",
-               f"Node CPU {tuned['put_ms']:.3f} ms/record ({default_heap['put_ms']:.3f} with Node's default young "
-               f"generation); npm's main.js (quadratic): {unpatched['put_per_s']:,.0f} records/s over "
-               f"{ALONE_UNPATCHED_RECORDS:,} records, {unpatched['put_ms']:.2f} ms/record"),
-        Result(SUITE_NAME, f"{name}: GetRecords of 10,000, Node CPU per record", tuned["get_ms"], "ms",
-               "", f"{default_heap['get_ms']:.3f} ms with Node's default young generation"),
-        Result(SUITE_NAME, f"{name}: Node CPU per call (empty GetRecords at the tip)", tuned["call_ms"], "ms", "",
-               f"{default_heap['call_ms']:.1f} ms with Node's default young generation"),
-        Result(SUITE_NAME, f"kinesis-local's ceiling for this pipeline ({WRITES_PER_TX} records written + {READS_PER_TX} read "
-               "per transaction, one Node thread, calls free)", 1000 / per_tx_ms, "tx/s", ">= 1,000 tx/s",
-               f"{per_tx_ms:.2f} ms of Node CPU per transaction; each call costs {tuned['call_ms']:.0f} ms more",
-               1000 / per_tx_ms >= 1000),
+        Result(
+            SUITE_NAME,
+            f"{name}: PutRecords, {ALONE_RECORDS:,} x {ALONE_BYTES} B, 500 per call, one shard",
+            tuned["put_per_s"],
+            "records/s",
+            "",
+            f"Node CPU {tuned['put_ms']:.3f} ms/record ({default_heap['put_ms']:.3f} with Node's default young "
+            f"generation); npm's main.js (quadratic): {unpatched['put_per_s']:,.0f} records/s over "
+            f"{ALONE_UNPATCHED_RECORDS:,} records, {unpatched['put_ms']:.2f} ms/record",
+        ),
+        Result(
+            SUITE_NAME,
+            f"{name}: GetRecords of 10,000, Node CPU per record",
+            tuned["get_ms"],
+            "ms",
+            "",
+            f"{default_heap['get_ms']:.3f} ms with Node's default young generation",
+        ),
+        Result(
+            SUITE_NAME,
+            f"{name}: Node CPU per call (empty GetRecords at the tip)",
+            tuned["call_ms"],
+            "ms",
+            "",
+            f"{default_heap['call_ms']:.1f} ms with Node's default young generation",
+        ),
+        Result(
+            SUITE_NAME,
+            f"kinesis-local's ceiling for this pipeline ({WRITES_PER_TX} records written + {READS_PER_TX} read "
+            "per transaction, one Node thread, calls free)",
+            1000 / per_tx_ms,
+            "tx/s",
+            ">= 1,000 tx/s",
+            f"{per_tx_ms:.2f} ms of Node CPU per transaction; each call costs {tuned['call_ms']:.0f} ms more",
+            1000 / per_tx_ms >= 1000,
+        ),
     ]
 
 
@@ -157,13 +201,24 @@ def _measure(layout: Layout, root: Path) -> dict:
     factory = TxFactory(known_cards(read_history(layout.history)), np.random.default_rng(5))
     predictions: dict[str, dict] = {}
     try:
-        with Pipeline(root, outputs, model=layout.model, feature_store_db=db, idle_flush_s=0.2,
-                      out_of_orderness_ms=OUT_OF_ORDERNESS_MS) as pipeline:
+        with Pipeline(
+            root,
+            outputs,
+            model=layout.model,
+            feature_store_db=db,
+            idle_flush_s=0.2,
+            out_of_orderness_ms=OUT_OF_ORDERNESS_MS,
+        ) as pipeline:
             time.sleep(2.0)  # let the processes open their shard iterators
             total = int(OFFERED_RATE * OFFERED_SECONDS)
             started = time.time()
-            report = send(itertools.islice(live_schedule(factory, OFFERED_RATE, started), total), kinesis,
-                          outputs["streams"]["transactions"], duration_s=3 * OFFERED_SECONDS, linger_s=LINGER_KINESIS_S)
+            report = send(
+                itertools.islice(live_schedule(factory, OFFERED_RATE, started), total),
+                kinesis,
+                outputs["streams"]["transactions"],
+                duration_s=3 * OFFERED_SECONDS,
+                linger_s=LINGER_KINESIS_S,
+            )
             it = _iterator(kinesis, outputs["streams"]["predictions"])
             deadline = time.monotonic() + 120
             last_seen = started
@@ -184,25 +239,46 @@ def _measure(layout: Layout, root: Path) -> dict:
             if name in kinesis.list_streams(Limit=1000)["StreamNames"]:
                 kinesis.delete_stream(StreamName=name)
         sqs.delete_queue(QueueUrl=outputs["dead_letter_queue_url"])
-    return {"sent": report.sent, "send_seconds": report.seconds, "seconds": last_seen - started,
-            "predictions": predictions}
+    return {
+        "sent": report.sent,
+        "send_seconds": report.seconds,
+        "seconds": last_seen - started,
+        "predictions": predictions,
+    }
 
 
 def _iterator(kinesis, stream: str) -> str:
     shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
-    return kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
 
 
 def run() -> list[Result]:
-    started = localstack.up(kinesis_save_s=None)  # if it starts it: no Kinesis saves (they cost CPU per record held)
-    results: list[Result] = [Result(SUITE_NAME, "LocalStack start (host runtime, warm venv)", started.seconds, "s",
-                                    baseline="already running" if started.already_running else started.mode)]
+    started = localstack.up(
+        kinesis_save_s=None
+    )  # if it starts it: no Kinesis saves (they cost CPU per record held)
+    results: list[Result] = [
+        Result(
+            SUITE_NAME,
+            "LocalStack start (host runtime, warm venv)",
+            started.seconds,
+            "s",
+            baseline="already running" if started.already_running else started.mode,
+        )
+    ]
     results += alone_results()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-localstack-") as tmp:
             layout = Layout(Path(tmp) / "batch")
-            generate_history(layout, CARDS, HISTORY_TRANSACTIONS, datetime(2020, 1, 1, tzinfo=UTC),
-                             datetime(2020, 6, 1, tzinfo=UTC), seed=42)
+            generate_history(
+                layout,
+                CARDS,
+                HISTORY_TRANSACTIONS,
+                datetime(2020, 1, 1, tzinfo=UTC),
+                datetime(2020, 6, 1, tzinfo=UTC),
+                seed=42,
+            )
             aggregate(layout)
             train(layout)
             out = _measure(layout, Path(tmp) / "profile")
@@ -212,12 +288,30 @@ def run() -> list[Result]:
     scored = len(out["predictions"])
     rate = scored / out["seconds"] if out["seconds"] > 0 else 0.0
     offered = f"offered {OFFERED_RATE:,.0f} tx/s for {OFFERED_SECONDS:.0f} s; producer sent {out['sent'] / out['send_seconds']:,.0f} tx/s; {scored:,} of {out['sent']:,} scored"
-    results.append(Result(SUITE_NAME, "end-to-end sustained (LocalStack Kinesis, producer to prediction)", rate,
-                          "tx/s", ">= 1,000 tx/s", offered, rate >= 1000 and scored == out["sent"]))
+    results.append(
+        Result(
+            SUITE_NAME,
+            "end-to-end sustained (LocalStack Kinesis, producer to prediction)",
+            rate,
+            "tx/s",
+            ">= 1,000 tx/s",
+            offered,
+            rate >= 1000 and scored == out["sent"],
+        )
+    )
     latencies = [p["event_to_prediction_ms"] for p in out["predictions"].values()]
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    results.append(Result(SUITE_NAME, f"event-to-prediction p99 (out-of-orderness {OUT_OF_ORDERNESS_MS} ms)", p99, "ms",
-                          "<= 1,000 ms", f"p50 {p50:,.0f} ms", p99 <= 1000))
+    results.append(
+        Result(
+            SUITE_NAME,
+            f"event-to-prediction p99 (out-of-orderness {OUT_OF_ORDERNESS_MS} ms)",
+            p99,
+            "ms",
+            "<= 1,000 ms",
+            f"p50 {p50:,.0f} ms",
+            p99 <= 1000,
+        )
+    )
     return results
 
 

@@ -36,8 +36,19 @@ def ensure_features() -> Path:
     history = ensure_full_history()
     done = FEATURES / "_SUCCESS"
     if not done.exists() or done.stat().st_mtime < history.stat().st_mtime:
-        measure([sys.executable, "-m", "jobs.aggregate", "--engine", "duckdb", "--input", str(history),
-                 "--output", str(FEATURES)])
+        measure(
+            [
+                sys.executable,
+                "-m",
+                "jobs.aggregate",
+                "--engine",
+                "duckdb",
+                "--input",
+                str(history),
+                "--output",
+                str(FEATURES),
+            ]
+        )
     return FEATURES
 
 
@@ -57,8 +68,12 @@ def time_calls(call, rows: np.ndarray, count: int) -> list[int]:
 
 
 def start_endpoint() -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "local.endpoint", "--model", str(MODEL), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.endpoint", "--model", str(MODEL), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     line = proc.stdout.readline()
     if "http://127.0.0.1:" not in line:
         proc.kill()
@@ -73,7 +88,7 @@ def csv_rows(rows: np.ndarray) -> bytes:
 def endpoint_latency(port: int, rows: np.ndarray) -> tuple[list[int], float]:
     """Single-row requests over one keep-alive connection; then batch throughput (rows/s)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    bodies = [csv_rows(rows[i:i + 1]) for i in range(min(len(rows), REQUESTS))]
+    bodies = [csv_rows(rows[i : i + 1]) for i in range(min(len(rows), REQUESTS))]
     headers = {"Content-Type": "text/csv"}
     samples = []
     for i in range(REQUESTS):
@@ -97,9 +112,14 @@ def endpoint_latency(port: int, rows: np.ndarray) -> tuple[list[int], float]:
 def boto3_latency(port: int, rows: np.ndarray, count: int = 500) -> list[int]:
     import boto3
 
-    client = boto3.client("sagemaker-runtime", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench")
-    bodies = [csv_rows(rows[i:i + 1]) for i in range(count)]
+    client = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+    bodies = [csv_rows(rows[i : i + 1]) for i in range(count)]
     samples = []
     for body in bodies:
         t = time.perf_counter_ns()
@@ -110,7 +130,9 @@ def boto3_latency(port: int, rows: np.ndarray, count: int = 500) -> list[int]:
 
 def run() -> list[Result]:
     features = ensure_features()
-    job = measure([sys.executable, "-m", "jobs.train", "--features", str(features), "--out", str(MODEL), "--quiet"])
+    job = measure(
+        [sys.executable, "-m", "jobs.train", "--features", str(features), "--out", str(MODEL), "--quiet"]
+    )
     card = json.loads((MODEL / artifact.MODEL_CARD).read_text())
     train_rows = card["data"]["splits"]["train"]["rows"]
     fit_s = card["training_seconds"]
@@ -118,30 +140,55 @@ def run() -> list[Result]:
     fit_cpu = card.get("training_cpu_seconds", float("nan"))
     test = splits.split(splits.read_table(splits.training_files(features))).test
     results = [
-        Result("model", f"training, {train_rows:,} rows x {len(card['features'])} features, "
-               f"{card['hyperparameters']['num_round']} rounds, {os.cpu_count()} cores", fit_s, "s",
-               f"<= {TRAIN_TARGET_S:g} s", f"CPU {fit_cpu:.0f} s (~{fit_cpu / cores:.0f} s on {cores} idle cores); "
-               f"whole job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:,.0f} MB; load avg {os.getloadavg()[0]:.1f}",
-               fit_s <= TRAIN_TARGET_S),
-        Result("model", f"test PR AUC ({len(card['features'])} features of the definition)", card["metrics"]["test"]["pr_auc"], "",
-               "", "seed reference 0.61"),
+        Result(
+            "model",
+            f"training, {train_rows:,} rows x {len(card['features'])} features, "
+            f"{card['hyperparameters']['num_round']} rounds, {os.cpu_count()} cores",
+            fit_s,
+            "s",
+            f"<= {TRAIN_TARGET_S:g} s",
+            f"CPU {fit_cpu:.0f} s (~{fit_cpu / cores:.0f} s on {cores} idle cores); "
+            f"whole job {job.seconds:.1f} s, peak RSS {job.peak_rss_mb:,.0f} MB; load avg {os.getloadavg()[0]:.1f}",
+            fit_s <= TRAIN_TARGET_S,
+        ),
+        Result(
+            "model",
+            f"test PR AUC ({len(card['features'])} features of the definition)",
+            card["metrics"]["test"]["pr_auc"],
+            "",
+            "",
+            "seed reference 0.61",
+        ),
     ]
 
     model = Model.load(MODEL)
     rows = test.x[:SINGLE_ROW_CALLS]
     p50, p99 = percentiles_ms(time_calls(model.predict, rows, SINGLE_ROW_CALLS))
     booster = model.booster
-    _, dm99 = percentiles_ms(time_calls(lambda r: booster.predict(xgb.DMatrix(r), validate_features=False), rows, SINGLE_ROW_CALLS))
-    results.append(Result("model", "in-process scoring, one row per call: p99", p99, "ms",
-                          f"<= {ROW_P99_TARGET_MS:g} ms", f"p50 {p50:.3f} ms; DMatrix per call p99 {dm99:.3f} ms",
-                          p99 <= ROW_P99_TARGET_MS))
+    _, dm99 = percentiles_ms(
+        time_calls(lambda r: booster.predict(xgb.DMatrix(r), validate_features=False), rows, SINGLE_ROW_CALLS)
+    )
+    results.append(
+        Result(
+            "model",
+            "in-process scoring, one row per call: p99",
+            p99,
+            "ms",
+            f"<= {ROW_P99_TARGET_MS:g} ms",
+            f"p50 {p50:.3f} ms; DMatrix per call p99 {dm99:.3f} ms",
+            p99 <= ROW_P99_TARGET_MS,
+        )
+    )
     for threads in sorted({1, os.cpu_count() or 1}):
         batch_model = Model.load(MODEL, nthread=threads)
         t = time.perf_counter()
         batch_model.predict(test.x)
         rate = test.rows / (time.perf_counter() - t)
-        results.append(Result("model", f"in-process batch scoring, {test.rows:,} rows, {threads} thread(s)",
-                              rate, "rows/s"))
+        results.append(
+            Result(
+                "model", f"in-process batch scoring, {test.rows:,} rows, {threads} thread(s)", rate, "rows/s"
+            )
+        )
 
     proc, port = start_endpoint()
     try:
@@ -151,11 +198,22 @@ def run() -> list[Result]:
         proc.terminate()
         proc.wait(10)
     e50, e99 = percentiles_ms(samples)
-    results.append(Result("model", "local endpoint, one row per request: p99", e99, "ms",
-                          f"<= {REQUEST_P99_TARGET_MS:g} ms", f"p50 {e50:.3f} ms; via boto3 p50 {b50:.2f} / p99 {b99:.2f} ms",
-                          e99 <= REQUEST_P99_TARGET_MS))
-    results.append(Result("model", f"local endpoint batch scoring, {BATCH_ROWS:,} rows per request", throughput,
-                          "rows/s"))
+    results.append(
+        Result(
+            "model",
+            "local endpoint, one row per request: p99",
+            e99,
+            "ms",
+            f"<= {REQUEST_P99_TARGET_MS:g} ms",
+            f"p50 {e50:.3f} ms; via boto3 p50 {b50:.2f} / p99 {b99:.2f} ms",
+            e99 <= REQUEST_P99_TARGET_MS,
+        )
+    )
+    results.append(
+        Result(
+            "model", f"local endpoint batch scoring, {BATCH_ROWS:,} rows per request", throughput, "rows/s"
+        )
+    )
     return results
 
 

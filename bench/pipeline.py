@@ -48,14 +48,25 @@ SUITE_NAME = "pipeline"
 
 
 def _prepare(layout: Layout) -> None:
-    generate_history(layout, CARDS, HISTORY_TRANSACTIONS, datetime(2020, 1, 1, tzinfo=UTC),
-                     datetime(2020, 6, 1, tzinfo=UTC), seed=42)
+    generate_history(
+        layout,
+        CARDS,
+        HISTORY_TRANSACTIONS,
+        datetime(2020, 1, 1, tzinfo=UTC),
+        datetime(2020, 6, 1, tzinfo=UTC),
+        seed=42,
+    )
     aggregate(layout)
     train(layout)
 
 
-def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: int, idle_flush_s: float = 0.2,
-                 live_tail: bool = True) -> dict:
+def _run_traffic(
+    layout: Layout,
+    make_schedule: Callable[[], Iterable],
+    ooo_ms: int,
+    idle_flush_s: float = 0.2,
+    live_tail: bool = True,
+) -> dict:
     """Fresh runtime, processes up, send `make_schedule()`, wait until every transaction is out.
 
     live_tail: read and parse the outputs as they come (each prediction's first-seen time, for
@@ -70,7 +81,9 @@ def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: 
     stream = kinesis(layout)
     tails = {n: StreamTail(stream, n) for n in (PREDICTIONS, LATE, ENGINE_DEAD)}
     seen, other = Predictions(), [0]
-    with Processes(layout, engine_args=["--idle-flush-s", str(idle_flush_s), "--out-of-orderness-ms", str(ooo_ms)]) as procs:
+    with Processes(
+        layout, engine_args=["--idle-flush-s", str(idle_flush_s), "--out-of-orderness-ms", str(ooo_ms)]
+    ) as procs:
         cpu_before = {name: cpu_seconds(child.pid) for name, child in procs.children.items()}
         started, producer_cpu = time.time(), time.process_time()
         report = send(make_schedule(), stream, TRANSACTIONS)
@@ -91,14 +104,25 @@ def _run_traffic(layout: Layout, make_schedule: Callable[[], Iterable], ooo_ms: 
             return True
 
         wait_for(parse if live_tail else counted, timeout_s=300, poll_s=0.05, check=procs.check)
-        finished = max(seen.first_seen.values(), default=time.time()) if live_tail or not counted_at else counted_at[-1]
+        finished = (
+            max(seen.first_seen.values(), default=time.time())
+            if live_tail or not counted_at
+            else counted_at[-1]
+        )
         cpu = {name: cpu_seconds(child.pid) - cpu_before[name] for name, child in procs.children.items()}
         cpu["producer"] = producer_cpu
     score_log = layout.logs / "score.log"
     invocations = sum(1 for line in score_log.read_text(errors="replace").splitlines() if '"_aws"' in line)
-    return {"sent": report.sent, "send_seconds": report.seconds, "seconds": finished - started,
-            "predictions": seen.by_tid, "not_scored": other[0], "metrics": emf_totals(score_log),
-            "invocations": invocations, "cpu_seconds": cpu}
+    return {
+        "sent": report.sent,
+        "send_seconds": report.seconds,
+        "seconds": finished - started,
+        "predictions": seen.by_tid,
+        "not_scored": other[0],
+        "metrics": emf_totals(score_log),
+        "invocations": invocations,
+        "cpu_seconds": cpu,
+    }
 
 
 def run() -> list[Result]:
@@ -115,30 +139,65 @@ def run() -> list[Result]:
             factory, now_ms = TxFactory(cards, np.random.default_rng(1)), round(time.time() * 1000)
             return ((0.0, factory.make(now_ms + i // 10)) for i in range(SUSTAINED_TRANSACTIONS))
 
-        out = _run_traffic(layout, burst, ooo_ms=int(STREAM.out_of_orderness.total_seconds() * 1000), live_tail=False)
+        out = _run_traffic(
+            layout, burst, ooo_ms=int(STREAM.out_of_orderness.total_seconds() * 1000), live_tail=False
+        )
         rate = len(out["predictions"]) / out["seconds"]
-        per_tx = ", ".join(f"{name} {seconds / out['sent'] * 1e6:,.0f}" for name, seconds in out["cpu_seconds"].items())
-        results.append(Result(SUITE_NAME, f"end-to-end sustained ({SUSTAINED_TRANSACTIONS:,} tx, producer to prediction)",
-                              rate, "tx/s", ">= 10,000 tx/s",
-                              f"producer alone {out['sent'] / out['send_seconds']:,.0f} tx/s; CPU us/tx: {per_tx}",
-                              rate >= 10_000))
+        per_tx = ", ".join(
+            f"{name} {seconds / out['sent'] * 1e6:,.0f}" for name, seconds in out["cpu_seconds"].items()
+        )
+        results.append(
+            Result(
+                SUITE_NAME,
+                f"end-to-end sustained ({SUSTAINED_TRANSACTIONS:,} tx, producer to prediction)",
+                rate,
+                "tx/s",
+                ">= 10,000 tx/s",
+                f"producer alone {out['sent'] / out['send_seconds']:,.0f} tx/s; CPU us/tx: {per_tx}",
+                rate >= 10_000,
+            )
+        )
         trips = out["metrics"].get("FeatureStoreRoundTrips", 0)
         per_batch = trips / out["invocations"] if out["invocations"] else float("nan")
-        results.append(Result(SUITE_NAME, "feature-store round trips per scored batch", per_batch, "calls/batch",
-                              "1", f"{out['invocations']:,} batches, {trips:,.0f} BatchGetRecord calls", per_batch == 1))
+        results.append(
+            Result(
+                SUITE_NAME,
+                "feature-store round trips per scored batch",
+                per_batch,
+                "calls/batch",
+                "1",
+                f"{out['invocations']:,} batches, {trips:,.0f} BatchGetRecord calls",
+                per_batch == 1,
+            )
+        )
 
         # 2. latency at a fixed offered rate, with a small out-of-orderness and with the definition's
-        for ooo_ms, target in ((LOW_LATENCY_OOO_MS, True), (int(STREAM.out_of_orderness.total_seconds() * 1000), False)):
+        for ooo_ms, target in (
+            (LOW_LATENCY_OOO_MS, True),
+            (int(STREAM.out_of_orderness.total_seconds() * 1000), False),
+        ):
+
             def offered() -> Iterable:
-                schedule = live_schedule(TxFactory(cards, np.random.default_rng(2)), OFFERED_RATE, time.time())
+                schedule = live_schedule(
+                    TxFactory(cards, np.random.default_rng(2)), OFFERED_RATE, time.time()
+                )
                 return itertools.islice(schedule, int(OFFERED_RATE * OFFERED_SECONDS))
 
             out = _run_traffic(layout, offered, ooo_ms=ooo_ms)
             lat = [p["event_to_prediction_ms"] for p in out["predictions"].values()]
             p50, p99 = percentile(lat, 50), percentile(lat, 99)
             label = f"event-to-prediction p99 at {OFFERED_RATE:,.0f} tx/s (out-of-orderness {ooo_ms} ms)"
-            results.append(Result(SUITE_NAME, label, p99, "ms", "<= 50 ms" if target else "",
-                                  f"p50 {p50:,.1f} ms; {len(lat):,} scored", (p99 <= 50) if target else None))
+            results.append(
+                Result(
+                    SUITE_NAME,
+                    label,
+                    p99,
+                    "ms",
+                    "<= 50 ms" if target else "",
+                    f"p50 {p50:,.1f} ms; {len(lat):,} scored",
+                    (p99 <= 50) if target else None,
+                )
+            )
     return results
 
 

@@ -51,7 +51,13 @@ DUCKDB = Dialect(
     day_series="UNNEST(GENERATE_SERIES({lo}, {hi})) AS snapshot_day",
     safe_cast="TRY_CAST({expr} AS {type})",
     # TIMESTAMPTZ so the Parquet output is marked UTC, as Spark marks it.
-    types={"string": "VARCHAR", "timestamp": "TIMESTAMPTZ", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INTEGER"},
+    types={
+        "string": "VARCHAR",
+        "timestamp": "TIMESTAMPTZ",
+        "int64": "BIGINT",
+        "float64": "DOUBLE",
+        "int32": "INTEGER",
+    },
     hash64="hash({})",
 )
 SPARK = Dialect(
@@ -60,7 +66,13 @@ SPARK = Dialect(
     day_series="EXPLODE(SEQUENCE({lo}, {hi})) AS snapshot_day",
     # The job runs with spark.sql.ansi.enabled=false, where CAST yields NULL on bad input (3.3 and 4.x).
     safe_cast="CAST({expr} AS {type})",
-    types={"string": "STRING", "timestamp": "TIMESTAMP", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INT"},
+    types={
+        "string": "STRING",
+        "timestamp": "TIMESTAMP",
+        "int64": "BIGINT",
+        "float64": "DOUBLE",
+        "int32": "INT",
+    },
     hash64="xxhash64({})",
     # Shuffled by the key itself, the GROUP BY runs as one hash aggregate per partition: Spark's
     # default two-level plan builds a partial map of 5.4M distinct keys only to shuffle it whole
@@ -169,10 +181,14 @@ def statements(dialect: Dialect, dedup: bool = True) -> list[tuple[str, str]]:
     layout = f"\n{layout}" if layout else ""
     # A transaction id seen twice is counted once.
     ranking, keep_first = (
-        f",\n         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} "
-        f"ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen",
-        "\nWHERE tid_seen = 1",
-    ) if dedup else ("", "")
+        (
+            f",\n         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} "
+            f"ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen",
+            "\nWHERE tid_seen = 1",
+        )
+        if dedup
+        else ("", "")
+    )
     tx = f"""
 SELECT {source_cols}, event_ms, CAST(FLOOR(event_ms / {MS_PER_DAY}) AS BIGINT) AS event_day
 FROM (
@@ -182,7 +198,7 @@ FROM (
 
     sliding = f"""
 SELECT tx.*,
-  {(',' + chr(10) + '  ').join(_sliding_expr(a) for a in sliding_aggs)}
+  {("," + chr(10) + "  ").join(_sliding_expr(a) for a in sliding_aggs)}
 FROM tx"""
 
     daily = f"""
@@ -206,7 +222,7 @@ JOIN (
     )
     snapshots_by_day = f"""
 SELECT {entity}, snapshot_day, CAST(snapshot_day * 86400 AS DOUBLE) AS {EVENT_TIME_FEATURE},
-  {(',' + chr(10) + '  ').join(_snapshot_final(a) for a in snapshot_aggs)}
+  {("," + chr(10) + "  ").join(_snapshot_final(a) for a in snapshot_aggs)}
 FROM (
   SELECT c.{entity}, c.first_day, c.snapshot_day,
   {windowed}
@@ -229,12 +245,17 @@ WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day)"""
     snapshot_cols = ",\n    ".join(f"COALESCE(s.{a.name}, 0) AS {a.name}" for a in snapshot_aggs)
     sliding_cols = ", ".join(f"f.{a.name}" for a in sliding_aggs)
     dtypes = {c.name: c.dtype for c in SOURCE.columns}
-    training_out = ",\n  ".join([
-        *(_output(dialect, c, c, dtypes[c]) for c in (SOURCE.id_column, SOURCE.event_time, entity, SOURCE.amount_column)),
-        *(_output(dialect, a.name, a.name) for a in AGGREGATES),
-        *(_output(dialect, _ratio_expr(r.numerator, r.denominator), r.name) for r in RATIOS),
-        _output(dialect, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
-    ])
+    training_out = ",\n  ".join(
+        [
+            *(
+                _output(dialect, c, c, dtypes[c])
+                for c in (SOURCE.id_column, SOURCE.event_time, entity, SOURCE.amount_column)
+            ),
+            *(_output(dialect, a.name, a.name) for a in AGGREGATES),
+            *(_output(dialect, _ratio_expr(r.numerator, r.denominator), r.name) for r in RATIOS),
+            _output(dialect, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
+        ]
+    )
     training = f"""
 SELECT
   {training_out}
@@ -278,8 +299,7 @@ def script(dialect: Dialect, dedup: bool = True) -> str:
         "-- Input: view `transactions`. Outputs: views training, snapshots, online.\n"
     )
     body = "\n\n".join(
-        f"CREATE OR REPLACE TEMPORARY VIEW {name} AS{select.rstrip()};" for name, select in statements(dialect, dedup)
+        f"CREATE OR REPLACE TEMPORARY VIEW {name} AS{select.rstrip()};"
+        for name, select in statements(dialect, dedup)
     )
     return header + "\n" + body + "\n"
-
-

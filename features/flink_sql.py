@@ -72,8 +72,12 @@ def kinesis(
     init_timestamp: str | None = None,
 ) -> Connectors:
     """Kinesis Data Streams via flink-sql-connector-kinesis 5.x (`kinesis`, FLIP-27 source)."""
-    source = {"connector": "kinesis", "stream.arn": input_arn, "aws.region": region,
-              "source.init.position": init_position}
+    source = {
+        "connector": "kinesis",
+        "stream.arn": input_arn,
+        "aws.region": region,
+        "source.init.position": init_position,
+    }
     if init_timestamp:
         source["source.init.timestamp"] = init_timestamp
 
@@ -93,7 +97,11 @@ def filesystem(input_path: str, output_path: str, late_path: str) -> Connectors:
 
 
 PLACEHOLDERS = kinesis(
-    "${input.stream.arn}", "${output.stream.arn}", "${late.stream.arn}", "${aws.region}", "${source.init.position}"
+    "${input.stream.arn}",
+    "${output.stream.arn}",
+    "${late.stream.arn}",
+    "${aws.region}",
+    "${source.init.position}",
 )
 
 
@@ -144,8 +152,12 @@ def _source_table(options: Mapping[str, str]) -> str:
     # An invalid row gets event time 0: Flink fails on a NULL rowtime, and an invalid row must
     # not move the watermark (as in the local engine); the routed view sends it to late records.
     # Computed columns cannot refer to each other, hence the repeated expressions.
-    valid = " AND ".join([*(f"{_typed(n, _json_text(n))} IS NOT NULL" for n in TRANSACTION_FIELDS
-                            if n not in (ts, amount)), _amount_ok(_typed(amount, _json_text(amount)))])
+    valid = " AND ".join(
+        [
+            *(f"{_typed(n, _json_text(n))} IS NOT NULL" for n in TRANSACTION_FIELDS if n not in (ts, amount)),
+            _amount_ok(_typed(amount, _json_text(amount))),
+        ]
+    )
     return f"""CREATE TEMPORARY TABLE {SOURCE_TABLE} (
   payload STRING,
 {fields},

@@ -25,7 +25,13 @@ OUTPUT_STREAM = "DESTINATION_SQL_STREAM"
 PUMP = "AGGREGATE_PUMP"
 
 # Source dtype -> KDA SQL type. Event time travels as ISO-8601 text on the wire and stays text.
-SQL_TYPES = {"string": "VARCHAR(64)", "timestamp": "VARCHAR(32)", "int64": "BIGINT", "float64": "DOUBLE", "int32": "INTEGER"}
+SQL_TYPES = {
+    "string": "VARCHAR(64)",
+    "timestamp": "VARCHAR(32)",
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "int32": "INTEGER",
+}
 
 
 def _quote(name: str) -> str:
@@ -61,7 +67,9 @@ def script() -> str:
     selects = [f"    {_quote(c)}" for c in TRANSACTION_FIELDS]
     for agg in aggregates:
         arg = "*" if agg.column is None else _quote(agg.column)
-        selects.append(f"    {agg.function.upper()}({arg}) OVER {_window_name(agg.window)} AS {_quote(agg.name)}")
+        selects.append(
+            f"    {agg.function.upper()}({arg}) OVER {_window_name(agg.window)} AS {_quote(agg.name)}"
+        )
     window_clauses = ",\n".join(
         f"    {_window_name(w)} AS (PARTITION BY {_quote(SOURCE.entity)} RANGE {_interval(w.length)} PRECEDING)"
         for w in windows("sliding")
@@ -86,7 +94,8 @@ def input_schema() -> dict:
         "record_row_path": "$",
         "record_encoding": "UTF-8",
         "columns": [
-            {"name": c, "sql_type": SQL_TYPES[SOURCE.column(c).dtype], "mapping": f"$.{c}"} for c in TRANSACTION_FIELDS
+            {"name": c, "sql_type": SQL_TYPES[SOURCE.column(c).dtype], "mapping": f"$.{c}"}
+            for c in TRANSACTION_FIELDS
         ],
     }
 

@@ -41,7 +41,7 @@ def _date_prefix(day: int) -> str:
 
 @lru_cache(maxsize=4096)  # consecutive events mostly share their second
 def _second_prefix(second: int) -> str:
-    """"YYYY-MM-DDTHH:MM:SS." of an epoch second: the date cached per day, the time by arithmetic."""
+    """ "YYYY-MM-DDTHH:MM:SS." of an epoch second: the date cached per day, the time by arithmetic."""
     day, rest = divmod(second, 86_400)
     minutes, s = divmod(rest, 60)
     h, m = divmod(minutes, 60)
@@ -130,6 +130,10 @@ def transaction_json(tid: str, cc_num: int, amount: float, epoch_ms: int) -> str
     non-finite amount, which JSON spells its own way, takes json.dumps."""
     amount = float(amount)
     if type(tid) is not str or not math.isfinite(amount):
-        return json.dumps({"tid": tid, "cc_num": int(cc_num), "amount": amount, "trans_ts": format_ts(epoch_ms)})
-    return (f'{{"tid": {encode_basestring_ascii(tid)}, "cc_num": {int(cc_num)}, "amount": {amount!r}, '
-            f'"trans_ts": "{format_ts(epoch_ms)}"}}')
+        return json.dumps(
+            {"tid": tid, "cc_num": int(cc_num), "amount": amount, "trans_ts": format_ts(epoch_ms)}
+        )
+    return (
+        f'{{"tid": {encode_basestring_ascii(tid)}, "cc_num": {int(cc_num)}, "amount": {amount!r}, '
+        f'"trans_ts": "{format_ts(epoch_ms)}"}}'
+    )

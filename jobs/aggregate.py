@@ -55,7 +55,9 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
     """Run the job; returns the manifest. Raises JobError with a one-line message on bad input."""
     input_path, output_dir = str(input_path), str(output_dir)
     if engine == "duckdb" and (output.is_remote(input_path) or output.is_remote(output_dir)):
-        raise JobError("the duckdb engine reads and writes local paths only; use --engine spark for object stores")
+        raise JobError(
+            "the duckdb engine reads and writes local paths only; use --engine spark for object stores"
+        )
     fmt = check_input(input_path)
     started = time.perf_counter()
     try:
@@ -77,11 +79,17 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
             partial(_create_views, eng, later),
         )
         total, dedup = summary.rows, not summary.unique_ids
-        log(f"[{engine}] {total:,} transactions read from {input_path}" + ("" if dedup else ", no repeated tid"))
+        log(
+            f"[{engine}] {total:,} transactions read from {input_path}"
+            + ("" if dedup else ", no repeated tid")
+        )
         if dedup:
             _create_views(eng, batch_sql.statements(eng.dialect, dedup=True))
         with output.staged(output_dir) as staging:
-            writes = (partial(eng.write_parquet, view, f"{staging.rstrip('/')}/{view}") for view in batch_sql.OUTPUT_VIEWS)
+            writes = (
+                partial(eng.write_parquet, view, f"{staging.rstrip('/')}/{view}")
+                for view in batch_sql.OUTPUT_VIEWS
+            )
             rows = dict(zip(batch_sql.OUTPUT_VIEWS, _together(eng.concurrent, *writes), strict=True))
             for view, count in rows.items():
                 log(f"[{engine}] {view}: {count:,} rows")
@@ -123,9 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
-                        help="duckdb: embedded, one machine (default); spark: PySpark, local[*] or under spark-submit")
-    parser.add_argument("--input", required=True, help="history: .parquet file or directory, or .csv (seed layout); s3:// with spark")
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="duckdb: embedded, one machine (default); spark: PySpark, local[*] or under spark-submit",
+    )
+    parser.add_argument(
+        "--input",
+        required=True,
+        help="history: .parquet file or directory, or .csv (seed layout); s3:// with spark",
+    )
     parser.add_argument("--output", required=True, help="output directory (replaced atomically when local)")
     parser.add_argument("--master", help="Spark master (default local[*] unless run by spark-submit)")
     args = parser.parse_args(argv)

@@ -33,26 +33,54 @@ def _date(text: str) -> date:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = OneLineErrors(prog="python -m jobs.train", description=__doc__.splitlines()[0],
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--features", type=Path, required=True, help="the batch job's output folder (holds training/)")
-    p.add_argument("--out", type=Path, required=True, help="folder for model.tar.gz, model card, metrics, report")
-    p.add_argument("--train-start", type=_date, default=splits.DEFAULT_TRAIN_START,
-                   help="rows before this UTC date are dropped (window warm-up)")
-    p.add_argument("--test-start", type=_date, default=splits.DEFAULT_TEST_START,
-                   help="rows from this UTC date on are the test set")
-    p.add_argument("--validation-fraction", type=float, default=splits.DEFAULT_VALIDATION_FRACTION,
-                   help="share of [train-start, test-start) held out for validation")
-    p.add_argument("--target-precision", type=float, default=evaluate.DEFAULT_TARGET_PRECISION,
-                   help="metrics.json reports the threshold reaching this precision")
+    p = OneLineErrors(
+        prog="python -m jobs.train",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--features", type=Path, required=True, help="the batch job's output folder (holds training/)"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for model.tar.gz, model card, metrics, report"
+    )
+    p.add_argument(
+        "--train-start",
+        type=_date,
+        default=splits.DEFAULT_TRAIN_START,
+        help="rows before this UTC date are dropped (window warm-up)",
+    )
+    p.add_argument(
+        "--test-start",
+        type=_date,
+        default=splits.DEFAULT_TEST_START,
+        help="rows from this UTC date on are the test set",
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=splits.DEFAULT_VALIDATION_FRACTION,
+        help="share of [train-start, test-start) held out for validation",
+    )
+    p.add_argument(
+        "--target-precision",
+        type=float,
+        default=evaluate.DEFAULT_TARGET_PRECISION,
+        help="metrics.json reports the threshold reaching this precision",
+    )
     p.add_argument("--threads", type=int, default=None, help="training threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     defaults = trainer.Hyperparameters()
     for f in fields(trainer.Hyperparameters):
         flag = "--rounds" if f.name == "num_round" else "--" + f.name.replace("_", "-")
         kind = int if isinstance(getattr(defaults, f.name), int) else float
-        p.add_argument(flag, dest=f.name, type=kind, default=None,
-                       help=f"XGBoost {f.name} (default {getattr(defaults, f.name)})")
+        p.add_argument(
+            flag,
+            dest=f.name,
+            type=kind,
+            default=None,
+            help=f"XGBoost {f.name} (default {getattr(defaults, f.name)})",
+        )
     return p
 
 
@@ -75,9 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.features.is_dir():
             raise splits.DataError(f"{args.features}: no such directory")
         # Started at the first round only, so an early error prints nothing but its line.
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[metric]}"), TimeElapsedColumn(),
-                            console=console, transient=True)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metric]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         rounds = progress.add_task("training rounds", total=hp.num_round, metric="")
 
         def on_round(done: int, latest: dict[str, float]) -> None:
@@ -87,8 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress.update(rounds, completed=done, metric=metric)
 
         try:
-            outputs = job.run(args.features, args.out, dates, hp, args.target_precision, args.threads,
-                              on_step=lambda text: console.log(text), on_round=on_round)
+            outputs = job.run(
+                args.features,
+                args.out,
+                dates,
+                hp,
+                args.target_precision,
+                args.threads,
+                on_step=lambda text: console.log(text),
+                on_round=on_round,
+            )
         finally:
             if progress.live.is_started:
                 progress.stop()

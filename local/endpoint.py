@@ -110,7 +110,9 @@ def parse_csv(body: bytes, features: Sequence[str]) -> np.ndarray:
     if not np.isfinite(values).all():
         at = int(np.flatnonzero(~np.isfinite(values))[0])
         row, col = divmod(at, n)
-        raise PayloadError(400, f"row {row + 1}, column {col + 1} ({features[col]}): {cells[at].strip()!r} is not finite")
+        raise PayloadError(
+            400, f"row {row + 1}, column {col + 1} ({features[col]}): {cells[at].strip()!r} is not finite"
+        )
     return values.reshape(-1, n)
 
 
@@ -151,7 +153,9 @@ class Handler(BaseHTTPRequestHandler):
         if not self.quiet:
             super().log_message(format, *args)
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -182,7 +186,9 @@ class Handler(BaseHTTPRequestHandler):
             raise PayloadError(400, f"bad Content-Length {length!r}") from None
         if size > MAX_PAYLOAD_BYTES:
             self.close_connection = True  # the body is left unread: the connection cannot be reused
-            raise PayloadError(413, f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES} bytes; split the rows")
+            raise PayloadError(
+                413, f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES} bytes; split the rows"
+            )
         return self.rfile.read(size)
 
     def do_GET(self) -> None:
@@ -201,15 +207,21 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if runtime and self.endpoint_name and unquote(runtime.group(1)) != self.endpoint_name:
                 self._discard()
-                self._runtime_error(400, "ValidationError", f"Endpoint {unquote(runtime.group(1))} not found.")
+                self._runtime_error(
+                    400, "ValidationError", f"Endpoint {unquote(runtime.group(1))} not found."
+                )
                 return
-            answer = score(self.model, self._body(), self.headers.get("Content-Type"), self.headers.get("Accept"))
+            answer = score(
+                self.model, self._body(), self.headers.get("Content-Type"), self.headers.get("Accept")
+            )
         except PayloadError as err:
             if runtime:
                 self._runtime_error(
-                    424, "ModelError",
-                    f"Received client error ({err.status}) from primary with message \"{err}\".",
-                    OriginalStatusCode=err.status, OriginalMessage=str(err),
+                    424,
+                    "ModelError",
+                    f'Received client error ({err.status}) from primary with message "{err}".',
+                    OriginalStatusCode=err.status,
+                    OriginalMessage=str(err),
                 )
             else:
                 self._text(err.status, str(err))
@@ -218,7 +230,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             message = f"prediction failed: {type(err).__name__}: {err}"
             if runtime:
-                self._runtime_error(424, "ModelError", message, OriginalStatusCode=500, OriginalMessage=message)
+                self._runtime_error(
+                    424, "ModelError", message, OriginalStatusCode=500, OriginalMessage=message
+                )
             else:
                 self._text(500, message)
             return
@@ -243,10 +257,17 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128  # listen backlog: socketserver's default 5 drops bursts of new connections
 
 
-def make_server(model: Model, host: str = "127.0.0.1", port: int = 8080, endpoint_name: str | None = None,
-                quiet: bool = True) -> Server:
+def make_server(
+    model: Model,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    endpoint_name: str | None = None,
+    quiet: bool = True,
+) -> Server:
     """A bound server (port 0 = any free port: see server.server_address); call serve_forever()."""
-    handler = type("BoundHandler", (Handler,), {"model": model, "endpoint_name": endpoint_name, "quiet": quiet})
+    handler = type(
+        "BoundHandler", (Handler,), {"model": model, "endpoint_name": endpoint_name, "quiet": quiet}
+    )
     return Server((host, port), handler)
 
 
@@ -256,8 +277,11 @@ class OneLineErrors(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = OneLineErrors(prog="python -m local.endpoint", description=__doc__.splitlines()[0],
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = OneLineErrors(
+        prog="python -m local.endpoint",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--model", type=Path, required=True, help="model.tar.gz, or the folder holding it")
     p.add_argument("--port", type=int, default=8080, help="TCP port on the host (0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (keep it on loopback)")
@@ -275,8 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     host, port = server.server_address[:2]
-    print(f"serving {tarball_path(args.model)} ({len(model.features)} features) on http://{host}:{port} "
-          f"(GET /ping, POST /invocations, POST /endpoints/NAME/invocations)", flush=True)
+    print(
+        f"serving {tarball_path(args.model)} ({len(model.features)} features) on http://{host}:{port} "
+        f"(GET /ping, POST /invocations, POST /endpoints/NAME/invocations)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -117,24 +117,41 @@ class Outputs:
     dead: list[dict[str, Any]] = field(default_factory=list)  # {"data", "reason", ...}
 
     def emitted(self) -> list[Emitted]:
-        return [Emitted(kind, r) for kind, records in (("late", self.late), ("duplicate", self.duplicates),
-                                                       ("dead", self.dead), ("aggregate", self.aggregates))
-                for r in records]
+        return [
+            Emitted(kind, r)
+            for kind, records in (
+                ("late", self.late),
+                ("duplicate", self.duplicates),
+                ("dead", self.dead),
+                ("aggregate", self.aggregates),
+            )
+            for r in records
+        ]
 
 
 # (tid, cc_num, amount, event_ms, trans_ts text or None): a validated transaction
 Row = tuple[str, int, float, int, str | None]
 NO_TIME = -(1 << 63)  # below every event time: "no watermark yet" in the admission loop
 _SHARD_ID, _SEQUENCE = itemgetter("ShardId"), itemgetter("SequenceNumber")
-_EVENT_MS, _TID = itemgetter(3), itemgetter(0)  # a Row's event time: pending rows are sorted by it, stably (ties keep arrival order)
+_EVENT_MS, _TID = (
+    itemgetter(3),
+    itemgetter(0),
+)  # a Row's event time: pending rows are sorted by it, stably (ties keep arrival order)
 
 
 def row_of(parsed: dict[str, Any]) -> Row:
     """A row from parse_transaction's output (or a dict with event_ms), keeping trans_ts when canonical."""
     text = parsed.get(SOURCE.event_time)
-    canonical = isinstance(text, str) and len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z"
-    return (parsed[SOURCE.id_column], parsed[SOURCE.entity], parsed[SOURCE.amount_column], parsed["event_ms"],
-            text if canonical else None)
+    canonical = (
+        isinstance(text, str) and len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z"
+    )
+    return (
+        parsed[SOURCE.id_column],
+        parsed[SOURCE.entity],
+        parsed[SOURCE.amount_column],
+        parsed["event_ms"],
+        text if canonical else None,
+    )
 
 
 # How each aggregate function reads a window: the amounts `v` from index `i` of the card's deque
@@ -164,7 +181,12 @@ def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Ca
     evicted, and each shorter window's start found by bisection.
     """
     longest = max(lengths)
-    given = {SOURCE.id_column: "tid", SOURCE.entity: "card", SOURCE.amount_column: "amount", SOURCE.event_time: "text"}
+    given = {
+        SOURCE.id_column: "tid",
+        SOURCE.entity: "card",
+        SOURCE.amount_column: "amount",
+        SOURCE.event_time: "text",
+    }
     head = ", ".join(f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS)
     single = "{" + ", ".join([head, *(f"{a.name!r}: {_SINGLE[a.function]}" for a in aggregates)]) + "}"
     fields = []
@@ -172,7 +194,9 @@ def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Ca
         w = lengths.index(a.window.length_ms)
         whole = a.window.length_ms == longest
         values = "amounts" if whole else f"islice(amounts, i{w}, None)"
-        fields.append(f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}"))
+        fields.append(
+            f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}")
+        )
     lines = [
         "def emit(fired, out, cards, recent):",
         "    append = out.append",
@@ -218,8 +242,13 @@ def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Ca
         "        if last == t:",
         "            share_with_peers(out, record)",
     ]
-    namespace: dict[str, Any] = {"bisect_left": bisect_left, "islice": islice, "deque": deque,
-                                 "format_ts": format_ts, "share_with_peers": _make_peer_fix(aggregates)}
+    namespace: dict[str, Any] = {
+        "bisect_left": bisect_left,
+        "islice": islice,
+        "deque": deque,
+        "format_ts": format_ts,
+        "share_with_peers": _make_peer_fix(aggregates),
+    }
     exec(compile("\n".join(lines) + "\n", "<aggregate emitter>", "exec"), namespace)
     return namespace["emit"]
 
@@ -252,7 +281,9 @@ class WindowEngine:
     event-time order are the same; it saves the per-row overhead.
     """
 
-    def __init__(self, out_of_orderness_ms: int | None = None, aggregates: Iterable[Aggregate] | None = None) -> None:
+    def __init__(
+        self, out_of_orderness_ms: int | None = None, aggregates: Iterable[Aggregate] | None = None
+    ) -> None:
         self.ooo = DEFAULT_OOO_MS if out_of_orderness_ms is None else int(out_of_orderness_ms)
         aggs = tuple(aggregates if aggregates is not None else aggregates_of_kind("sliding"))
         lengths = sorted({a.window.length_ms for a in aggs})
@@ -293,25 +324,32 @@ class WindowEngine:
         # the windows as four flat arrays (pickled as raw bytes: ~20x faster than lists of numbers)
         cards = self.cards
         try:
-            state["cards"] = (array("q", cards), array("q", map(len, map(itemgetter(0), cards.values()))),
-                              array("q", chain.from_iterable(t for t, _ in cards.values())),
-                              array("d", chain.from_iterable(a for _, a in cards.values())))
+            state["cards"] = (
+                array("q", cards),
+                array("q", map(len, map(itemgetter(0), cards.values()))),
+                array("q", chain.from_iterable(t for t, _ in cards.values())),
+                array("d", chain.from_iterable(a for _, a in cards.values())),
+            )
         except (OverflowError, TypeError):  # a card number or time beyond int64: the general form
             state["cards"] = {card: (list(t), list(a)) for card, (t, a) in cards.items()}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if state.pop("layout", None) != CHECKPOINT_LAYOUT:
-            raise CheckpointLayoutError("an engine checkpoint of another version's state layout; start a fresh "
-                                        "runtime (make demo does) or remove the --state file")
+            raise CheckpointLayoutError(
+                "an engine checkpoint of another version's state layout; start a fresh "
+                "runtime (make demo does) or remove the --state file"
+            )
         cards = state["cards"]
         if isinstance(cards, dict):  # the general form (see __getstate__)
             state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in cards.items()}
         else:
             keys, lengths, times, amounts = cards
             ends = list(accumulate(lengths))
-            state["cards"] = {card: (deque(times[end - n:end]), deque(amounts[end - n:end]))
-                              for card, n, end in zip(keys, lengths, ends, strict=True)}
+            state["cards"] = {
+                card: (deque(times[end - n : end]), deque(amounts[end - n : end]))
+                for card, n, end in zip(keys, lengths, ends, strict=True)
+            }
         # the tid set (see __getstate__; the value is never read: membership is the dedup)
         seen = state["seen"] = dict.fromkeys(tid for _, tids in state["seen_order"] for tid in tids)
         seen.update((row[0], row[3]) for row in state["pending"])
@@ -367,12 +405,26 @@ class WindowEngine:
         for row in rows:
             tid, card, amount, t, _ = row
             if t <= w:
-                self._reject(out.late, "late", tid, card, amount, t,
-                             f"late: event time {format_ts(t)} is not after the watermark {format_ts(w)}")
+                self._reject(
+                    out.late,
+                    "late",
+                    tid,
+                    card,
+                    amount,
+                    t,
+                    f"late: event time {format_ts(t)} is not after the watermark {format_ts(w)}",
+                )
                 continue
             if tid in seen:
-                self._reject(out.duplicates, "duplicate", tid, card, amount, t,
-                             f"duplicate: tid {tid} already seen (first copy kept)")
+                self._reject(
+                    out.duplicates,
+                    "duplicate",
+                    tid,
+                    card,
+                    amount,
+                    t,
+                    f"duplicate: tid {tid} already seen (first copy kept)",
+                )
                 continue
             seen[tid] = t
             push(row)
@@ -390,11 +442,18 @@ class WindowEngine:
         if w != NO_TIME and (self.watermark is None or w > self.watermark):
             self._release(w, out)
 
-    def _reject(self, into: list[dict], kind: str, tid: str, card: int, amount: float, t: int, reason: str) -> None:
+    def _reject(
+        self, into: list[dict], kind: str, tid: str, card: int, amount: float, t: int, reason: str
+    ) -> None:
         self.counts["in"] += 1
         self.counts[kind] += 1
-        record = {SOURCE.id_column: tid, SOURCE.entity: card, SOURCE.amount_column: amount,
-                  SOURCE.event_time: format_ts(t), "reason": reason}
+        record = {
+            SOURCE.id_column: tid,
+            SOURCE.entity: card,
+            SOURCE.amount_column: amount,
+            SOURCE.event_time: format_ts(t),
+            "reason": reason,
+        }
         into.append({f: record[f] for f in LATE_FIELDS})
 
     def advance_watermark(self, to_ms: int, out: Outputs | None = None) -> Outputs:
@@ -540,8 +599,9 @@ class EngineRunner:
         self.cpu_at_checkpoint = time.process_time()
         self.dirty = False  # input processed since the last checkpoint
         self.cp = self._load()
-        self.encode_aggregate = compile_json_encoder((*TRANSACTION_FIELDS, *self.cp.engine.names),
-                                                     frozenset((SOURCE.id_column, SOURCE.event_time)))
+        self.encode_aggregate = compile_json_encoder(
+            (*TRANSACTION_FIELDS, *self.cp.engine.names), frozenset((SOURCE.id_column, SOURCE.event_time))
+        )
         self.recovered = self._recover()
 
     # ------------------------------------------------------------------------------ checkpoint
@@ -571,7 +631,8 @@ class EngineRunner:
         waited = time.monotonic() - self.last_checkpoint
         return waited >= self.checkpoint_interval_s and (
             waited >= CHECKPOINT_MAX_GAP_S
-            or time.process_time() - self.cpu_at_checkpoint >= self.checkpoint_cpu_s / CHECKPOINT_CPU_SHARE)
+            or time.process_time() - self.cpu_at_checkpoint >= self.checkpoint_cpu_s / CHECKPOINT_CPU_SHARE
+        )
 
     def checkpoint(self) -> None:
         self._write_checkpoint(self.cp)
@@ -608,11 +669,19 @@ class EngineRunner:
         for shard in self.kinesis.list_shards(StreamName=stream)["Shards"]:
             sid = shard["ShardId"]
             if sid in tips:
-                it = self.kinesis.get_shard_iterator(StreamName=stream, ShardId=sid, ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                                                     StartingSequenceNumber=tips[sid])["ShardIterator"]
+                it = self.kinesis.get_shard_iterator(
+                    StreamName=stream,
+                    ShardId=sid,
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    StartingSequenceNumber=tips[sid],
+                )["ShardIterator"]
             else:
-                it = self.kinesis.get_shard_iterator(StreamName=stream, ShardId=sid, ShardIteratorType="AT_TIMESTAMP",
-                                                     Timestamp=datetime.fromtimestamp(self.cp.created - 1.0, UTC))["ShardIterator"]
+                it = self.kinesis.get_shard_iterator(
+                    StreamName=stream,
+                    ShardId=sid,
+                    ShardIteratorType="AT_TIMESTAMP",
+                    Timestamp=datetime.fromtimestamp(self.cp.created - 1.0, UTC),
+                )["ShardIterator"]
             while True:
                 page = self.kinesis.get_records(ShardIterator=it, Limit=10_000)
                 for r in page["Records"]:
@@ -622,8 +691,12 @@ class EngineRunner:
                     break
 
     def _read_range(self, sid: str, first: str, last: str) -> list[dict]:
-        it = self.kinesis.get_shard_iterator(StreamName=self.streams.input, ShardId=sid, ShardIteratorType="AT_SEQUENCE_NUMBER",
-                                             StartingSequenceNumber=first)["ShardIterator"]
+        it = self.kinesis.get_shard_iterator(
+            StreamName=self.streams.input,
+            ShardId=sid,
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            StartingSequenceNumber=first,
+        )["ShardIterator"]
         out: list[dict] = []
         while True:
             page = self.kinesis.get_records(ShardIterator=it, Limit=10_000)
@@ -634,7 +707,9 @@ class EngineRunner:
                 if r["SequenceNumber"] == last:
                     return out
             if not page["Records"]:
-                raise RuntimeError(f"input records {first}..{last} of {sid} are gone (retention?); cannot recover exactly")
+                raise RuntimeError(
+                    f"input records {first}..{last} of {sid} are gone (retention?); cannot recover exactly"
+                )
             it = page["NextShardIterator"]
 
     # ------------------------------------------------------------------------------ processing
@@ -648,7 +723,9 @@ class EngineRunner:
                 try:
                     page = self.kinesis.get_records(ShardIterator=it, Limit=self.batch_limit - len(buf))
                 except self.kinesis.exceptions.ExpiredIteratorException:
-                    page = self.kinesis.get_records(ShardIterator=self._iterator(sid, buf), Limit=self.batch_limit - len(buf))
+                    page = self.kinesis.get_records(
+                        ShardIterator=self._iterator(sid, buf), Limit=self.batch_limit - len(buf)
+                    )
                 buf += page["Records"]
                 self.iterators[sid] = page["NextShardIterator"]
                 if page.get("MillisBehindLatest", 0) > 0 and buf:
@@ -677,9 +754,12 @@ class EngineRunner:
         last = buffered[-1]["SequenceNumber"] if buffered else self.cp.positions.get(sid)
         kwargs: dict[str, Any] = (
             {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": last}
-            if last else {"ShardIteratorType": "TRIM_HORIZON"}
+            if last
+            else {"ShardIteratorType": "TRIM_HORIZON"}
         )
-        it = self.kinesis.get_shard_iterator(StreamName=self.streams.input, ShardId=sid, **kwargs)["ShardIterator"]
+        it = self.kinesis.get_shard_iterator(StreamName=self.streams.input, ShardId=sid, **kwargs)[
+            "ShardIterator"
+        ]
         self.iterators[sid] = it
         return it
 
@@ -710,9 +790,13 @@ class EngineRunner:
             (self.streams.late, outputs.late),
             (self.streams.dead, outputs.duplicates + outputs.dead),
         ):
-            if name == self.streams.output and not self.suppress:  # the hot path: one aggregate per transaction
+            if (
+                name == self.streams.output and not self.suppress
+            ):  # the hot path: one aggregate per transaction
                 fast = self.encode_aggregate
-                entries = [{"Data": fast(r).encode(), "PartitionKey": str(r[entity] or "dead")} for r in records]
+                entries = [
+                    {"Data": fast(r).encode(), "PartitionKey": str(r[entity] or "dead")} for r in records
+                ]
             else:
                 entries = []
                 for record in records:
@@ -757,8 +841,10 @@ class EngineRunner:
             # each shard's first and last sequence number, shards in the order they first appear
             last = {sid: r["SequenceNumber"] for sid, r in batch}
             first = {sid: r["SequenceNumber"] for sid, r in reversed(batch)}
-            self.db.execute("INSERT INTO wal (entry) VALUES (?)",
-                            (json.dumps({"read": [[s, first[s], b] for s, b in last.items()]}),))
+            self.db.execute(
+                "INSERT INTO wal (entry) VALUES (?)",
+                (json.dumps({"read": [[s, first[s], b] for s, b in last.items()]}),),
+            )
             self._process(batch)
             self.last_input, self.dirty = time.monotonic(), True
         elif (
@@ -776,7 +862,9 @@ class EngineRunner:
             self.checkpoint()
         return len(batch)
 
-    def run(self, stop: threading.Event | None = None, exit_when_idle_s: float | None = None, poll_s: float = 0.05) -> None:
+    def run(
+        self, stop: threading.Event | None = None, exit_when_idle_s: float | None = None, poll_s: float = 0.05
+    ) -> None:
         stop = stop or threading.Event()
         idle_since, traffic = time.monotonic(), False
         while not stop.is_set():
@@ -798,10 +886,16 @@ def compile_json_encoder(fields: tuple[str, ...], strings: frozenset[str]) -> Ca
     own C string encoder, numbers by repr -- what the json encoder writes for an int or a finite
     float. Any other record (a non-finite sum, a bool, another layout) takes encode_json."""
     names = [f"v{i}" for i in range(len(fields))]
-    checks = " and ".join(f"type({v}) is str" if f in strings else f"(type({v}) is int or (type({v}) is float and _finite({v})))"
-                          for f, v in zip(fields, names, strict=True))
-    parts = ", ".join(f"{json.dumps(f)}: {{_text({v})}}" if f in strings else f"{json.dumps(f)}: {{{v}!r}}"
-                      for f, v in zip(fields, names, strict=True))
+    checks = " and ".join(
+        f"type({v}) is str"
+        if f in strings
+        else f"(type({v}) is int or (type({v}) is float and _finite({v})))"
+        for f, v in zip(fields, names, strict=True)
+    )
+    parts = ", ".join(
+        f"{json.dumps(f)}: {{_text({v})}}" if f in strings else f"{json.dumps(f)}: {{{v}!r}}"
+        for f, v in zip(fields, names, strict=True)
+    )
     source = (
         "def encode(r):\n"
         "    if tuple(r) != _fields:\n"
@@ -811,8 +905,12 @@ def compile_json_encoder(fields: tuple[str, ...], strings: frozenset[str]) -> Ca
         "        return _encode(r)\n"
         f"    return f'{{{{{parts}}}}}'\n"
     )
-    namespace: dict[str, Any] = {"_text": encode_basestring_ascii, "_encode": encode_json, "_fields": tuple(fields),
-                                 "_finite": isfinite}
+    namespace: dict[str, Any] = {
+        "_text": encode_basestring_ascii,
+        "_encode": encode_json,
+        "_fields": tuple(fields),
+        "_finite": isfinite,
+    }
     exec(compile(source, "<aggregate json encoder>", "exec"), namespace)
     return namespace["encode"]
 
@@ -840,31 +938,65 @@ def ensure_streams(kinesis: Any, names: Iterable[str]) -> None:
         except kinesis.exceptions.ResourceNotFoundException:
             kinesis.create_stream(StreamName=name, ShardCount=1)
             if hasattr(kinesis, "get_waiter"):
-                kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+                kinesis.get_waiter("stream_exists").wait(
+                    StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.engine", description="Run the local streaming aggregation engine.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local.engine",
+        description="Run the local streaming aggregation engine.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stream-dir", type=Path, help="directory of the local streams (local profile)")
-    where.add_argument("--endpoint-url", help="a Kinesis endpoint, e.g. LocalStack's http://127.0.0.1:4566 (localstack profile)")
+    where.add_argument(
+        "--endpoint-url",
+        help="a Kinesis endpoint, e.g. LocalStack's http://127.0.0.1:4566 (localstack profile)",
+    )
     parser.add_argument("--region", default="us-east-1", help="region of --endpoint-url")
     parser.add_argument("--input", default=Streams.input, help="transactions stream")
     parser.add_argument("--output", default=Streams.output, help="aggregates stream (created if absent)")
     parser.add_argument("--late", default=Streams.late, help="late-records stream (created if absent)")
-    parser.add_argument("--dead", default=Streams.dead, help="dead-letter stream for malformed and duplicate records")
-    parser.add_argument("--state", type=Path, default=None,
-                        help="state database (default: STREAM_DIR/engine-state.db; required with --endpoint-url)")
+    parser.add_argument(
+        "--dead", default=Streams.dead, help="dead-letter stream for malformed and duplicate records"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="state database (default: STREAM_DIR/engine-state.db; required with --endpoint-url)",
+    )
     parser.add_argument("--batch", type=int, default=5000, help="records read per shard per batch")
-    parser.add_argument("--checkpoint-interval-s", type=float, default=1.0, help="seconds between checkpoints at least (more when a checkpoint costs more than 5%% of the work since the last)")
-    parser.add_argument("--idle-flush-s", type=float, default=None,
-                        help="release buffered rows after this many seconds without input (default: never)")
-    parser.add_argument("--exit-when-idle-s", type=float, default=None, help="exit after this many idle seconds (default: run)")
-    parser.add_argument("--poll-ms", type=float, default=None,
-                        help=f"wait between reads of an idle input (default: {LOCAL_POLL_MS:g} with --stream-dir, "
-                             f"{ENDPOINT_POLL_MS:g} with --endpoint-url); a latency floor of the streaming path")
-    parser.add_argument("--out-of-orderness-ms", type=int, default=DEFAULT_OOO_MS, help="allowed out-of-orderness")
+    parser.add_argument(
+        "--checkpoint-interval-s",
+        type=float,
+        default=1.0,
+        help="seconds between checkpoints at least (more when a checkpoint costs more than 5%% of the work since the last)",
+    )
+    parser.add_argument(
+        "--idle-flush-s",
+        type=float,
+        default=None,
+        help="release buffered rows after this many seconds without input (default: never)",
+    )
+    parser.add_argument(
+        "--exit-when-idle-s",
+        type=float,
+        default=None,
+        help="exit after this many idle seconds (default: run)",
+    )
+    parser.add_argument(
+        "--poll-ms",
+        type=float,
+        default=None,
+        help=f"wait between reads of an idle input (default: {LOCAL_POLL_MS:g} with --stream-dir, "
+        f"{ENDPOINT_POLL_MS:g} with --endpoint-url); a latency floor of the streaming path",
+    )
+    parser.add_argument(
+        "--out-of-orderness-ms", type=int, default=DEFAULT_OOO_MS, help="allowed out-of-orderness"
+    )
     args = parser.parse_args(argv)
     from local.heap import settle_after_init
     from local.stream import LocalKinesis
@@ -886,18 +1018,40 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        kinesis = LocalKinesis(args.stream_dir) if args.stream_dir else kinesis_endpoint(args.endpoint_url, args.region)
+        kinesis = (
+            LocalKinesis(args.stream_dir)
+            if args.stream_dir
+            else kinesis_endpoint(args.endpoint_url, args.region)
+        )
         ensure_streams(kinesis, (args.output, args.late, args.dead))
         runner = EngineRunner(
-            kinesis, args.state or args.stream_dir / "engine-state.db",
-            Streams(args.input, args.output, args.late, args.dead), batch_limit=args.batch,
-            checkpoint_interval_s=args.checkpoint_interval_s, idle_flush_s=args.idle_flush_s,
-            out_of_orderness_ms=args.out_of_orderness_ms, log=lambda m: print(m, file=sys.stderr, flush=True),
+            kinesis,
+            args.state or args.stream_dir / "engine-state.db",
+            Streams(args.input, args.output, args.late, args.dead),
+            batch_limit=args.batch,
+            checkpoint_interval_s=args.checkpoint_interval_s,
+            idle_flush_s=args.idle_flush_s,
+            out_of_orderness_ms=args.out_of_orderness_ms,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
         )
         settle_after_init()
-        poll_ms = args.poll_ms if args.poll_ms is not None else LOCAL_POLL_MS if args.stream_dir else ENDPOINT_POLL_MS
+        poll_ms = (
+            args.poll_ms
+            if args.poll_ms is not None
+            else LOCAL_POLL_MS
+            if args.stream_dir
+            else ENDPOINT_POLL_MS
+        )
         runner.run(stop, exit_when_idle_s=args.exit_when_idle_s, poll_s=poll_ms / 1000)
-    except (OSError, RuntimeError, ValueError, sqlite3.Error, pickle.UnpicklingError, ClientError, BotoCoreError) as err:
+    except (
+        OSError,
+        RuntimeError,
+        ValueError,
+        sqlite3.Error,
+        pickle.UnpicklingError,
+        ClientError,
+        BotoCoreError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:

@@ -163,8 +163,15 @@ class EsmRunner:
         self.stream_arn = summary["StreamARN"]
         self.role_arn = f"arn:aws:iam::{mapping.account}:role/{mapping.function_name}-role"
         self.positions: dict[str, str] = {}
-        self.stats = {"records_in": 0, "processed": 0, "dead_lettered": 0, "invocations": 0,
-                      "function_errors": 0, "retries": 0, "bisections": 0}
+        self.stats = {
+            "records_in": 0,
+            "processed": 0,
+            "dead_lettered": 0,
+            "invocations": 0,
+            "function_errors": 0,
+            "retries": 0,
+            "bisections": 0,
+        }
         if self.checkpoint_path.exists():
             saved = json.loads(self.checkpoint_path.read_text())
             self.positions, self.stats = saved["positions"], {**self.stats, **saved["stats"]}
@@ -190,7 +197,10 @@ class EsmRunner:
     def _iterator(self, shard: _Shard) -> str:
         last = shard.buffer[-1]["SequenceNumber"] if shard.buffer else self.positions.get(shard.shard_id)
         if last:
-            kwargs: dict[str, Any] = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": last}
+            kwargs: dict[str, Any] = {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "StartingSequenceNumber": last,
+            }
         else:
             kwargs = {"ShardIteratorType": self.mapping.starting_position}
         shard.iterator = self.kinesis.get_shard_iterator(
@@ -233,7 +243,9 @@ class EsmRunner:
                 delivered += len(batch)
         return delivered
 
-    def run(self, stop: threading.Event | None = None, idle_exit_s: float | None = None, poll_s: float = 0.05) -> None:
+    def run(
+        self, stop: threading.Event | None = None, idle_exit_s: float | None = None, poll_s: float = 0.05
+    ) -> None:
         """Poll until `stop` is set (or nothing arrived for idle_exit_s seconds)."""
         stop = stop or threading.Event()
         idle_since, traffic = time.monotonic(), False
@@ -270,22 +282,24 @@ class EsmRunner:
                 last = arrival
                 seconds = round(arrival.timestamp() if isinstance(arrival, datetime) else float(arrival), 3)
             sequence = record["SequenceNumber"]
-            append({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": record["PartitionKey"],
-                    "sequenceNumber": sequence,
-                    "data": b2a_base64(record["Data"], newline=False).decode("ascii"),
-                    "approximateArrivalTimestamp": seconds,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": prefix + sequence,
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": role,
-                "awsRegion": region,
-                "eventSourceARN": arn,
-            })
+            append(
+                {
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": record["PartitionKey"],
+                        "sequenceNumber": sequence,
+                        "data": b2a_base64(record["Data"], newline=False).decode("ascii"),
+                        "approximateArrivalTimestamp": seconds,
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": prefix + sequence,
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": role,
+                    "awsRegion": region,
+                    "eventSourceARN": arn,
+                }
+            )
         return out
 
     def _invoke(self, shard_id: str, batch: list[dict]) -> dict[str, str | None]:
@@ -304,7 +318,9 @@ class EsmRunner:
         if not failures:
             return {}
         if not isinstance(failures, list):
-            raise FunctionError(f"invalid partial batch response: batchItemFailures is {type(failures).__name__}")
+            raise FunctionError(
+                f"invalid partial batch response: batchItemFailures is {type(failures).__name__}"
+            )
         known = {r["SequenceNumber"] for r in batch}
         failed: dict[str, str | None] = {}
         for item in failures:
@@ -326,8 +342,14 @@ class EsmRunner:
                 if len(fresh) < len(sub):
                     old = [r for r in sub if now - _arrival(r) > m.maximum_record_age_s]
                     why = f"record older than MaximumRecordAgeInSeconds ({m.maximum_record_age_s} s)"
-                    self._dead_letter(shard_id, old, dict.fromkeys((r["SequenceNumber"] for r in old), why),
-                                      "RecordAgeExceeded", failures, function_error=None)
+                    self._dead_letter(
+                        shard_id,
+                        old,
+                        dict.fromkeys((r["SequenceNumber"] for r in old), why),
+                        "RecordAgeExceeded",
+                        failures,
+                        function_error=None,
+                    )
                     sub = fresh
                     if not sub:
                         self._checkpoint(shard_id, old[-1])
@@ -344,8 +366,14 @@ class EsmRunner:
                 failures += 1
                 if m.maximum_retry_attempts != -1 and failures > m.maximum_retry_attempts:
                     reason = str(err)
-                    self._dead_letter(shard_id, sub, dict.fromkeys((r["SequenceNumber"] for r in sub), reason),
-                                      "RetryAttemptsExhausted", failures, function_error="Unhandled")
+                    self._dead_letter(
+                        shard_id,
+                        sub,
+                        dict.fromkeys((r["SequenceNumber"] for r in sub), reason),
+                        "RetryAttemptsExhausted",
+                        failures,
+                        function_error="Unhandled",
+                    )
                     self._checkpoint(shard_id, sub[-1])
                 else:
                     self.stats["retries"] += 1
@@ -368,7 +396,9 @@ class EsmRunner:
                 bad = [r for r in rest if r["SequenceNumber"] in failed]
                 reasons = {s: why or "reported in batchItemFailures" for s, why in failed.items()}
                 self.stats["processed"] += len(rest) - len(bad)
-                self._dead_letter(shard_id, bad, reasons, "RetryAttemptsExhausted", failures, function_error=None)
+                self._dead_letter(
+                    shard_id, bad, reasons, "RetryAttemptsExhausted", failures, function_error=None
+                )
                 self._checkpoint(shard_id, rest[-1])
             else:
                 self.stats["retries"] += 1
@@ -386,8 +416,13 @@ class EsmRunner:
             self._save()
 
     def _dead_letter(
-        self, shard_id: str, records: list[dict], reasons: dict[str, str | None], condition: str,
-        invocations: int, function_error: str | None,
+        self,
+        shard_id: str,
+        records: list[dict],
+        reasons: dict[str, str | None],
+        condition: str,
+        invocations: int,
+        function_error: str | None,
     ) -> None:
         for r in records:
             arrival = _iso(r["ApproximateArrivalTimestamp"])
@@ -423,7 +458,9 @@ class EsmRunner:
                 with open(self.on_failure_jsonl, "a") as f:
                     f.write(body + "\n")
             if self.on_failure is None and self.on_failure_jsonl is None:
-                self.discarded.append(message)  # no destination configured: kept in memory, never dropped silently
+                self.discarded.append(
+                    message
+                )  # no destination configured: kept in memory, never dropped silently
         self.stats["dead_lettered"] += len(records)
 
 

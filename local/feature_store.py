@@ -96,9 +96,12 @@ class _Group:
         # Resolved once, used per PutRecord: each feature's value check (None: any string) and the
         # start of its stored item, json.dumps's text up to the value.
         self._checks: dict[str, Callable[[str], Any] | None] = {
-            name: {"Integral": int, "Fractional": float}.get(kind) for name, kind in self.types.items()}
-        self._items = {name: '{"FeatureName": ' + encode_basestring_ascii(name) + ', "ValueAsString": '
-                       for name in self.types}
+            name: {"Integral": int, "Fractional": float}.get(kind) for name, kind in self.types.items()
+        }
+        self._items = {
+            name: '{"FeatureName": ' + encode_basestring_ascii(name) + ', "ValueAsString": '
+            for name in self.types
+        }
 
     def event_seconds(self, value: str) -> float:
         """The event time as epoch seconds: Fractional/Integral are epoch seconds, String ISO-8601."""
@@ -137,7 +140,9 @@ class _Group:
         try:
             event = self.event_seconds(values[self.event_time])
         except ValueError:
-            raise ValueError(f"event time {values[self.event_time]!r} is not a valid {self.event_time}") from None
+            raise ValueError(
+                f"event time {values[self.event_time]!r} is not a valid {self.event_time}"
+            ) from None
         return values, event
 
     def body(self, values: dict[str, str]) -> str:
@@ -196,9 +201,15 @@ class LocalFeatureStore:
             key = key[len(self.name_prefix) :]
         group = self._groups.get(key)
         if group is None:
-            row = self._conn().execute("SELECT definition, ttl_seconds FROM groups WHERE name=?", (key,)).fetchone()
+            row = (
+                self._conn()
+                .execute("SELECT definition, ttl_seconds FROM groups WHERE name=?", (key,))
+                .fetchone()
+            )
             if row is None:
-                raise self.exceptions.error("ResourceNotFound", f"Resource Not Found: Feature group {name} not found", operation, 404)
+                raise self.exceptions.error(
+                    "ResourceNotFound", f"Resource Not Found: Feature group {name} not found", operation, 404
+                )
             group = _Group(json.loads(row[0]), row[1])
             self._groups[key] = group
         return group
@@ -286,7 +297,9 @@ class LocalFeatureStore:
             raise ValueError(f"TargetStores must be OnlineStore and/or OfflineStore, got {targets!r}")
         online, offline = "OnlineStore" in targets, "OfflineStore" in targets
         if (online and not group.online) or (offline and not group.offline):
-            raise ValueError(f"feature group {group.name} has no {'online' if online and not group.online else 'offline'} store")
+            raise ValueError(
+                f"feature group {group.name} has no {'online' if online and not group.online else 'offline'} store"
+            )
         return online, offline
 
     def _write(
@@ -304,7 +317,9 @@ class LocalFeatureStore:
         name, rid, body = group.name, values[group.rid], group.body(values)
         expires = None if ttl is None else event + ttl
         # rowcount: 1 when the row was inserted or updated, 0 when the WHERE kept the newer one
-        wrote_online = stores[0] and conn.execute(_UPSERT_NEWER, (name, rid, event, body, expires, now)).rowcount > 0
+        wrote_online = (
+            stores[0] and conn.execute(_UPSERT_NEWER, (name, rid, event, body, expires, now)).rowcount > 0
+        )
         if stores[1]:
             conn.execute(
                 "INSERT INTO offline (grp, rid, event_time, record, write_time, api_invocation_time, is_deleted) "
@@ -328,28 +343,38 @@ class LocalFeatureStore:
             event = group.event_seconds(EventTime)
             online, offline = self._stores(group, TargetStores)
         except (ValueError, TypeError) as err:
-            raise self.exceptions.error("ValidationError", f"invalid DeleteRecord request: {err}", op) from None
+            raise self.exceptions.error(
+                "ValidationError", f"invalid DeleteRecord request: {err}", op
+            ) from None
         if DeletionMode not in ("SoftDelete", "HardDelete"):
             raise self.exceptions.error("ValidationError", f"DeletionMode {DeletionMode!r} invalid", op)
         rid, now = RecordIdentifierValueAsString, self.clock()
         conn = self._conn()
         with self._transaction(conn):
-            row = conn.execute("SELECT event_time, expires_at FROM online WHERE grp=? AND rid=?", (group.name, rid)).fetchone()
+            row = conn.execute(
+                "SELECT event_time, expires_at FROM online WHERE grp=? AND rid=?", (group.name, rid)
+            ).fetchone()
             current = None if row is None or (row[1] is not None and row[1] <= now) else row[0]
             applies = current is None or event > current
             if online and not applies and DeletionMode == "HardDelete":
                 raise self.exceptions.error(
-                    "ValidationError", f"EventTime {EventTime} is not later than the online record's event time", op
+                    "ValidationError",
+                    f"EventTime {EventTime} is not later than the online record's event time",
+                    op,
                 )
             if online and applies:
                 if DeletionMode == "HardDelete":
                     conn.execute("DELETE FROM online WHERE grp=? AND rid=?", (group.name, rid))
                 else:
                     conn.execute(
-                        "INSERT OR REPLACE INTO online VALUES (?, ?, ?, NULL, NULL, 1)", (group.name, rid, event)
+                        "INSERT OR REPLACE INTO online VALUES (?, ?, ?, NULL, NULL, 1)",
+                        (group.name, rid, event),
                     )
             if offline:
-                marker = [{"FeatureName": group.rid, "ValueAsString": rid}, {"FeatureName": group.event_time, "ValueAsString": EventTime}]
+                marker = [
+                    {"FeatureName": group.rid, "ValueAsString": rid},
+                    {"FeatureName": group.event_time, "ValueAsString": EventTime},
+                ]
                 conn.execute(
                     "INSERT INTO offline (grp, rid, event_time, record, write_time, api_invocation_time, is_deleted) "
                     "VALUES (?, ?, ?, ?, ?, ?, 1)",
@@ -390,7 +415,9 @@ class LocalFeatureStore:
     ) -> dict:
         group = self._group(FeatureGroupName, "GetRecord")
         if not group.online:
-            raise self.exceptions.error("ValidationError", f"feature group {group.name} has no online store", "GetRecord")
+            raise self.exceptions.error(
+                "ValidationError", f"feature group {group.name} has no online store", "GetRecord"
+            )
         hit = self._online(group, [RecordIdentifierValueAsString]).get(RecordIdentifierValueAsString)
         response: dict[str, Any] = {"ResponseMetadata": {"HTTPStatusCode": 200}}
         if hit is not None:
@@ -399,22 +426,34 @@ class LocalFeatureStore:
                 response["ExpiresAt"] = iso(hit[1])
         return response
 
-    def batch_get_record(self, Identifiers: list[dict], ExpirationTimeResponse: str = "Disabled", **_: Any) -> dict:
+    def batch_get_record(
+        self, Identifiers: list[dict], ExpirationTimeResponse: str = "Disabled", **_: Any
+    ) -> dict:
         op = "BatchGetRecord"
         if not isinstance(Identifiers, list) or not 1 <= len(Identifiers) <= MAX_IDENTIFIERS:
-            raise self.exceptions.error("ValidationError", f"Identifiers must hold 1..{MAX_IDENTIFIERS} entries", op)
+            raise self.exceptions.error(
+                "ValidationError", f"Identifiers must hold 1..{MAX_IDENTIFIERS} entries", op
+            )
         records: list[dict] = []
         errors: list[dict] = []
         for ident in Identifiers:
             name, rids = ident.get("FeatureGroupName"), ident.get("RecordIdentifiersValueAsString")
             if not isinstance(rids, list) or not 1 <= len(rids) <= MAX_IDENTIFIERS:
-                raise self.exceptions.error("ValidationError", f"RecordIdentifiersValueAsString must hold 1..{MAX_IDENTIFIERS} values", op)
+                raise self.exceptions.error(
+                    "ValidationError",
+                    f"RecordIdentifiersValueAsString must hold 1..{MAX_IDENTIFIERS} values",
+                    op,
+                )
             try:
                 group = self._group(name, op)
             except self.exceptions.ResourceNotFound as err:
                 errors += [
-                    {"FeatureGroupName": name, "RecordIdentifierValueAsString": rid, "ErrorCode": "ResourceNotFound",
-                     "ErrorMessage": err.response["Error"]["Message"]}
+                    {
+                        "FeatureGroupName": name,
+                        "RecordIdentifierValueAsString": rid,
+                        "ErrorCode": "ResourceNotFound",
+                        "ErrorMessage": err.response["Error"]["Message"],
+                    }
                     for rid in rids
                 ]
                 continue
@@ -423,24 +462,36 @@ class LocalFeatureStore:
             for rid in rids:
                 if rid in found:
                     record, expires = found[rid]
-                    detail = {"FeatureGroupName": name, "RecordIdentifierValueAsString": rid,
-                              "Record": self._select(record, wanted)}
+                    detail = {
+                        "FeatureGroupName": name,
+                        "RecordIdentifierValueAsString": rid,
+                        "Record": self._select(record, wanted),
+                    }
                     if ExpirationTimeResponse == "Enabled" and expires is not None:
                         detail["ExpiresAt"] = iso(expires)
                     records.append(detail)
-        return {"Records": records, "Errors": errors, "UnprocessedIdentifiers": [],
-                "ResponseMetadata": {"HTTPStatusCode": 200}}
+        return {
+            "Records": records,
+            "Errors": errors,
+            "UnprocessedIdentifiers": [],
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
 
     # --------------------------------------------------------------------------- non-boto
     def offline_records(self, group_name: str) -> list[dict[str, Any]]:
         """The offline history of a group in write order: feature values plus the offline columns."""
         group = self._group(group_name, "OfflineRecords")
         rows = self._conn().execute(
-            "SELECT record, write_time, api_invocation_time, is_deleted FROM offline WHERE grp=? ORDER BY id", (group.name,)
+            "SELECT record, write_time, api_invocation_time, is_deleted FROM offline WHERE grp=? ORDER BY id",
+            (group.name,),
         )
         return [
-            {**{f["FeatureName"]: f["ValueAsString"] for f in json.loads(body)}, "write_time": w,
-             "api_invocation_time": a, "is_deleted": bool(d)}
+            {
+                **{f["FeatureName"]: f["ValueAsString"] for f in json.loads(body)},
+                "write_time": w,
+                "api_invocation_time": a,
+                "is_deleted": bool(d),
+            }
             for body, w, a, d in rows
         ]
 
@@ -457,7 +508,9 @@ class LocalFeatureStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for i in range(table.num_rows):
-                values = {c: _as_string(data[c][i], group.types[c]) for c in columns if data[c][i] is not None}
+                values = {
+                    c: _as_string(data[c][i], group.types[c]) for c in columns if data[c][i] is not None
+                }
                 event = group.event_seconds(values[group.event_time])
                 self._write(conn, group, values, event, stores, group.ttl, now)
             conn.execute("COMMIT")
@@ -575,14 +628,20 @@ def make_server(store: LocalFeatureStore, port: int = 0) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.feature_store", description="Local Feature Store runtime.")
+    parser = argparse.ArgumentParser(
+        prog="python -m local.feature_store", description="Local Feature Store runtime."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the Feature Store runtime REST API on 127.0.0.1")
-    serve.add_argument("--db", type=Path, default=Path("data/featurestore.db"), help="SQLite file (default: %(default)s)")
+    serve.add_argument(
+        "--db", type=Path, default=Path("data/featurestore.db"), help="SQLite file (default: %(default)s)"
+    )
     serve.add_argument("--port", type=int, default=4599, help="TCP port on 127.0.0.1 (default: %(default)s)")
     serve.add_argument("--name-prefix", default="", help="prefix accepted before group names (default: none)")
     load = sub.add_parser("load", help="bulk load a Parquet file or directory into a feature group")
-    load.add_argument("--db", type=Path, default=Path("data/featurestore.db"), help="SQLite file (default: %(default)s)")
+    load.add_argument(
+        "--db", type=Path, default=Path("data/featurestore.db"), help="SQLite file (default: %(default)s)"
+    )
     load.add_argument("--group", required=True, help="feature group name, e.g. cc-agg-batch-fg")
     load.add_argument("path", type=Path, help="Parquet file or directory")
     args = parser.parse_args(argv)

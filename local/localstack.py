@@ -79,9 +79,11 @@ KINESIS_PATCHES = (
     # currentRecords) }. Tuple keys hash every element of currentRecords (the shard's whole
     # Vector). Within one call, equal shards carry the very same Vector, so hashing the tuple by
     # its shard keeps the grouping (equality still compares both, the Vector by reference first).
-    Patch("PutRecords: hash the grouping key by its shard, not by every record the shard holds",
-          "var v=B(new C,q.yk,q.xm);",
-          "var v=B(new C,q.yk,q.xm),kmShardKey=(v.j=function(){return Cz(V(),this.s())});"),
+    Patch(
+        "PutRecords: hash the grouping key by its shard, not by every record the shard holds",
+        "var v=B(new C,q.yk,q.xm);",
+        "var v=B(new C,q.yk,q.xm),kmShardKey=(v.j=function(){return Cz(V(),this.s())});",
+    ),
 )
 # kinesis-local saves streams and records this often (default 5 s); `down` waits for one save.
 KINESIS_PERSIST_INTERVAL_S = int(os.environ.get("LOCALSTACK_KINESIS_PERSIST_INTERVAL_S", "1"))
@@ -152,11 +154,16 @@ def find_python() -> str:
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     candidates += sorted(glob.glob(str(pyenv / "3.1[3-9]*" / "bin" / "python")), reverse=True)
     for candidate in filter(None, candidates):
-        probe = subprocess.run([candidate, "-c", f"import sys; print(sys.version_info >= {MIN_PYTHON!r})"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [candidate, "-c", f"import sys; print(sys.version_info >= {MIN_PYTHON!r})"],
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0 and probe.stdout.strip() == "True":
             return candidate
-    raise LocalStackError("LocalStack's host runtime needs Python >= 3.13 (set LOCALSTACK_PYTHON=/path/to/python3.13)")
+    raise LocalStackError(
+        "LocalStack's host runtime needs Python >= 3.13 (set LOCALSTACK_PYTHON=/path/to/python3.13)"
+    )
 
 
 def venv_python() -> Path:
@@ -171,8 +178,20 @@ def ensure_venv() -> Path:
         return venv_python()
     if not venv_python().exists():
         subprocess.run([find_python(), "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(venv_python()), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-r", str(REQUIREMENTS)], check=True, env={**os.environ, "PIP_CACHE_DIR": str(STATE / "pip-cache")})
+    subprocess.run(
+        [
+            str(venv_python()),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        check=True,
+        env={**os.environ, "PIP_CACHE_DIR": str(STATE / "pip-cache")},
+    )
     stamp.write_text(digest + "\n")
     return venv_python()
 
@@ -196,8 +215,10 @@ def patch_kinesis(path: Path) -> list[str]:
         if found == 0 and patch.after in text:
             continue
         if found != 1:
-            raise LocalStackError(f"{path}: {found} matches for the patch '{patch.why}' (expected 1); "
-                                  f"kinesis-local changed (pinned {KINESIS_MOCK_VERSION}), re-check the patch")
+            raise LocalStackError(
+                f"{path}: {found} matches for the patch '{patch.why}' (expected 1); "
+                f"kinesis-local changed (pinned {KINESIS_MOCK_VERSION}), re-check the patch"
+            )
         text = text.replace(patch.before, patch.after)
         applied.append(patch.why)
     if applied:
@@ -210,10 +231,16 @@ def install_kinesis(python: Path) -> None:
     if not kinesis_main_js():
         if shutil.which("node") is None or shutil.which("npm") is None:
             raise LocalStackError("LocalStack's Kinesis needs Node.js and npm (install nodejs npm)")
-        done = subprocess.run([str(python), "-m", "localstack.cli.lpm", "install", "kinesis-mock"],
-                              env={**os.environ, **runtime_environment()}, capture_output=True, text=True)
+        done = subprocess.run(
+            [str(python), "-m", "localstack.cli.lpm", "install", "kinesis-mock"],
+            env={**os.environ, **runtime_environment()},
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0 or not kinesis_main_js():
-            raise LocalStackError(f"installing kinesis-local failed: {(done.stderr or done.stdout).strip()[-300:]}")
+            raise LocalStackError(
+                f"installing kinesis-local failed: {(done.stderr or done.stdout).strip()[-300:]}"
+            )
     for path in kinesis_main_js():
         patch_kinesis(path)
 
@@ -327,8 +354,13 @@ def warm_kinesis() -> None:
     """The first Kinesis call starts kinesis-local (seconds); do it now rather than in a test."""
     import boto3  # the project venv has it; imported here so `down` and `status` need nothing
 
-    kinesis = boto3.client("kinesis", endpoint_url=ENDPOINT, region_name=REGION,
-                           aws_access_key_id="test", aws_secret_access_key="test")
+    kinesis = boto3.client(
+        "kinesis",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     end = time.monotonic() + 90
     while True:
         try:  # while kinesis-local starts, concurrent callers get 500s from the gateway
@@ -359,9 +391,24 @@ def start_container() -> None:
     env = ["-e", "PERSISTENCE=1", "-e", f"LOCALSTACK_HOST={HOST}:{PORT}"]
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
         env += ["-e", "LOCALSTACK_AUTH_TOKEN"]
-    done = subprocess.run(["docker", "run", "-d", "--rm", "--name", CONTAINER, "-p", f"{HOST}:{PORT}:4566",
-                           "-v", f"{STATE / 'volume'}:/var/lib/localstack", *env, IMAGE],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            CONTAINER,
+            "-p",
+            f"{HOST}:{PORT}:4566",
+            "-v",
+            f"{STATE / 'volume'}:/var/lib/localstack",
+            *env,
+            IMAGE,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise LocalStackError(f"docker run {IMAGE} failed: {done.stderr.strip()[-300:]}")
     CONTAINER_FILE.write_text(done.stdout.strip() + "\n")
@@ -378,8 +425,11 @@ def running_mode() -> str | None:
     return None
 
 
-def up(keep_state: bool = False, deadline_s: float = 180.0,
-       kinesis_save_s: int | None = KINESIS_PERSIST_INTERVAL_S) -> Started:
+def up(
+    keep_state: bool = False,
+    deadline_s: float = 180.0,
+    kinesis_save_s: int | None = KINESIS_PERSIST_INTERVAL_S,
+) -> Started:
     """Start LocalStack unless it already answers; idempotent."""
     t0, phases = time.monotonic(), {}
     if ready(health()):
@@ -400,9 +450,15 @@ def up(keep_state: bool = False, deadline_s: float = 180.0,
     phases["kinesis-local install"] = time.monotonic() - t0 - sum(phases.values())
     TMP.mkdir(parents=True, exist_ok=True)
     with LOG_FILE.open("ab") as log:
-        process = subprocess.Popen([str(python), "-m", "localstack.runtime.main"], cwd=STATE,
-                                   env={**os.environ, **runtime_environment(kinesis_save_s)}, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(python), "-m", "localstack.runtime.main"],
+            cwd=STATE,
+            env={**os.environ, **runtime_environment(kinesis_save_s)},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     PID_FILE.write_text(f"{process.pid}\n")
     wait_ready(deadline_s, process.pid)
     phases["gateway healthy"] = time.monotonic() - t0 - sum(phases.values())
@@ -458,8 +514,10 @@ def stop_host(pid: int) -> None:
         while not _saved_after(frozen) and time.monotonic() < end:
             time.sleep(0.1)
         if not _saved_after(frozen):
-            print("warning: kinesis-local did not save its state after the freeze; Kinesis may lose records",
-                  file=sys.stderr)
+            print(
+                "warning: kinesis-local did not save its state after the freeze; Kinesis may lose records",
+                file=sys.stderr,
+            )
     for p in tree:
         _kill(p, signal.SIGKILL)
     _wait_exit(tree, 10.0)
@@ -519,8 +577,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"LocalStack already running at {ENDPOINT} ({started.mode})")
             else:
                 timings = ", ".join(f"{k} {v:.1f} s" for k, v in started.phases.items())
-                print(f"LocalStack ({started.mode}) healthy at {ENDPOINT} in {started.seconds:.1f} s"
-                      + (f" ({timings}); log {LOG_FILE}" if timings else ""))
+                print(
+                    f"LocalStack ({started.mode}) healthy at {ENDPOINT} in {started.seconds:.1f} s"
+                    + (f" ({timings}); log {LOG_FILE}" if timings else "")
+                )
         elif args.command == "down":
             print("LocalStack stopped" if down() else "nothing to stop (not started by `up`)")
         elif args.command == "status":

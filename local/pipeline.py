@@ -38,7 +38,12 @@ from local.profile import DATA_DIR_ENV, MODEL_ENV
 STREAMING_GROUP = group_for("sliding").name
 BATCH_GROUP = group_for("daily_snapshot").name
 TRANSACTIONS, AGGREGATES, LATE, PREDICTIONS, ENGINE_DEAD = (
-    "transactions", "aggregates", "late", "predictions", "engine-dead-letters")
+    "transactions",
+    "aggregates",
+    "late",
+    "predictions",
+    "engine-dead-letters",
+)
 STREAMS = (TRANSACTIONS, AGGREGATES, LATE, PREDICTIONS, ENGINE_DEAD)
 DEAD_LETTER_QUEUE = "dead-letters"
 FUNCTIONS = ("ingest", "score")
@@ -93,19 +98,27 @@ def function_env(layout: Layout, name: str, threshold: float = SERVING_THRESHOLD
         "STREAMING_FEATURE_GROUP": STREAMING_GROUP,
     }
     if name == "score":
-        env |= {"BATCH_FEATURE_GROUP": BATCH_GROUP, "ENDPOINT_NAME": "fraud-local",
-                "FRAUD_THRESHOLD": str(threshold), "PREDICTIONS_STREAM": PREDICTIONS}
+        env |= {
+            "BATCH_FEATURE_GROUP": BATCH_GROUP,
+            "ENDPOINT_NAME": "fraud-local",
+            "FRAUD_THRESHOLD": str(threshold),
+            "PREDICTIONS_STREAM": PREDICTIONS,
+        }
     return env
 
 
 # ------------------------------------------------------------------------------ batch side
 
 
-def generate_history(layout: Layout, cards: int, transactions: int, start: datetime, end: datetime, seed: int) -> Path:
+def generate_history(
+    layout: Layout, cards: int, transactions: int, start: datetime, end: datetime, seed: int
+) -> Path:
     from simulator.generate import generate, write
 
     layout.root.mkdir(parents=True, exist_ok=True)
-    return write(generate(cards=cards, transactions=transactions, start=start, end=end, seed=seed), layout.history)
+    return write(
+        generate(cards=cards, transactions=transactions, start=start, end=end, seed=seed), layout.history
+    )
 
 
 def aggregate(layout: Layout) -> dict:
@@ -115,8 +128,17 @@ def aggregate(layout: Layout) -> dict:
 
 
 def train(layout: Layout, test_start: str | None = None, extra: Sequence[str] = ()) -> Path:
-    argv = [sys.executable, "-m", "jobs.train", "--features", str(layout.features), "--out", str(layout.model),
-            "--quiet", *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "jobs.train",
+        "--features",
+        str(layout.features),
+        "--out",
+        str(layout.model),
+        "--quiet",
+        *extra,
+    ]
     if test_start:
         argv += ["--test-start", test_start]
     done = subprocess.run(argv, capture_output=True, text=True)
@@ -166,11 +188,26 @@ class Processes(Children):
 
     def start(self) -> Processes:
         runtime = self.layout.runtime
-        self._spawn("engine", [sys.executable, "-m", "local.engine", "--stream-dir", str(runtime / "streams"),
-                               "--state", str(runtime / "engine-state.db"), *self.engine_args], {})
+        self._spawn(
+            "engine",
+            [
+                sys.executable,
+                "-m",
+                "local.engine",
+                "--stream-dir",
+                str(runtime / "streams"),
+                "--state",
+                str(runtime / "engine-state.db"),
+                *self.engine_args,
+            ],
+            {},
+        )
         for name in FUNCTIONS:
-            self._spawn(name, [sys.executable, "-m", "local.pipeline", "function", name, "--data", str(self.layout.root)],
-                        function_env(self.layout, name, self.threshold))
+            self._spawn(
+                name,
+                [sys.executable, "-m", "local.pipeline", "function", name, "--data", str(self.layout.root)],
+                function_env(self.layout, name, self.threshold),
+            )
         ready = [ready_marker(self.layout, name) for name in FUNCTIONS] + [runtime / "engine-state.db"]
         if not wait_for(lambda: all(p.exists() for p in ready), timeout_s=120, check=self.check):
             self.stop()
@@ -204,9 +241,15 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
 
     app = importlib.import_module(f"functions.{name}.app")
     mapping = EventSourceMapping(
-        function_name=name, stream_name=AGGREGATES, batch_size=batch_size, maximum_batching_window_s=0.0,
-        starting_position="TRIM_HORIZON", maximum_retry_attempts=3, bisect_batch_on_function_error=True,
-        function_response_types=("ReportBatchItemFailures",))
+        function_name=name,
+        stream_name=AGGREGATES,
+        batch_size=batch_size,
+        maximum_batching_window_s=0.0,
+        starting_position="TRIM_HORIZON",
+        maximum_retry_attempts=3,
+        bisect_batch_on_function_error=True,
+        function_response_types=("ReportBatchItemFailures",),
+    )
     store = client("sagemaker-featurestore-runtime")
 
     def invoke(event: dict[str, Any], context: Any) -> Any:
@@ -215,9 +258,15 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
         with store.batched():
             return app.lambda_handler(event, context)
 
-    runner = EsmRunner(mapping, client("kinesis"), handler=invoke,
-                       checkpoint_path=str(layout.runtime / f"esm-{name}.json"), on_failure=client("sqs"),
-                       on_failure_url=layout.dead_letter_url(), save_interval_s=ESM_SAVE_INTERVAL_S)
+    runner = EsmRunner(
+        mapping,
+        client("kinesis"),
+        handler=invoke,
+        checkpoint_path=str(layout.runtime / f"esm-{name}.json"),
+        on_failure=client("sqs"),
+        on_failure_url=layout.dead_letter_url(),
+        save_interval_s=ESM_SAVE_INTERVAL_S,
+    )
     app.service()
     settle_after_init()
     stop = threading.Event()
@@ -236,8 +285,12 @@ class StreamTail:
     def __init__(self, kinesis: Any, stream: str) -> None:
         self.kinesis, self.stream = kinesis, stream
         shards = kinesis.list_shards(StreamName=stream)["Shards"]
-        self.iterators = {s["ShardId"]: kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"] for s in shards}
+        self.iterators = {
+            s["ShardId"]: kinesis.get_shard_iterator(
+                StreamName=stream, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for s in shards
+        }
 
     def read(self) -> list[dict[str, Any]]:
         out = []
@@ -294,18 +347,27 @@ def emf_totals(log_path: Path) -> dict[str, float]:
             continue
         for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
             value = blob.get(metric["Name"], 0)
-            totals[metric["Name"]] = totals.get(metric["Name"], 0) + (sum(value) if isinstance(value, list) else value)
+            totals[metric["Name"]] = totals.get(metric["Name"], 0) + (
+                sum(value) if isinstance(value, list) else value
+            )
     return totals
 
 
 def dead_letters(layout: Layout) -> list[dict[str, Any]]:
     from local.queue import LocalSQS
 
-    return [json.loads(b) for b in LocalSQS(root=str(layout.runtime / "queues")).peek_all(layout.dead_letter_url())]
+    return [
+        json.loads(b)
+        for b in LocalSQS(root=str(layout.runtime / "queues")).peek_all(layout.dead_letter_url())
+    ]
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, poll_s: float = 0.1,
-             check: Callable[[], None] | None = None) -> bool:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout_s: float,
+    poll_s: float = 0.1,
+    check: Callable[[], None] | None = None,
+) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check:
@@ -361,9 +423,13 @@ class DemoResult:
 def live_table(recent: list[dict[str, Any]], stats: dict[str, Any], attack: set[str]) -> Any:
     from rich.table import Table
 
-    table = Table(title=(f"predictions: {stats['predictions']:,} of {stats['sent']:,} sent   "
-                         f"frauds flagged: {stats['frauds']:,}   attack flagged: {stats['attack']}/{len(attack)}"),
-                  expand=False)
+    table = Table(
+        title=(
+            f"predictions: {stats['predictions']:,} of {stats['sent']:,} sent   "
+            f"frauds flagged: {stats['frauds']:,}   attack flagged: {stats['attack']}/{len(attack)}"
+        ),
+        expand=False,
+    )
     for column in ("time", "card", "amount", "10m", "1w", "p(fraud)", "verdict", "ms"):
         table.add_column(column, justify="left" if column in ("time", "verdict") else "right")
     for p in recent[-15:]:
@@ -371,14 +437,28 @@ def live_table(recent: list[dict[str, Any]], stats: dict[str, Any], attack: set[
         verdict = "[bold red]FRAUD[/]" if p["fraud"] else "ok"
         if p["tid"] in attack:
             verdict += " (attack)"
-        table.add_row(p["trans_ts"][11:23], f"…{str(p['cc_num'])[-4:]}", f"{p['amount']:,.2f}",
-                      str(f["num_trans_last_10m"]), str(f["num_trans_last_1w"]), f"{p['probability']:.3f}", verdict,
-                      f"{p['event_to_prediction_ms']:,.0f}")
+        table.add_row(
+            p["trans_ts"][11:23],
+            f"…{str(p['cc_num'])[-4:]}",
+            f"{p['amount']:,.2f}",
+            str(f["num_trans_last_10m"]),
+            str(f["num_trans_last_1w"]),
+            f"{p['probability']:.3f}",
+            verdict,
+            f"{p['event_to_prediction_ms']:,.0f}",
+        )
     return table
 
 
-def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any, drain_timeout_s: float = 60.0,
-                 processes: Processes | None = None, already_sent: int = 0) -> DemoResult:
+def run_scenario(
+    layout: Layout,
+    background_rate: float,
+    seed: int,
+    console: Any,
+    drain_timeout_s: float = 60.0,
+    processes: Processes | None = None,
+    already_sent: int = 0,
+) -> DemoResult:
     """Stream the attack scenario through running processes, showing predictions live.
 
     `already_sent`: transactions put on the stream before the scenario, to wait for as well.
@@ -400,7 +480,11 @@ def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any
         except Exception as err:  # surfaced by the main thread
             report_box["error"] = err
 
-    tail, late_tail, dead_tail = StreamTail(stream, PREDICTIONS), StreamTail(stream, LATE), StreamTail(stream, ENGINE_DEAD)
+    tail, late_tail, dead_tail = (
+        StreamTail(stream, PREDICTIONS),
+        StreamTail(stream, LATE),
+        StreamTail(stream, ENGINE_DEAD),
+    )
     seen, recent, late, dead = Predictions(), [], 0, 0
     started = time.time()
     producer = threading.Thread(target=produce, daemon=True)
@@ -408,9 +492,12 @@ def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any
     attack_set = set(attack)
 
     def stats() -> dict[str, Any]:
-        return {"predictions": len(seen.by_tid), "sent": report_box["report"].sent if "report" in report_box else len(schedule),
-                "frauds": sum(1 for p in seen.by_tid.values() if p["fraud"]),
-                "attack": sum(1 for t in attack if seen.by_tid.get(t, {}).get("fraud"))}
+        return {
+            "predictions": len(seen.by_tid),
+            "sent": report_box["report"].sent if "report" in report_box else len(schedule),
+            "frauds": sum(1 for p in seen.by_tid.values() if p["fraud"]),
+            "attack": sum(1 for t in attack if seen.by_tid.get(t, {}).get("fraud")),
+        }
 
     with Live(live_table(recent, stats(), attack_set), console=console, refresh_per_second=8) as live:
         deadline = None
@@ -426,13 +513,18 @@ def run_scenario(layout: Layout, background_rate: float, seed: int, console: Any
                 raise report_box["error"]
             if "report" in report_box:
                 deadline = deadline or now + drain_timeout_s
-                if len(seen.by_tid) + late + dead >= report_box["report"].sent + already_sent or now > deadline:
+                if (
+                    len(seen.by_tid) + late + dead >= report_box["report"].sent + already_sent
+                    or now > deadline
+                ):
                     break
             time.sleep(0.1)
     report = report_box["report"]
     wall = max(seen.first_seen.values(), default=started) - started
     metrics = {name: emf_totals(layout.logs / f"{name}.log") for name in FUNCTIONS}
-    return DemoResult(report.sent, report.seconds, seen.by_tid, attack, late, dead, dead_letters(layout), metrics, wall)
+    return DemoResult(
+        report.sent, report.seconds, seen.by_tid, attack, late, dead, dead_letters(layout), metrics, wall
+    )
 
 
 def print_summary(console: Any, result: DemoResult) -> None:
@@ -448,18 +540,25 @@ def print_summary(console: Any, result: DemoResult) -> None:
         ("predictions", f"{s['predictions']:,}"),
         ("late / engine dead letters", f"{s['late']:,} / {s['engine_dead_letters']:,}"),
         ("frauds flagged", f"{s['frauds_flagged']:,}"),
-        ("attack caught", f"{caught} ({s['attack_flagged']}/{s['attack_transactions']} attack transactions flagged)"),
+        (
+            "attack caught",
+            f"{caught} ({s['attack_flagged']}/{s['attack_transactions']} attack transactions flagged)",
+        ),
         ("event-to-prediction p50 / p99", f"{s['latency_ms_p50']:,.0f} ms / {s['latency_ms_p99']:,.0f} ms"),
         ("throughput", f"{s['throughput_tx_per_s']:,.0f} transactions/s (offered by the scenario)"),
         ("dead-letter queue", f"{s['dead_letters']:,} message(s)"),
     ]
     for name, totals in s["metrics"].items():
-        rows.append((f"{name} metrics (EMF)", ", ".join(f"{k} {v:,.0f}" for k, v in sorted(totals.items())) or "none"))
+        rows.append(
+            (f"{name} metrics (EMF)", ", ".join(f"{k} {v:,.0f}" for k, v in sorted(totals.items())) or "none")
+        )
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    console.print("[dim]Latency includes the engine's allowed out-of-orderness "
-                  "(features.definition.STREAM, the streaming path's latency floor).[/]")
+    console.print(
+        "[dim]Latency includes the engine's allowed out-of-orderness "
+        "(features.definition.STREAM, the streaming path's latency floor).[/]"
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -477,22 +576,33 @@ def run_demo(args: argparse.Namespace) -> int:
         return out
 
     start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 6, 1, tzinfo=UTC)
-    step(f"generate a history of {args.transactions:,} transactions on {args.cards:,} cards",
-         lambda: generate_history(layout, args.cards, args.transactions, start, end, args.seed))
+    step(
+        f"generate a history of {args.transactions:,} transactions on {args.cards:,} cards",
+        lambda: generate_history(layout, args.cards, args.transactions, start, end, args.seed),
+    )
     step("aggregate it with the batch job (DuckDB)", lambda: aggregate(layout))
     step("train the model (XGBoost)", lambda: train(layout))
-    step("start a fresh local runtime (streams, dead-letter queue, feature store)", lambda: reset_runtime(layout))
-    loaded = step(f"load {BATCH_GROUP} with the latest daily snapshots",
-                  lambda: feature_store(layout).load_parquet(BATCH_GROUP, layout.features / "online"))
+    step(
+        "start a fresh local runtime (streams, dead-letter queue, feature store)",
+        lambda: reset_runtime(layout),
+    )
+    loaded = step(
+        f"load {BATCH_GROUP} with the latest daily snapshots",
+        lambda: feature_store(layout).load_parquet(BATCH_GROUP, layout.features / "online"),
+    )
     console.print(f"  {loaded:,} card records online")
     with Processes(layout, engine_args=["--idle-flush-s", str(args.idle_flush_s)]) as processes:
-        console.print("[green]✓[/] engine, ingest and score running; streaming the attack scenario "
-                      f"(3 ordinary cards, then 10 quick transactions on a fourth; {args.background_rate:g}/s background)")
+        console.print(
+            "[green]✓[/] engine, ingest and score running; streaming the attack scenario "
+            f"(3 ordinary cards, then 10 quick transactions on a fourth; {args.background_rate:g}/s background)"
+        )
         result = run_scenario(layout, args.background_rate, args.seed, console, processes=processes)
     print_summary(console, result)
     (layout.root / "demo-summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
-    console.print(f"total {time.monotonic() - t0:.0f} s; summary in {layout.root / 'demo-summary.json'}, "
-                  f"function logs in {layout.logs}")
+    console.print(
+        f"total {time.monotonic() - t0:.0f} s; summary in {layout.root / 'demo-summary.json'}, "
+        f"function logs in {layout.logs}"
+    )
     return 0 if result.summary()["attack_caught"] else 1
 
 
@@ -500,18 +610,34 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.pipeline", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local.pipeline",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the whole pipeline on the local profile with a fraud attack",
-                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    demo.add_argument("--data", type=Path, default=Path("data/demo"), help="folder for everything the demo writes")
+    demo = sub.add_parser(
+        "demo",
+        help="run the whole pipeline on the local profile with a fraud attack",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    demo.add_argument(
+        "--data", type=Path, default=Path("data/demo"), help="folder for everything the demo writes"
+    )
     demo.add_argument("--cards", type=int, default=1000, help="cards in the generated history")
-    demo.add_argument("--transactions", type=int, default=200_000, help="transactions in the generated history")
+    demo.add_argument(
+        "--transactions", type=int, default=200_000, help="transactions in the generated history"
+    )
     demo.add_argument("--seed", type=int, default=42, help="random seed")
-    demo.add_argument("--background-rate", type=float, default=50.0, help="background transactions per second")
-    demo.add_argument("--idle-flush-s", type=float, default=1.0,
-                      help="engine: release buffered rows after this many idle seconds")
+    demo.add_argument(
+        "--background-rate", type=float, default=50.0, help="background transactions per second"
+    )
+    demo.add_argument(
+        "--idle-flush-s",
+        type=float,
+        default=1.0,
+        help="engine: release buffered rows after this many idle seconds",
+    )
     fn = sub.add_parser("function", help="(internal) run one function behind the local event source mapping")
     fn.add_argument("name", choices=FUNCTIONS)
     fn.add_argument("--data", type=Path, required=True)
@@ -531,4 +657,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -21,15 +21,19 @@ class Children:
     children: dict[str, subprocess.Popen]
     stop_grace_s: ClassVar[float] = 10.0  # SIGTERM to SIGKILL
 
-
     def log_dir(self) -> Path:
         raise NotImplementedError
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> None:
         with open(self.log_dir() / f"{name}.log", "ab") as log:
             self.children[name] = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd,
-                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=cwd,
+                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            )
 
     def log_tail(self, name: str, lines: int = 3) -> str:
         text = (self.log_dir() / f"{name}.log").read_text(errors="replace").strip().splitlines()

@@ -34,8 +34,15 @@ class InProcessEndpoint:
     def __init__(self, model: Any) -> None:
         self.model = model
 
-    def invoke_endpoint(self, *, EndpointName: str, Body: str | bytes, ContentType: str = "text/csv",
-                        Accept: str = "text/csv", **_: Any) -> dict[str, Any]:
+    def invoke_endpoint(
+        self,
+        *,
+        EndpointName: str,
+        Body: str | bytes,
+        ContentType: str = "text/csv",
+        Accept: str = "text/csv",
+        **_: Any,
+    ) -> dict[str, Any]:
         if ContentType.split(";")[0].strip() != "text/csv":
             raise ValueError(f"unsupported ContentType {ContentType!r}: the endpoint takes text/csv")
         text = Body.decode() if isinstance(Body, bytes) else Body

@@ -63,16 +63,22 @@ class LocalStackProfile:
     region: str = localstack.REGION
 
     @classmethod
-    def from_terraform(cls, outputs: Mapping[str, Any], feature_store_url: str, endpoint_url: str,
-                       **kwargs: Any) -> LocalStackProfile:
+    def from_terraform(
+        cls, outputs: Mapping[str, Any], feature_store_url: str, endpoint_url: str, **kwargs: Any
+    ) -> LocalStackProfile:
         """From `terraform output -json` of terraform/envs/local ({name: {"value": ...}} or plain values)."""
         value = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in outputs.items()}
         streams = dict(value["streams"])
         prefix = streams["transactions"].removesuffix("-transactions")
-        return cls(streams={**streams, ENGINE_DEAD: f"{prefix}-{ENGINE_DEAD}"},
-                   dead_letter_queue_url=value["dead_letter_queue_url"], feature_store_url=feature_store_url,
-                   endpoint_url=endpoint_url, name_prefix=prefix, localstack_url=value.get("endpoint", localstack.ENDPOINT),
-                   **kwargs)
+        return cls(
+            streams={**streams, ENGINE_DEAD: f"{prefix}-{ENGINE_DEAD}"},
+            dead_letter_queue_url=value["dead_letter_queue_url"],
+            feature_store_url=feature_store_url,
+            endpoint_url=endpoint_url,
+            name_prefix=prefix,
+            localstack_url=value.get("endpoint", localstack.ENDPOINT),
+            **kwargs,
+        )
 
     def aws_environment(self) -> dict[str, str]:
         """boto3's configuration for every process of the profile."""
@@ -105,24 +111,43 @@ class LocalStackProfile:
             "STREAMING_FEATURE_GROUP": self.group(STREAMING_GROUP),
         }
         if name == "score":
-            env |= {"BATCH_FEATURE_GROUP": self.group(BATCH_GROUP), "ENDPOINT_NAME": f"{self.name_prefix}-endpoint",
-                    "FRAUD_THRESHOLD": str(self.threshold), "PREDICTIONS_STREAM": self.streams["predictions"]}
+            env |= {
+                "BATCH_FEATURE_GROUP": self.group(BATCH_GROUP),
+                "ENDPOINT_NAME": f"{self.name_prefix}-endpoint",
+                "FRAUD_THRESHOLD": str(self.threshold),
+                "PREDICTIONS_STREAM": self.streams["predictions"],
+            }
         return env
 
     def client(self, service: str) -> Any:
         """A boto3 client for this profile, without touching the caller's environment."""
         import boto3
 
-        urls = {"sagemaker-featurestore-runtime": self.feature_store_url, "sagemaker-runtime": self.endpoint_url}
-        return boto3.client(service, endpoint_url=urls.get(service, self.localstack_url), region_name=self.region,
-                            aws_access_key_id=localstack.CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=localstack.CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        urls = {
+            "sagemaker-featurestore-runtime": self.feature_store_url,
+            "sagemaker-runtime": self.endpoint_url,
+        }
+        return boto3.client(
+            service,
+            endpoint_url=urls.get(service, self.localstack_url),
+            region_name=self.region,
+            aws_access_key_id=localstack.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=localstack.CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def to_json(self) -> str:
-        return json.dumps({"streams": dict(self.streams), "dead_letter_queue_url": self.dead_letter_queue_url,
-                           "feature_store_url": self.feature_store_url, "endpoint_url": self.endpoint_url,
-                           "name_prefix": self.name_prefix, "threshold": self.threshold,
-                           "localstack_url": self.localstack_url, "region": self.region})
+        return json.dumps(
+            {
+                "streams": dict(self.streams),
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+                "feature_store_url": self.feature_store_url,
+                "endpoint_url": self.endpoint_url,
+                "name_prefix": self.name_prefix,
+                "threshold": self.threshold,
+                "localstack_url": self.localstack_url,
+                "region": self.region,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> LocalStackProfile:
@@ -145,8 +170,9 @@ def ensure_stream(kinesis: Any, name: str) -> None:
 # ---------------------------------------------------------------- supervised processes
 
 
-def supervise(make: Callable[[], Any], stop: threading.Event, log: Callable[[str], None],
-              max_backoff_s: float = 2.0) -> int:
+def supervise(
+    make: Callable[[], Any], stop: threading.Event, log: Callable[[str], None], max_backoff_s: float = 2.0
+) -> int:
     """Build and run a runner until `stop`; on an error, rebuild it from its durable checkpoint.
 
     Returns how many times it restarted. The error is logged on one line, never swallowed silently.
@@ -165,22 +191,39 @@ def supervise(make: Callable[[], Any], stop: threading.Event, log: Callable[[str
     return restarts
 
 
-def run_engine(profile: LocalStackProfile, state: Path, idle_flush_s: float | None, stop: threading.Event,
-               out_of_orderness_ms: int | None = None) -> int:
+def run_engine(
+    profile: LocalStackProfile,
+    state: Path,
+    idle_flush_s: float | None,
+    stop: threading.Event,
+    out_of_orderness_ms: int | None = None,
+) -> int:
     from local.engine import EngineRunner, Streams
 
     kinesis = boto_client("kinesis")
-    streams = Streams(profile.streams["transactions"], profile.streams["aggregates"], profile.streams["late"],
-                      profile.streams[ENGINE_DEAD])
+    streams = Streams(
+        profile.streams["transactions"],
+        profile.streams["aggregates"],
+        profile.streams["late"],
+        profile.streams[ENGINE_DEAD],
+    )
 
     def make() -> EngineRunner:
-        return EngineRunner(kinesis, state, streams, idle_flush_s=idle_flush_s, out_of_orderness_ms=out_of_orderness_ms,
-                            log=lambda m: print(m, file=sys.stderr, flush=True))
+        return EngineRunner(
+            kinesis,
+            state,
+            streams,
+            idle_flush_s=idle_flush_s,
+            out_of_orderness_ms=out_of_orderness_ms,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
 
     return supervise(make, stop, lambda m: print(f"engine: {m}", file=sys.stderr, flush=True))
 
 
-def run_function(profile: LocalStackProfile, name: str, checkpoint: Path, batch_size: int, stop: threading.Event) -> int:
+def run_function(
+    profile: LocalStackProfile, name: str, checkpoint: Path, batch_size: int, stop: threading.Event
+) -> int:
     from local.esm import EsmRunner, EventSourceMapping
 
     app = importlib.import_module(f"functions.{name}.app")
@@ -188,14 +231,28 @@ def run_function(profile: LocalStackProfile, name: str, checkpoint: Path, batch_
     # terraform/modules/functions' mapping, but from the start of the stream and without a batching
     # window (the tests start consumers after creating the streams; latency is measured end to end).
     mapping = EventSourceMapping(
-        function_name=name, stream_name=profile.streams["aggregates"], batch_size=batch_size,
-        maximum_batching_window_s=0.0, starting_position="TRIM_HORIZON", maximum_retry_attempts=3,
-        maximum_record_age_s=3600, bisect_batch_on_function_error=True,
-        function_response_types=("ReportBatchItemFailures",), region=profile.region)
+        function_name=name,
+        stream_name=profile.streams["aggregates"],
+        batch_size=batch_size,
+        maximum_batching_window_s=0.0,
+        starting_position="TRIM_HORIZON",
+        maximum_retry_attempts=3,
+        maximum_record_age_s=3600,
+        bisect_batch_on_function_error=True,
+        function_response_types=("ReportBatchItemFailures",),
+        region=profile.region,
+    )
 
     def make() -> EsmRunner:
-        return EsmRunner(mapping, kinesis, handler=app.lambda_handler, checkpoint_path=checkpoint, on_failure=sqs,
-                         on_failure_url=profile.dead_letter_queue_url, retry_delay_s=0.5)
+        return EsmRunner(
+            mapping,
+            kinesis,
+            handler=app.lambda_handler,
+            checkpoint_path=checkpoint,
+            on_failure=sqs,
+            on_failure_url=profile.dead_letter_queue_url,
+            retry_delay_s=0.5,
+        )
 
     return supervise(make, stop, lambda m: print(f"{name}: {m}", file=sys.stderr, flush=True))
 
@@ -238,24 +295,72 @@ class Pipeline(Children):
         logs = self.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         fs_port, endpoint_port = free_port(), free_port()
-        self._python("feature-store", ["-m", "local.feature_store", "serve", "--db", str(self.feature_store_db),
-                                      "--port", str(fs_port), "--name-prefix", f"{self._prefix()}-"], {})
-        self._python("endpoint", ["-m", "local.endpoint", "--model", str(self.model), "--port", str(endpoint_port)], {})
-        self.profile = LocalStackProfile.from_terraform(self.outputs, f"http://127.0.0.1:{fs_port}",
-                                                        f"http://127.0.0.1:{endpoint_port}", threshold=self.threshold)
+        self._python(
+            "feature-store",
+            [
+                "-m",
+                "local.feature_store",
+                "serve",
+                "--db",
+                str(self.feature_store_db),
+                "--port",
+                str(fs_port),
+                "--name-prefix",
+                f"{self._prefix()}-",
+            ],
+            {},
+        )
+        self._python(
+            "endpoint", ["-m", "local.endpoint", "--model", str(self.model), "--port", str(endpoint_port)], {}
+        )
+        self.profile = LocalStackProfile.from_terraform(
+            self.outputs,
+            f"http://127.0.0.1:{fs_port}",
+            f"http://127.0.0.1:{endpoint_port}",
+            threshold=self.threshold,
+        )
         _wait_http(f"http://127.0.0.1:{fs_port}/", 30, self.children["feature-store"])
         _wait_http(f"http://127.0.0.1:{endpoint_port}/ping", 60, self.children["endpoint"])
         ensure_stream(self.profile.client("kinesis"), self.profile.streams[ENGINE_DEAD])
         profile_file = self.root / "profile.json"
         profile_file.write_text(self.profile.to_json())
-        self._python("engine", ["-m", "local.profiles", "engine", "--profile", str(profile_file),
-                               "--state", str(self.root / "engine-state.db"), "--idle-flush-s", str(self.idle_flush_s),
-                               *(["--out-of-orderness-ms", str(self.out_of_orderness_ms)] if self.out_of_orderness_ms is not None else [])],
-                    self.profile.aws_environment())
+        self._python(
+            "engine",
+            [
+                "-m",
+                "local.profiles",
+                "engine",
+                "--profile",
+                str(profile_file),
+                "--state",
+                str(self.root / "engine-state.db"),
+                "--idle-flush-s",
+                str(self.idle_flush_s),
+                *(
+                    ["--out-of-orderness-ms", str(self.out_of_orderness_ms)]
+                    if self.out_of_orderness_ms is not None
+                    else []
+                ),
+            ],
+            self.profile.aws_environment(),
+        )
         for name in FUNCTIONS:
-            self._python(name, ["-m", "local.profiles", "function", name, "--profile", str(profile_file),
-                               "--checkpoint", str(self.root / f"esm-{name}.json"), "--batch-size", str(self.batch_size)],
-                        self.profile.function_environment(name))
+            self._python(
+                name,
+                [
+                    "-m",
+                    "local.profiles",
+                    "function",
+                    name,
+                    "--profile",
+                    str(profile_file),
+                    "--checkpoint",
+                    str(self.root / f"esm-{name}.json"),
+                    "--batch-size",
+                    str(self.batch_size),
+                ],
+                self.profile.function_environment(name),
+            )
         return self
 
     def _prefix(self) -> str:
@@ -283,17 +388,32 @@ class Pipeline(Children):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.profiles", description="The localstack profile's processes.")
+    parser = argparse.ArgumentParser(
+        prog="python -m local.profiles", description="The localstack profile's processes."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     engine = sub.add_parser("engine", help="the streaming engine over LocalStack's Kinesis")
-    engine.add_argument("--profile", type=Path, required=True, help="profile JSON (written by Pipeline.start)")
+    engine.add_argument(
+        "--profile", type=Path, required=True, help="profile JSON (written by Pipeline.start)"
+    )
     engine.add_argument("--state", type=Path, required=True, help="engine state database")
-    engine.add_argument("--idle-flush-s", type=float, default=None, help="release buffered rows after idle seconds")
-    engine.add_argument("--out-of-orderness-ms", type=int, default=None, help="allowed out-of-orderness (default: the definition's)")
+    engine.add_argument(
+        "--idle-flush-s", type=float, default=None, help="release buffered rows after idle seconds"
+    )
+    engine.add_argument(
+        "--out-of-orderness-ms",
+        type=int,
+        default=None,
+        help="allowed out-of-orderness (default: the definition's)",
+    )
     function = sub.add_parser("function", help="one function behind the local event source mapping")
     function.add_argument("name", choices=FUNCTIONS)
-    function.add_argument("--profile", type=Path, required=True, help="profile JSON (written by Pipeline.start)")
-    function.add_argument("--checkpoint", type=Path, required=True, help="event source mapping checkpoint file")
+    function.add_argument(
+        "--profile", type=Path, required=True, help="profile JSON (written by Pipeline.start)"
+    )
+    function.add_argument(
+        "--checkpoint", type=Path, required=True, help="event source mapping checkpoint file"
+    )
     function.add_argument("--batch-size", type=int, default=500, help="records per invocation")
     args = parser.parse_args(argv)
     try:

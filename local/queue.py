@@ -21,7 +21,12 @@ from local.stream import ServiceExceptions, ThreadConnections
 
 SCHEME = "local-sqs://"
 SQS_ERRORS = ServiceExceptions(
-    ["QueueDoesNotExist", "ReceiptHandleIsInvalid", "InvalidParameterValue", "AWS.SimpleQueueService.NonExistentQueue"]
+    [
+        "QueueDoesNotExist",
+        "ReceiptHandleIsInvalid",
+        "InvalidParameterValue",
+        "AWS.SimpleQueueService.NonExistentQueue",
+    ]
 )
 
 _SCHEMA = """
@@ -59,8 +64,13 @@ class LocalSQS:
 
     def _name(self, url: str, operation: str) -> str:
         name = url.rsplit("/", 1)[-1]
-        if not url.startswith(SCHEME) or not self._conn().execute("SELECT 1 FROM queues WHERE name=?", (name,)).fetchone():
-            raise self.exceptions.error("QueueDoesNotExist", f"The specified queue does not exist: {url}", operation)
+        if (
+            not url.startswith(SCHEME)
+            or not self._conn().execute("SELECT 1 FROM queues WHERE name=?", (name,)).fetchone()
+        ):
+            raise self.exceptions.error(
+                "QueueDoesNotExist", f"The specified queue does not exist: {url}", operation
+            )
         return name
 
     # ---------------------------------------------------------------------------------- queues
@@ -74,10 +84,14 @@ class LocalSQS:
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str] | None = None, **_: Any) -> dict:
         name = self._name(QueueUrl, "GetQueueAttributes")
         now = self.clock()
-        visible, hidden = self._conn().execute(
-            "SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0) FROM messages WHERE queue=?",
-            (now, now, name),
-        ).fetchone()
+        visible, hidden = (
+            self._conn()
+            .execute(
+                "SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0) FROM messages WHERE queue=?",
+                (now, now, name),
+            )
+            .fetchone()
+        )
         return {
             "Attributes": {
                 "ApproximateNumberOfMessages": str(visible),
@@ -91,13 +105,17 @@ class LocalSQS:
         return {}
 
     # -------------------------------------------------------------------------------- messages
-    def send_message(self, QueueUrl: str, MessageBody: str, MessageAttributes: dict | None = None, **_: Any) -> dict:
+    def send_message(
+        self, QueueUrl: str, MessageBody: str, MessageAttributes: dict | None = None, **_: Any
+    ) -> dict:
         result = self._send(QueueUrl, [("0", MessageBody, MessageAttributes or {})], "SendMessage")[0]
         return {"MessageId": result["MessageId"], "MD5OfMessageBody": result["MD5OfMessageBody"]}
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict], **_: Any) -> dict:
         if not 1 <= len(Entries) <= 10:
-            raise self.exceptions.error("InvalidParameterValue", "Entries must hold 1..10 messages", "SendMessageBatch")
+            raise self.exceptions.error(
+                "InvalidParameterValue", "Entries must hold 1..10 messages", "SendMessageBatch"
+            )
         entries = [(e["Id"], e["MessageBody"], e.get("MessageAttributes") or {}) for e in Entries]
         return {"Successful": self._send(QueueUrl, entries, "SendMessageBatch"), "Failed": []}
 
@@ -107,12 +125,15 @@ class LocalSQS:
         rows, results = [], []
         for entry_id, body, attrs in entries:
             if not isinstance(body, str) or not body:
-                raise self.exceptions.error("InvalidParameterValue", "MessageBody must be a non-empty string", operation)
+                raise self.exceptions.error(
+                    "InvalidParameterValue", "MessageBody must be a non-empty string", operation
+                )
             message_id = str(uuid.uuid4())
             rows.append((name, message_id, body, json.dumps(attrs), now, now))
             results.append({"Id": entry_id, "MessageId": message_id, "MD5OfMessageBody": _md5(body)})
         self._conn().executemany(
-            "INSERT INTO messages (queue, message_id, body, attributes, sent, visible_at) VALUES (?, ?, ?, ?, ?, ?)", rows
+            "INSERT INTO messages (queue, message_id, body, attributes, sent, visible_at) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
         )
         return results
 
@@ -126,7 +147,9 @@ class LocalSQS:
     ) -> dict:
         name = self._name(QueueUrl, "ReceiveMessage")
         if not 1 <= MaxNumberOfMessages <= 10:
-            raise self.exceptions.error("InvalidParameterValue", "MaxNumberOfMessages must be 1..10", "ReceiveMessage")
+            raise self.exceptions.error(
+                "InvalidParameterValue", "MaxNumberOfMessages must be 1..10", "ReceiveMessage"
+            )
         deadline = time.monotonic() + WaitTimeSeconds
         conn = self._conn()
         while True:
@@ -143,7 +166,12 @@ class LocalSQS:
                     "UPDATE messages SET visible_at=?, receipt=?, receive_count=receive_count+1 WHERE id=?",
                     (now + VisibilityTimeout, receipt, row_id),
                 )
-                message = {"MessageId": message_id, "ReceiptHandle": receipt, "MD5OfBody": _md5(body), "Body": body}
+                message = {
+                    "MessageId": message_id,
+                    "ReceiptHandle": receipt,
+                    "MD5OfBody": _md5(body),
+                    "Body": body,
+                }
                 if attrs != "{}":
                     message["MessageAttributes"] = json.loads(attrs)
                 messages.append(message)
@@ -156,11 +184,15 @@ class LocalSQS:
         name = self._name(QueueUrl, "DeleteMessage")
         cur = self._conn().execute("DELETE FROM messages WHERE queue=? AND receipt=?", (name, ReceiptHandle))
         if cur.rowcount == 0:
-            raise self.exceptions.error("ReceiptHandleIsInvalid", f"invalid receipt handle {ReceiptHandle}", "DeleteMessage")
+            raise self.exceptions.error(
+                "ReceiptHandleIsInvalid", f"invalid receipt handle {ReceiptHandle}", "DeleteMessage"
+            )
         return {}
 
     # ------------------------------------------------------------------------------ non-boto
     def peek_all(self, QueueUrl: str) -> list[str]:
         """Every message body still in the queue, oldest first, without receiving them."""
         name = self._name(QueueUrl, "Peek")
-        return [r[0] for r in self._conn().execute("SELECT body FROM messages WHERE queue=? ORDER BY id", (name,))]
+        return [
+            r[0] for r in self._conn().execute("SELECT body FROM messages WHERE queue=? ORDER BY id", (name,))
+        ]

@@ -86,8 +86,15 @@ def snapshots_table(layout: Layout) -> pa.Table:
     return ds.dataset(layout.features / "snapshots", format="parquet").to_table(columns=columns)
 
 
-def replay_days(layout: Layout, history: pa.Table, snapshots: pa.Table, start_ms: int, end_ms: int,
-                log: Any, drain_timeout_s: float = 120.0) -> Replay:
+def replay_days(
+    layout: Layout,
+    history: pa.Table,
+    snapshots: pa.Table,
+    start_ms: int,
+    end_ms: int,
+    log: Any,
+    drain_timeout_s: float = 120.0,
+) -> Replay:
     """Bootstrap the batch group, then per day: load its snapshot, send its transactions, drain."""
     from simulator.stream import history_transactions, replay_schedule, send
 
@@ -113,8 +120,10 @@ def replay_days(layout: Layout, history: pa.Table, snapshots: pa.Table, start_ms
             txs = history_transactions(history, day, min(day + DAY_MS, end_ms))
             sent += send(replay_schedule(txs, speed=0, start_s=0), stream, TRANSACTIONS).sent
             if not wait_for(drained, drain_timeout_s, poll_s=0.05, check=processes.check):
-                raise RuntimeError(f"day {_iso(day)} not drained in {drain_timeout_s:.0f} s: "
-                                   f"{len(seen.by_tid) + len(late) + len(dead):,} of {sent:,} transactions out")
+                raise RuntimeError(
+                    f"day {_iso(day)} not drained in {drain_timeout_s:.0f} s: "
+                    f"{len(seen.by_tid) + len(late) + len(dead):,} of {sent:,} transactions out"
+                )
             log(f"  {_iso(day)[:10]}: {sent:,} transactions replayed, {len(seen.by_tid):,} scored")
     return Replay(sent, time.time() - started, seen.by_tid, late, dead, dead_letters(layout))
 
@@ -123,14 +132,21 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parity(training: pa.Table, history: pa.Table, replay: Replay, start_ms: int, end_ms: int) -> dict[str, Any]:
+def parity(
+    training: pa.Table, history: pa.Table, replay: Replay, start_ms: int, end_ms: int
+) -> dict[str, Any]:
     """Served features vs the batch job's, per transaction of the test period."""
     event_ms = pc.cast(training[SOURCE.event_time].cast(pa.timestamp("ms", tz="UTC")), pa.int64())
     in_period = pc.and_(pc.greater_equal(event_ms, start_ms), pc.less(event_ms, end_ms))
     batch = training.filter(in_period).to_pylist()
     # same-timestamp peers: another transaction of the card at the same event time, anywhere in the history
-    keys = pa.table({"k": pc.binary_join_element_wise(pc.cast(history["cc_num"], pa.string()),
-                                                     pc.cast(history["event_ms"], pa.string()), "|")})
+    keys = pa.table(
+        {
+            "k": pc.binary_join_element_wise(
+                pc.cast(history["cc_num"], pa.string()), pc.cast(history["event_ms"], pa.string()), "|"
+            )
+        }
+    )
     counts = keys.group_by("k").aggregate([("k", "count")])
     peers = set(counts.filter(pc.greater(counts["k_count"], 1))["k"].to_pylist())
     matched, mismatches, missing = 0, [], []
@@ -144,10 +160,17 @@ def parity(training: pa.Table, history: pa.Table, replay: Replay, start_ms: int,
         labels.append(row[SOURCE.label_column])
         scores.append(served["probability"])
         offline_rows.append([row[n] for n in MODEL_INPUT])
-        diffs = {n: {"served": served["features"][n], "batch": row[n]}
-                 for n in MODEL_INPUT if not same(served["features"][n], row[n])}
-        entry = {"tid": row[SOURCE.id_column], "cc_num": row[SOURCE.entity], "trans_ts": str(row[SOURCE.event_time]),
-                 "diffs": diffs}
+        diffs = {
+            n: {"served": served["features"][n], "batch": row[n]}
+            for n in MODEL_INPUT
+            if not same(served["features"][n], row[n])
+        }
+        entry = {
+            "tid": row[SOURCE.id_column],
+            "cc_num": row[SOURCE.entity],
+            "trans_ts": str(row[SOURCE.event_time]),
+            "diffs": diffs,
+        }
         if f"{row[SOURCE.entity]}|{round(row[SOURCE.event_time].timestamp() * 1000)}" in peers:
             if diffs:
                 peers_mismatched.append(entry)
@@ -157,20 +180,31 @@ def parity(training: pa.Table, history: pa.Table, replay: Replay, start_ms: int,
             mismatches.append(entry)
         else:
             matched += 1
-    return {"transactions": len(batch), "compared": len(batch) - len(missing), "matched": matched,
-            "mismatches": mismatches, "missing": missing,
-            "same_timestamp_peers": {"matched": peers_matched, "mismatched": peers_mismatched},
-            "labels": labels, "scores": scores, "offline_rows": offline_rows}
+    return {
+        "transactions": len(batch),
+        "compared": len(batch) - len(missing),
+        "matched": matched,
+        "mismatches": mismatches,
+        "missing": missing,
+        "same_timestamp_peers": {"matched": peers_matched, "mismatched": peers_mismatched},
+        "labels": labels,
+        "scores": scores,
+        "offline_rows": offline_rows,
+    }
 
 
 def write_report(layout: Layout, result: dict[str, Any]) -> Path:
     r = result
     lines = [
-        "# Replay parity report", "",
+        "# Replay parity report",
+        "",
         f"Test period {r['period'][0]} to {r['period'][1]}: {r['sent']:,} transactions replayed in "
-        f"{r['replay_seconds']:.1f} s through the local pipeline (engine, ingest, score).", "",
-        "## Served features vs the batch job's (1e-9 relative)", "",
-        "| | count |", "|---|---|",
+        f"{r['replay_seconds']:.1f} s through the local pipeline (engine, ingest, score).",
+        "",
+        "## Served features vs the batch job's (1e-9 relative)",
+        "",
+        "| | count |",
+        "|---|---|",
         f"| transactions in the test period | {r['transactions']:,} |",
         f"| scored and compared | {r['compared']:,} |",
         f"| equal | {r['matched']:,} |",
@@ -178,33 +212,47 @@ def write_report(layout: Layout, result: dict[str, Any]) -> Path:
         f"| same-timestamp peers: equal / mismatched | {r['same_timestamp_peers']['matched']:,} / "
         f"{len(r['same_timestamp_peers']['mismatched']):,} |",
         f"| not scored (late / engine dead letters / missing) | {r['late']:,} / {r['engine_dead']:,} / "
-        f"{len(r['missing']):,} |", "",
+        f"{len(r['missing']):,} |",
+        "",
     ]
     if r["mismatches"]:
-        lines += ["### Mismatches (first 50)", "", "| tid | cc_num | trans_ts | feature: served vs batch |", "|---|---|---|---|"]
+        lines += [
+            "### Mismatches (first 50)",
+            "",
+            "| tid | cc_num | trans_ts | feature: served vs batch |",
+            "|---|---|---|---|",
+        ]
         for m in r["mismatches"][:50]:
             diffs = "; ".join(f"{n}: {d['served']!r} vs {d['batch']!r}" for n, d in m["diffs"].items())
             lines.append(f"| {m['tid']} | {m['cc_num']} | {m['trans_ts']} | {diffs} |")
         lines.append("")
     a = r["auc"]
     lines += [
-        "## As served vs offline evaluation", "",
-        "| metric | as served | offline | difference |", "|---|---|---|---|",
+        "## As served vs offline evaluation",
+        "",
+        "| metric | as served | offline | difference |",
+        "|---|---|---|---|",
         f"| ROC AUC | {a['served_roc_auc']:.4f} | {a['offline_roc_auc']:.4f} | {a['served_roc_auc'] - a['offline_roc_auc']:+.4f} |",
-        f"| PR AUC | {a['served_pr_auc']:.4f} | {a['offline_pr_auc']:.4f} | {a['served_pr_auc'] - a['offline_pr_auc']:+.4f} |", "",
+        f"| PR AUC | {a['served_pr_auc']:.4f} | {a['offline_pr_auc']:.4f} | {a['served_pr_auc'] - a['offline_pr_auc']:+.4f} |",
+        "",
         "Offline = the same model scoring the batch job's features of the same transactions. The training job's "
         f"own test-period evaluation reported ROC AUC {a['training_report_roc_auc']:.4f}, "
-        f"PR AUC {a['training_report_pr_auc']:.4f}.", "",
-        "## Targets", "",
+        f"PR AUC {a['training_report_pr_auc']:.4f}.",
+        "",
+        "## Targets",
+        "",
         f"- parity (every compared transaction but same-timestamp peers equal): {'met' if r['parity_met'] else 'MISSED'}",
-        f"- as-served PR AUC within {PR_AUC_TOLERANCE} of offline: {'met' if r['pr_auc_met'] else 'MISSED'}", "",
-        f"Dead-letter queue: {r['dead_letters']:,} message(s) ({r['dead_letter_dispositions']}).", "",
+        f"- as-served PR AUC within {PR_AUC_TOLERANCE} of offline: {'met' if r['pr_auc_met'] else 'MISSED'}",
+        "",
+        f"Dead-letter queue: {r['dead_letters']:,} message(s) ({r['dead_letter_dispositions']}).",
+        "",
     ]
     path = layout.root / "REPORT.md"
     path.write_text("\n".join(lines))
     hidden = ("labels", "scores", "offline_rows")
-    (layout.root / "REPORT.json").write_text(json.dumps({k: v for k, v in r.items() if k not in hidden},
-                                                        indent=2, default=str) + "\n")
+    (layout.root / "REPORT.json").write_text(
+        json.dumps({k: v for k, v in r.items() if k not in hidden}, indent=2, default=str) + "\n"
+    )
     return path
 
 
@@ -237,20 +285,33 @@ def run(args: argparse.Namespace) -> int:
     # Offline figure on the same transactions: the model scoring the batch job's features in process.
     from local.endpoint import Model
 
-    offline_scores = Model.load(str(layout.model)).predict(np.asarray(result["offline_rows"], dtype=np.float64))
+    offline_scores = Model.load(str(layout.model)).predict(
+        np.asarray(result["offline_rows"], dtype=np.float64)
+    )
     reported = json.loads((layout.model / "metrics.json").read_text())
     served_roc, served_pr = aucs(result["labels"], result["scores"])
     offline_roc, offline_pr = aucs(result["labels"], offline_scores)
     dispositions: dict[str, int] = {}
     for m in replay.dead_letters:
-        dispositions[m.get("disposition", "on-failure")] = dispositions.get(m.get("disposition", "on-failure"), 0) + 1
+        dispositions[m.get("disposition", "on-failure")] = (
+            dispositions.get(m.get("disposition", "on-failure"), 0) + 1
+        )
     result |= {
-        "period": [_iso(start_ms), _iso(end_ms)], "sent": replay.sent, "replay_seconds": replay.seconds,
-        "late": len(replay.late), "engine_dead": len(replay.engine_dead),
-        "dead_letters": len(replay.dead_letters), "dead_letter_dispositions": dispositions,
-        "auc": {"served_roc_auc": served_roc, "served_pr_auc": served_pr,
-                "offline_roc_auc": offline_roc, "offline_pr_auc": offline_pr,
-                "training_report_roc_auc": _metric(reported, "roc_auc"), "training_report_pr_auc": _metric(reported, "pr_auc")},
+        "period": [_iso(start_ms), _iso(end_ms)],
+        "sent": replay.sent,
+        "replay_seconds": replay.seconds,
+        "late": len(replay.late),
+        "engine_dead": len(replay.engine_dead),
+        "dead_letters": len(replay.dead_letters),
+        "dead_letter_dispositions": dispositions,
+        "auc": {
+            "served_roc_auc": served_roc,
+            "served_pr_auc": served_pr,
+            "offline_roc_auc": offline_roc,
+            "offline_pr_auc": offline_pr,
+            "training_report_roc_auc": _metric(reported, "roc_auc"),
+            "training_report_pr_auc": _metric(reported, "pr_auc"),
+        },
         "parity_met": not result["mismatches"] and not result["missing"],
         "pr_auc_met": abs(served_pr - offline_pr) <= PR_AUC_TOLERANCE,
     }
@@ -269,15 +330,26 @@ def _metric(metrics: dict[str, Any], name: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.replay", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("data/replay"), help="folder for everything the replay writes")
+    parser = argparse.ArgumentParser(
+        prog="python -m local.replay",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path("data/replay"), help="folder for everything the replay writes"
+    )
     parser.add_argument("--cards", type=int, default=1000, help="cards in the generated history")
-    parser.add_argument("--transactions", type=int, default=200_000, help="transactions in the generated history")
+    parser.add_argument(
+        "--transactions", type=int, default=200_000, help="transactions in the generated history"
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed")
-    parser.add_argument("--test-start", default="2020-05-15", help="first day of the test period (UTC midnight)")
+    parser.add_argument(
+        "--test-start", default="2020-05-15", help="first day of the test period (UTC midnight)"
+    )
     parser.add_argument("--end", default="2020-06-01", help="end of the history (exclusive)")
-    parser.add_argument("--days", type=int, default=0, help="replay only this many days of the test period (0 = all)")
+    parser.add_argument(
+        "--days", type=int, default=0, help="replay only this many days of the test period (0 = all)"
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)

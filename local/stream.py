@@ -78,7 +78,10 @@ class ServiceExceptions:
 
     def error(self, code: str, message: str, operation: str, status: int = 400) -> ClientError:
         cls = self._classes.get(code, ClientError)
-        response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        response = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
         return cls(response, operation)  # type: ignore[arg-type]
 
 
@@ -186,8 +189,10 @@ class _Stream:
         self.conn = ThreadConnections(path)
         conn = self.conn()
         if conn.execute(_OLD_LAYOUT).fetchone():  # written before records were stored a call per row
-            raise StreamFileError(f"{path}: a stream file of an older layout (a row per record); start a fresh "
-                                  "runtime (make demo does) or remove the file")
+            raise StreamFileError(
+                f"{path}: a stream file of an older layout (a row per record); start a fresh "
+                "runtime (make demo does) or remove the file"
+            )
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         self.name = meta["name"]
         self.shard_count = int(meta["shard_count"])
@@ -251,21 +256,27 @@ class LocalKinesis:
 
     def _path(self, name: str) -> Path:
         if not name or "/" in name or name.startswith("."):
-            raise self.exceptions.error("ValidationException", f"invalid stream name {name!r}", "CreateStream")
+            raise self.exceptions.error(
+                "ValidationException", f"invalid stream name {name!r}", "CreateStream"
+            )
         return self.root / f"{name}{SUFFIX}"
 
     def _stream(self, name: str | None, operation: str, arn: str | None = None) -> _Stream:
         if name is None and arn:
             name = arn.rsplit("/", 1)[-1]
         if not name:
-            raise self.exceptions.error("ValidationException", "StreamName or StreamARN is required", operation)
+            raise self.exceptions.error(
+                "ValidationException", "StreamName or StreamARN is required", operation
+            )
         stream = self._streams.get(name)
         if stream is not None:
             return stream
         path = self._path(name)
         if not path.exists():
             raise self.exceptions.error(
-                "ResourceNotFoundException", f"Stream {name} under account {self.account} not found.", operation
+                "ResourceNotFoundException",
+                f"Stream {name} under account {self.account} not found.",
+                operation,
             )
         with self._lock:
             stream = self._streams.get(name) or _Stream(path)
@@ -277,7 +288,9 @@ class LocalKinesis:
     ) -> dict:
         path = self._path(StreamName)
         if ShardCount < 1 or ShardCount > 9999:
-            raise self.exceptions.error("InvalidArgumentException", "ShardCount must be 1..9999", "CreateStream")
+            raise self.exceptions.error(
+                "InvalidArgumentException", "ShardCount must be 1..9999", "CreateStream"
+            )
         conn = _connect(path)
         try:
             conn.executescript(_SCHEMA)
@@ -285,19 +298,26 @@ class LocalKinesis:
             if conn.execute("SELECT 1 FROM meta WHERE key='name'").fetchone():
                 conn.execute("ROLLBACK")
                 raise self.exceptions.error(
-                    "ResourceInUseException", f"Stream {StreamName} under account {self.account} already exists.",
+                    "ResourceInUseException",
+                    f"Stream {StreamName} under account {self.account} already exists.",
                     "CreateStream",
                 )
             starts = shard_starts(ShardCount)
             ends = [*(s - 1 for s in starts[1:]), HASH_SPACE - 1]
             conn.executemany(
-                "INSERT INTO shards VALUES (?, ?, ?, 0)", [(i, str(s), str(e)) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
+                "INSERT INTO shards VALUES (?, ?, ?, 0)",
+                [(i, str(s), str(e)) for i, (s, e) in enumerate(zip(starts, ends, strict=True))],
             )
             mode = (StreamModeDetails or {}).get("StreamMode", "PROVISIONED")
             conn.executemany(
                 "INSERT INTO meta VALUES (?, ?)",
-                [("name", StreamName), ("shard_count", str(ShardCount)), ("created", repr(self.clock())),
-                 ("retention_hours", str(DEFAULT_RETENTION_HOURS)), ("mode", mode)],
+                [
+                    ("name", StreamName),
+                    ("shard_count", str(ShardCount)),
+                    ("created", repr(self.clock())),
+                    ("retention_hours", str(DEFAULT_RETENTION_HOURS)),
+                    ("mode", mode),
+                ],
             )
             conn.execute("COMMIT")
         finally:
@@ -329,7 +349,9 @@ class LocalKinesis:
 
     def list_shards(self, StreamName: str | None = None, StreamARN: str | None = None, **_: Any) -> dict:
         stream = self._stream(StreamName, "ListShards", StreamARN)
-        rows = stream.conn().execute("SELECT shard, start_hash, end_hash FROM shards ORDER BY shard").fetchall()
+        rows = (
+            stream.conn().execute("SELECT shard, start_hash, end_hash FROM shards ORDER BY shard").fetchall()
+        )
         return {
             "Shards": [
                 {
@@ -341,7 +363,9 @@ class LocalKinesis:
             ]
         }
 
-    def describe_stream_summary(self, StreamName: str | None = None, StreamARN: str | None = None, **_: Any) -> dict:
+    def describe_stream_summary(
+        self, StreamName: str | None = None, StreamARN: str | None = None, **_: Any
+    ) -> dict:
         stream = self._stream(StreamName, "DescribeStreamSummary", StreamARN)
         return {
             "StreamDescriptionSummary": {
@@ -359,27 +383,45 @@ class LocalKinesis:
         }
 
     def describe_stream(self, StreamName: str | None = None, StreamARN: str | None = None, **_: Any) -> dict:
-        summary = self.describe_stream_summary(StreamName=StreamName, StreamARN=StreamARN)["StreamDescriptionSummary"]
+        summary = self.describe_stream_summary(StreamName=StreamName, StreamARN=StreamARN)[
+            "StreamDescriptionSummary"
+        ]
         shards = self.list_shards(StreamName=summary["StreamName"])["Shards"]
-        keep = ("StreamName", "StreamARN", "StreamStatus", "StreamModeDetails", "RetentionPeriodHours",
-                "StreamCreationTimestamp", "EnhancedMonitoring", "EncryptionType")
-        return {"StreamDescription": {**{k: summary[k] for k in keep}, "Shards": shards, "HasMoreShards": False}}
+        keep = (
+            "StreamName",
+            "StreamARN",
+            "StreamStatus",
+            "StreamModeDetails",
+            "RetentionPeriodHours",
+            "StreamCreationTimestamp",
+            "EnhancedMonitoring",
+            "EncryptionType",
+        )
+        return {
+            "StreamDescription": {**{k: summary[k] for k in keep}, "Shards": shards, "HasMoreShards": False}
+        }
 
     def _set_retention(self, name: str, hours: int, operation: str, grow: bool) -> dict:
         stream = self._stream(name, operation)
         current = stream.retention_hours()
         if not 24 <= hours <= 8760 or (grow and hours < current) or (not grow and hours > current):
             raise self.exceptions.error(
-                "InvalidArgumentException", f"RetentionPeriodHours {hours} invalid (current {current})", operation
+                "InvalidArgumentException",
+                f"RetentionPeriodHours {hours} invalid (current {current})",
+                operation,
             )
         stream.conn().execute("UPDATE meta SET value=? WHERE key='retention_hours'", (str(hours),))
         return {}
 
     def increase_stream_retention_period(self, StreamName: str, RetentionPeriodHours: int, **_: Any) -> dict:
-        return self._set_retention(StreamName, RetentionPeriodHours, "IncreaseStreamRetentionPeriod", grow=True)
+        return self._set_retention(
+            StreamName, RetentionPeriodHours, "IncreaseStreamRetentionPeriod", grow=True
+        )
 
     def decrease_stream_retention_period(self, StreamName: str, RetentionPeriodHours: int, **_: Any) -> dict:
-        return self._set_retention(StreamName, RetentionPeriodHours, "DecreaseStreamRetentionPeriod", grow=False)
+        return self._set_retention(
+            StreamName, RetentionPeriodHours, "DecreaseStreamRetentionPeriod", grow=False
+        )
 
     def trim(self, StreamName: str) -> int:
         """Delete the records older than the retention period; returns how many (not a boto3 call)."""
@@ -388,7 +430,9 @@ class LocalKinesis:
         conn = stream.conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (count,) = conn.execute("SELECT coalesce(sum(count), 0) FROM batches WHERE arrival < ?", (horizon,)).fetchone()
+            (count,) = conn.execute(
+                "SELECT coalesce(sum(count), 0) FROM batches WHERE arrival < ?", (horizon,)
+            ).fetchone()
             conn.execute("DELETE FROM batches WHERE arrival < ?", (horizon,))
             conn.execute("COMMIT")
         except BaseException:
@@ -426,12 +470,16 @@ class LocalKinesis:
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedRecordCount": failed, "Records": results, "EncryptionType": "NONE"}
 
-    def _validate(self, records: list[dict], operation: str, single: bool) -> tuple[list[str], list[bytes], list[int] | None]:
+    def _validate(
+        self, records: list[dict], operation: str, single: bool
+    ) -> tuple[list[str], list[bytes], list[int] | None]:
         """(partition keys, data, hash keys) of valid entries; hash keys None for a one-shard stream
         (it owns the whole range: no MD5 per record, the hot local case)."""
         if operation == "PutRecords" and not 1 <= len(records) <= MAX_PUT_RECORDS:
             raise self.exceptions.error(
-                "ValidationException", f"Records must hold 1..{MAX_PUT_RECORDS} entries, got {len(records)}", operation
+                "ValidationException",
+                f"Records must hold 1..{MAX_PUT_RECORDS} entries, got {len(records)}",
+                operation,
             )
         keys, datas, hashes = [], [], []
         for i, rec in enumerate(records):
@@ -439,13 +487,17 @@ class LocalKinesis:
             data = rec.get("Data")
             if type(pk) is not str or not 1 <= len(pk) <= 256:
                 raise self.exceptions.error(
-                    "ValidationException", f"Records[{i}].PartitionKey must be a 1..256 character string", operation
+                    "ValidationException",
+                    f"Records[{i}].PartitionKey must be a 1..256 character string",
+                    operation,
                 )
             if type(data) is not bytes:
                 try:
                     data = _as_bytes(data)
                 except TypeError as err:
-                    raise self.exceptions.error("ValidationException", f"Records[{i}]: {err}", operation) from None
+                    raise self.exceptions.error(
+                        "ValidationException", f"Records[{i}]: {err}", operation
+                    ) from None
             # a character encodes in 4 bytes at most: encode only the keys that may matter
             if len(data) + 4 * len(pk) > MAX_RECORD_BYTES and len(data) + len(pk.encode()) > MAX_RECORD_BYTES:
                 raise self.exceptions.error(
@@ -455,7 +507,9 @@ class LocalKinesis:
             if explicit is not None or not single:
                 key = int(explicit) if explicit is not None else hash_key(pk)
                 if not 0 <= key < HASH_SPACE:
-                    raise self.exceptions.error("InvalidArgumentException", f"ExplicitHashKey out of range: {explicit}", operation)
+                    raise self.exceptions.error(
+                        "InvalidArgumentException", f"ExplicitHashKey out of range: {explicit}", operation
+                    )
                 hashes.append(key)
             keys.append(pk)
             datas.append(data)
@@ -488,14 +542,19 @@ class LocalKinesis:
                 first = next_n[0]
                 batches = {0: (first, keys, datas)}
                 sid = shard_id(0)
-                results = [{"ShardId": sid, "SequenceNumber": seq} for seq in format_sequences(0, first, first + len(keys))]
+                results = [
+                    {"ShardId": sid, "SequenceNumber": seq}
+                    for seq in format_sequences(0, first, first + len(keys))
+                ]
             else:
                 results, batches = self._route(stream, keys, datas, hashes, next_n, now)
             written = 0
             for shard, (first, shard_keys, shard_data) in batches.items():
                 if shard_keys:
-                    conn.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-                                 (shard, first, len(shard_keys), now, _pack(shard_keys, shard_data)))
+                    conn.execute(
+                        "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                        (shard, first, len(shard_keys), now, _pack(shard_keys, shard_data)),
+                    )
                     conn.execute("UPDATE shards SET next_n=? WHERE shard=?", (first + len(shard_keys), shard))
                     written += len(shard_keys)
             conn.execute("COMMIT")
@@ -509,7 +568,12 @@ class LocalKinesis:
         return results
 
     def _route(
-        self, stream: _Stream, keys: list[str], datas: list[bytes], hashes: list[int] | None, next_n: dict[int, int],
+        self,
+        stream: _Stream,
+        keys: list[str],
+        datas: list[bytes],
+        hashes: list[int] | None,
+        next_n: dict[int, int],
         now: float,
     ) -> tuple[list[dict], dict[int, tuple[int, list[str], list[bytes]]]]:
         """Per record: its shard, the write limit, its sequence number; the batch of each shard."""
@@ -518,14 +582,21 @@ class LocalKinesis:
         for i, pk in enumerate(keys):
             shard = 0 if hashes is None else route(stream.starts, hashes[i])
             if not self._admit(stream, shard, now):
-                results.append({
-                    "ErrorCode": "ProvisionedThroughputExceededException",
-                    "ErrorMessage": f"Rate exceeded for shard {shard_id(shard)} in stream {stream.name} "
-                    f"under account {self.account}.",
-                })
+                results.append(
+                    {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": f"Rate exceeded for shard {shard_id(shard)} in stream {stream.name} "
+                        f"under account {self.account}.",
+                    }
+                )
                 continue
             first, shard_keys, shard_data = batches.setdefault(shard, (next_n[shard], [], []))
-            results.append({"ShardId": shard_id(shard), "SequenceNumber": format_sequence(shard, first + len(shard_keys))})
+            results.append(
+                {
+                    "ShardId": shard_id(shard),
+                    "SequenceNumber": format_sequence(shard, first + len(shard_keys)),
+                }
+            )
             shard_keys.append(pk)
             shard_data.append(datas[i])
         return results, batches
@@ -549,7 +620,9 @@ class LocalKinesis:
         stream = self._stream(StreamName, op, StreamARN)
         shard = shard_index(ShardId)
         if not 0 <= shard < stream.shard_count:
-            raise self.exceptions.error("ResourceNotFoundException", f"Shard {ShardId} in stream {stream.name} not found", op)
+            raise self.exceptions.error(
+                "ResourceNotFoundException", f"Shard {ShardId} in stream {stream.name} not found", op
+            )
         conn = stream.conn()
         if ShardIteratorType == "TRIM_HORIZON":
             n = 0
@@ -575,21 +648,31 @@ class LocalKinesis:
                 "SELECT min(first) FROM batches WHERE shard=? AND arrival >= ?", (shard, _epoch(Timestamp))
             ).fetchone()
             row = row if row[0] is not None else None
-            n = row[0] if row else conn.execute("SELECT next_n FROM shards WHERE shard=?", (shard,)).fetchone()[0]
+            n = (
+                row[0]
+                if row
+                else conn.execute("SELECT next_n FROM shards WHERE shard=?", (shard,)).fetchone()[0]
+            )
         else:
-            raise self.exceptions.error("InvalidArgumentException", f"unknown ShardIteratorType {ShardIteratorType!r}", op)
+            raise self.exceptions.error(
+                "InvalidArgumentException", f"unknown ShardIteratorType {ShardIteratorType!r}", op
+            )
         return {"ShardIterator": self._iterator(stream.name, shard, n)}
 
     def get_records(self, ShardIterator: str, Limit: int = MAX_GET_LIMIT, **_: Any) -> dict:
         op = "GetRecords"
         try:
-            name, shard_s, n_s, issued_s = base64.urlsafe_b64decode(ShardIterator.encode()).decode().split("|")
+            name, shard_s, n_s, issued_s = (
+                base64.urlsafe_b64decode(ShardIterator.encode()).decode().split("|")
+            )
             shard, n, issued = int(shard_s), int(n_s), float(issued_s)
         except (ValueError, UnicodeDecodeError, AttributeError):
             raise self.exceptions.error("InvalidArgumentException", "Invalid ShardIterator", op) from None
         now = self.clock()
         if now - issued > ITERATOR_TTL_S:
-            raise self.exceptions.error("ExpiredIteratorException", f"Iterator expired ({now - issued:.0f} s old)", op)
+            raise self.exceptions.error(
+                "ExpiredIteratorException", f"Iterator expired ({now - issued:.0f} s old)", op
+            )
         if not 1 <= Limit <= MAX_GET_LIMIT:
             raise self.exceptions.error("InvalidArgumentException", f"Limit must be 1..{MAX_GET_LIMIT}", op)
         stream = self._stream(name, op)
@@ -610,9 +693,18 @@ class LocalKinesis:
             keys, datas = marshal.loads(body)
             moment = datetime.fromtimestamp(arrival, UTC)  # one object for the batch's records
             records += [
-                {"SequenceNumber": seq, "ApproximateArrivalTimestamp": moment, "Data": data, "PartitionKey": pk}
-                for seq, pk, data in zip(format_sequences(shard, first + skip, first + take), keys[skip:take],
-                                         datas[skip:take], strict=True)
+                {
+                    "SequenceNumber": seq,
+                    "ApproximateArrivalTimestamp": moment,
+                    "Data": data,
+                    "PartitionKey": pk,
+                }
+                for seq, pk, data in zip(
+                    format_sequences(shard, first + skip, first + take),
+                    keys[skip:take],
+                    datas[skip:take],
+                    strict=True,
+                )
             ]
             if len(records) >= want:
                 more = True
@@ -621,7 +713,9 @@ class LocalKinesis:
         if more:
             records.pop()
         next_n = parse_sequence(records[-1]["SequenceNumber"])[1] + 1 if records else n
-        behind = max(0, int((now - records[-1]["ApproximateArrivalTimestamp"].timestamp()) * 1000)) if more else 0
+        behind = (
+            max(0, int((now - records[-1]["ApproximateArrivalTimestamp"].timestamp()) * 1000)) if more else 0
+        )
         return {
             "Records": records,
             "NextShardIterator": self._iterator(name, shard, next_n),

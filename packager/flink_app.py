@@ -48,13 +48,17 @@ def maven_path() -> str:
     return f"{GROUP.replace('.', '/')}/{ARTIFACT}/{VERSION}/{name}"
 
 
-def resolve_jar(cache: Path, environ: dict[str, str], repository: str = MAVEN_CENTRAL, timeout: float = 20) -> Jar:
+def resolve_jar(
+    cache: Path, environ: dict[str, str], repository: str = MAVEN_CENTRAL, timeout: float = 20
+) -> Jar:
     """The connector jar from $FLINK_CONNECTOR_JAR, ~/.m2, the build cache or Maven Central."""
     if environ.get(JAR_ENV):
         path = Path(environ[JAR_ENV])
         return Jar(path, f"${JAR_ENV}") if path.is_file() else Jar(None, f"${JAR_ENV}={path} is not a file")
-    for candidate, origin in ((Path.home() / ".m2" / "repository" / maven_path(), "local Maven repository"),
-                              (cache / maven_path(), "build cache")):
+    for candidate, origin in (
+        (Path.home() / ".m2" / "repository" / maven_path(), "local Maven repository"),
+        (cache / maven_path(), "build cache"),
+    ):
         if candidate.is_file():
             return Jar(candidate, origin)
     url = f"{repository}/{maven_path()}"
@@ -92,22 +96,32 @@ def manifest(jar: Jar) -> bytes:
 
 def entries(jar: Jar) -> dict[str, Path | bytes]:
     files: dict[str, Path | bytes] = {name: ROOT / name for name in APP_FILES}
-    files.update({name: path for name, path in tree_entries(ROOT / "features", "features/").items()
-                  if name.endswith(".py")})
+    files.update(
+        {
+            name: path
+            for name, path in tree_entries(ROOT / "features", "features/").items()
+            if name.endswith(".py")
+        }
+    )
     if jar.path:
         files[JARFILE] = jar.path
     files["MANIFEST.json"] = manifest(jar)
     return files
 
 
-def build(out: Path, environ: dict[str, str] | None = None, repository: str = MAVEN_CENTRAL) -> tuple[Path, Jar]:
+def build(
+    out: Path, environ: dict[str, str] | None = None, repository: str = MAVEN_CENTRAL
+) -> tuple[Path, Jar]:
     jar = resolve_jar(ROOT / "build" / "maven", dict(os.environ if environ is None else environ), repository)
     return write_zip(entries(jar), out), jar
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m packager.flink_app", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m packager.flink_app",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "flink-app.zip", help="zip to write")
     args = parser.parse_args(argv)
     try:
@@ -116,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if jar.path is None:
-        print(f"flink-app: Kinesis connector jar not included ({jar.note}); built the zip without it, see MANIFEST.json")
+        print(
+            f"flink-app: Kinesis connector jar not included ({jar.note}); built the zip without it, see MANIFEST.json"
+        )
     print(f"wrote {out}")
     return 0
 

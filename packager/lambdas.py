@@ -32,20 +32,39 @@ class PackagingError(Exception):
 
 
 def _entries(root: Path, prefix: str = "") -> dict[str, Path]:
-    return {name: path for name, path in tree_entries(root, prefix).items() if not any(x in "/" + name for x in EXCLUDE)}
+    return {
+        name: path
+        for name, path in tree_entries(root, prefix).items()
+        if not any(x in "/" + name for x in EXCLUDE)
+    }
 
 
 def _dependencies(requirements: Path, target: Path) -> dict[str, Path]:
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--only-binary=:all:", *PIP_PLATFORM, "--target", str(target), "-r", str(requirements),
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--only-binary=:all:",
+        *PIP_PLATFORM,
+        "--target",
+        str(target),
+        "-r",
+        str(requirements),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise PackagingError(f"cannot install {requirements.relative_to(ROOT)}: {last}")
     # pip's bookkeeping that names the installing machine or tool is not part of the code.
-    return {n: p for n, p in _entries(target).items() if not n.endswith(("/INSTALLER", "/RECORD", "/direct_url.json"))}
+    return {
+        n: p
+        for n, p in _entries(target).items()
+        if not n.endswith(("/INSTALLER", "/RECORD", "/direct_url.json"))
+    }
 
 
 def function_entries(name: str, root: Path = ROOT, deps_dir: Path | None = None) -> dict[str, Path]:
@@ -67,7 +86,10 @@ def function_entries(name: str, root: Path = ROOT, deps_dir: Path | None = None)
 
 
 def build(
-    names: tuple[str, ...] = FUNCTIONS, out_dir: Path = ROOT / "build" / "lambda", root: Path = ROOT, deps: bool = True
+    names: tuple[str, ...] = FUNCTIONS,
+    out_dir: Path = ROOT / "build" / "lambda",
+    root: Path = ROOT,
+    deps: bool = True,
 ) -> list[Path]:
     """Write out_dir/<name>.zip for each function; deps=False leaves out third-party packages."""
     written = []
@@ -100,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m packager.lambdas", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build build/lambda/<name>.zip for each function")
-    b.add_argument("--out-dir", type=Path, default=ROOT / "build" / "lambda", help="output folder (default: %(default)s)")
+    b.add_argument(
+        "--out-dir", type=Path, default=ROOT / "build" / "lambda", help="output folder (default: %(default)s)"
+    )
     b.add_argument("names", nargs="*", default=list(FUNCTIONS), help="functions to package (default: all)")
     u = sub.add_parser("upload", help="upload PATH=KEY files to an S3 bucket")
     u.add_argument("--bucket", required=True, help="destination bucket")

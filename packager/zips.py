@@ -26,7 +26,9 @@ def write_zip(entries: Mapping[str, Path | bytes], out: Path) -> Path:
     return out
 
 
-def tree_entries(root: Path, prefix: str = "", exclude: tuple[str, ...] = ("__pycache__", ".pyc")) -> dict[str, Path]:
+def tree_entries(
+    root: Path, prefix: str = "", exclude: tuple[str, ...] = ("__pycache__", ".pyc")
+) -> dict[str, Path]:
     """Every file under `root`, keyed by its archive name (prefix + relative path)."""
     entries = {}
     for path in sorted(root.rglob("*")):

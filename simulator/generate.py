@@ -278,7 +278,11 @@ def _hex(digests: np.ndarray) -> np.ndarray:
 
 
 def _parallel_digests(
-    seconds: np.ndarray, card_ids: np.ndarray, card_text: np.ndarray, cents: np.ndarray, progress: Progress | None
+    seconds: np.ndarray,
+    card_ids: np.ndarray,
+    card_text: np.ndarray,
+    cents: np.ndarray,
+    progress: Progress | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Digests (rows, 16) and their hex (rows, 32), by chunks on a few threads (numpy releases the GIL)."""
     digests = np.empty((len(seconds), 16), U8)
@@ -303,8 +307,11 @@ def tids(trans_ts_seconds: np.ndarray, cc_num: np.ndarray, amount_cents: np.ndar
     """Vectorized tid_of: epoch seconds, 16-digit card numbers, whole cents -> Arrow strings."""
     cards, card_ids = np.unique(np.asarray(cc_num, np.int64), return_inverse=True)
     _, hexes = _parallel_digests(
-        np.asarray(trans_ts_seconds, np.int64), card_ids.ravel(), _card_text(cards),
-        np.asarray(amount_cents, np.int64), None,
+        np.asarray(trans_ts_seconds, np.int64),
+        card_ids.ravel(),
+        _card_text(cards),
+        np.asarray(amount_cents, np.int64),
+        None,
     )
     return _string_array(hexes)
 
@@ -384,7 +391,11 @@ def fraud_chains(rng: np.random.Generator, total: int, cards: int, start: int, e
     elapsed -= np.repeat(elapsed[first], lengths)  # seconds since the chain's first transaction
     duration = elapsed[np.cumsum(lengths) - 1]  # per chain: offset of its last transaction
     spare = CHAIN_SLOT_SECONDS - CHAIN_GAP_SECONDS[1] - 1 - duration  # >= 0 by the slot size
-    begin = start + (cells // cards) * CHAIN_SLOT_SECONDS + (rng.random(len(lengths)) * (spare + 1)).astype(np.int64)
+    begin = (
+        start
+        + (cells // cards) * CHAIN_SLOT_SECONDS
+        + (rng.random(len(lengths)) * (spare + 1)).astype(np.int64)
+    )
     return FraudChains(chain, np.repeat(cells % cards, lengths), np.repeat(begin, lengths) + elapsed)
 
 
@@ -404,7 +415,9 @@ def _epoch_seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def validate(cards: int, transactions: int, start: datetime, end: datetime, fraud_ratio: float, seed: int) -> None:
+def validate(
+    cards: int, transactions: int, start: datetime, end: datetime, fraud_ratio: float, seed: int
+) -> None:
     """Raise ValueError with a one-line reason for arguments `generate` cannot honour."""
     if not 0 < cards <= MAX_CARDS:
         raise ValueError(f"cards must be between 1 and {MAX_CARDS:,}, got {cards}")
@@ -465,11 +478,15 @@ def generate(
             _arrow(cents[order] / 100, pa.float64()),
             _arrow(label[order], pa.int32()),
         ],
-        schema=SCHEMA.with_metadata({PROVENANCE_KEY: provenance(cards, transactions, start, end, fraud_ratio, seed)}),
+        schema=SCHEMA.with_metadata(
+            {PROVENANCE_KEY: provenance(cards, transactions, start, end, fraud_ratio, seed)}
+        ),
     )
 
 
-def provenance(cards: int, transactions: int, start: datetime, end: datetime, fraud_ratio: float, seed: int) -> str:
+def provenance(
+    cards: int, transactions: int, start: datetime, end: datetime, fraud_ratio: float, seed: int
+) -> str:
     """The arguments of a history, kept in its Parquet schema metadata (bench reuses files by it)."""
     arguments = {
         "format": FORMAT_VERSION,
@@ -495,7 +512,9 @@ def _numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
     array = column.combine_chunks()
     if array.null_count:
         raise ValueError(f"column of {array.type} has {array.null_count} nulls")
-    return np.frombuffer(array.buffers()[1], dtype, count=len(array), offset=array.offset * np.dtype(dtype).itemsize)
+    return np.frombuffer(
+        array.buffers()[1], dtype, count=len(array), offset=array.offset * np.dtype(dtype).itemsize
+    )
 
 
 def _big_endian_words(digests: np.ndarray) -> list[np.ndarray]:
@@ -504,8 +523,13 @@ def _big_endian_words(digests: np.ndarray) -> list[np.ndarray]:
 
 
 def _unique_order(
-    seconds: np.ndarray, first: int, card_ids: np.ndarray, card_text: np.ndarray,
-    cents: np.ndarray, digests: np.ndarray, hexes: np.ndarray,
+    seconds: np.ndarray,
+    first: int,
+    card_ids: np.ndarray,
+    card_text: np.ndarray,
+    cents: np.ndarray,
+    digests: np.ndarray,
+    hexes: np.ndarray,
 ) -> np.ndarray:
     """Row order by (time, tid); rows with equal tids are nudged by a cent (in place) first."""
     for _ in range(100):
@@ -526,8 +550,14 @@ def _unique_order(
 
 
 def _nudge(
-    order: np.ndarray, same: np.ndarray, card_ids: np.ndarray, card_text: np.ndarray,
-    seconds: np.ndarray, cents: np.ndarray, digests: np.ndarray, hexes: np.ndarray,
+    order: np.ndarray,
+    same: np.ndarray,
+    card_ids: np.ndarray,
+    card_text: np.ndarray,
+    seconds: np.ndarray,
+    cents: np.ndarray,
+    digests: np.ndarray,
+    hexes: np.ndarray,
 ) -> None:
     """In each run of identical tids keep the earliest-drawn row; move the others by one cent."""
     runs = np.split(order, np.flatnonzero(~same) + 1)
@@ -562,7 +592,9 @@ def check_writable(path: Path) -> None:
 
 def csv_table(table: pa.Table) -> pa.Table:
     """The seed's CSV layout: datetime as DATETIME_FORMAT text, amount with two decimals."""
-    seconds = _numpy(table["trans_ts"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()), np.int64) // 1_000_000
+    seconds = (
+        _numpy(table["trans_ts"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()), np.int64) // 1_000_000
+    )
     amount = _numpy(table["amount"].cast(pa.float64()), np.float64)
     if amount.size and not np.isfinite(amount).all():
         raise ValueError("amounts must be finite")
@@ -603,7 +635,9 @@ def write(table: pa.Table, path: Path | str, progress: Progress | None = None) -
     return path
 
 
-def _write_slices(table: pa.Table, write_slice: Callable[[pa.Table], None], progress: Progress | None) -> None:
+def _write_slices(
+    table: pa.Table, write_slice: Callable[[pa.Table], None], progress: Progress | None
+) -> None:
     for begin in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
         part = table.slice(begin, ROW_GROUP_ROWS)
         write_slice(part)
@@ -619,7 +653,9 @@ def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid date {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid date {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -631,12 +667,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--cards", type=int, default=DEFAULTS["cards"], help="number of distinct cards")
-    parser.add_argument("--transactions", type=int, default=DEFAULTS["transactions"], help="number of transactions, fraud included")
-    parser.add_argument("--start", type=parse_moment, default=f"{DEFAULTS['start']:%Y-%m-%d}", help="first moment, inclusive (UTC)")
-    parser.add_argument("--end", type=parse_moment, default=f"{DEFAULTS['end']:%Y-%m-%d}", help="last moment, exclusive (UTC)")
-    parser.add_argument("--fraud-ratio", type=float, default=DEFAULTS["fraud_ratio"], help="share of fraud transactions, in [0, 0.5)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed: same seed, same file")
-    parser.add_argument("--out", type=Path, required=True, default=argparse.SUPPRESS, help="output file: *.parquet or *.csv")
+    parser.add_argument(
+        "--transactions",
+        type=int,
+        default=DEFAULTS["transactions"],
+        help="number of transactions, fraud included",
+    )
+    parser.add_argument(
+        "--start",
+        type=parse_moment,
+        default=f"{DEFAULTS['start']:%Y-%m-%d}",
+        help="first moment, inclusive (UTC)",
+    )
+    parser.add_argument(
+        "--end", type=parse_moment, default=f"{DEFAULTS['end']:%Y-%m-%d}", help="last moment, exclusive (UTC)"
+    )
+    parser.add_argument(
+        "--fraud-ratio",
+        type=float,
+        default=DEFAULTS["fraud_ratio"],
+        help="share of fraud transactions, in [0, 0.5)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULTS["seed"], help="random seed: same seed, same file"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, default=argparse.SUPPRESS, help="output file: *.parquet or *.csv"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -646,16 +703,21 @@ def run(args: argparse.Namespace) -> int:
 
     validate(args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed)
     check_writable(args.out)
-    with tqdm(total=2 * args.transactions, unit="rows", unit_scale=True, disable=args.quiet, desc="draw") as bar:
+    with tqdm(
+        total=2 * args.transactions, unit="rows", unit_scale=True, disable=args.quiet, desc="draw"
+    ) as bar:
 
         def progress(stage: str, rows: int) -> None:
             bar.set_description(stage, refresh=False)
             bar.update(rows)
 
-        table = generate(args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed, progress)
+        table = generate(
+            args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed, progress
+        )
         write(table, args.out, progress)
     if not args.quiet:
         fraud = int(_numpy(table["fraud_label"], np.int32).sum())
-        print(f"wrote {table.num_rows:,} transactions ({fraud:,} fraud) on {args.cards:,} cards to {args.out}")
+        print(
+            f"wrote {table.num_rows:,} transactions ({fraud:,} fraud) on {args.cards:,} cards to {args.out}"
+        )
     return 0
-

@@ -49,8 +49,10 @@ class Tx(NamedTuple):  # a tuple: built once per transaction, a frozen dataclass
     fraud: bool = False  # known to the simulator only: never sent
 
     def entry(self) -> dict[str, Any]:
-        return {"Data": transaction_json(self.tid, self.cc_num, self.amount, self.event_ms).encode(),
-                "PartitionKey": str(self.cc_num)}
+        return {
+            "Data": transaction_json(self.tid, self.cc_num, self.amount, self.event_ms).encode(),
+            "PartitionKey": str(self.cc_num),
+        }
 
 
 # ---------------------------------------------------------------- sources
@@ -64,9 +66,18 @@ def read_history(path: Path | str) -> pa.Table:
     if path.suffix == ".csv":
         import pyarrow.csv as pacsv
 
-        raw = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types={"tid": pa.string(), "datetime": pa.timestamp("s"), "cc_num": pa.int64(),
-                          "amount": pa.float64(), "fraud_label": pa.int32()}))
+        raw = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types={
+                    "tid": pa.string(),
+                    "datetime": pa.timestamp("s"),
+                    "cc_num": pa.int64(),
+                    "amount": pa.float64(),
+                    "fraud_label": pa.int32(),
+                }
+            ),
+        )
         aliases = dict(SOURCE.csv_aliases)
         raw = raw.rename_columns([aliases.get(n, n) for n in raw.column_names])
     else:
@@ -77,12 +88,21 @@ def read_history(path: Path | str) -> pa.Table:
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
     ts = raw[SOURCE.event_time].cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
-    table = pa.table({"tid": raw[SOURCE.id_column], "event_ms": ts, "cc_num": raw[SOURCE.entity],
-                      "amount": raw[SOURCE.amount_column], "fraud_label": raw[SOURCE.label_column]})
+    table = pa.table(
+        {
+            "tid": raw[SOURCE.id_column],
+            "event_ms": ts,
+            "cc_num": raw[SOURCE.entity],
+            "amount": raw[SOURCE.amount_column],
+            "fraud_label": raw[SOURCE.label_column],
+        }
+    )
     return table.sort_by([("event_ms", "ascending"), ("tid", "ascending")])
 
 
-def history_transactions(table: pa.Table, start_ms: int | None = None, end_ms: int | None = None) -> Iterator[Tx]:
+def history_transactions(
+    table: pa.Table, start_ms: int | None = None, end_ms: int | None = None
+) -> Iterator[Tx]:
     """The table's rows with start_ms <= event_ms < end_ms, as transactions."""
     if start_ms is not None:
         table = table.filter(pc.greater_equal(table["event_ms"], start_ms))
@@ -90,8 +110,9 @@ def history_transactions(table: pa.Table, start_ms: int | None = None, end_ms: i
         table = table.filter(pc.less(table["event_ms"], end_ms))
     for batch in table.to_batches(max_chunksize=65_536):
         cols = batch.to_pydict()
-        for tid, ms, card, amount, label in zip(cols["tid"], cols["event_ms"], cols["cc_num"], cols["amount"],
-                                                cols["fraud_label"], strict=True):
+        for tid, ms, card, amount, label in zip(
+            cols["tid"], cols["event_ms"], cols["cc_num"], cols["amount"], cols["fraud_label"], strict=True
+        ):
             yield Tx(tid, card, amount, ms, bool(label))
 
 
@@ -142,8 +163,9 @@ ORDINARY_CARDS, ORDINARY_TRANSACTIONS, ORDINARY_GAP_S = 3, 2, 1.0
 ATTACK_TRANSACTIONS, ATTACK_GAP_S = 10, 0.2
 
 
-def attack_scenario(factory: TxFactory, start_s: float, background_rate: float = 0.0,
-                    tail_s: float = 3.0) -> list[tuple[float, Tx]]:
+def attack_scenario(
+    factory: TxFactory, start_s: float, background_rate: float = 0.0, tail_s: float = 3.0
+) -> list[tuple[float, Tx]]:
     """The seed's scenario: three ordinary cards (two transactions each), then a fraud attack of
     10 quick transactions on a fourth card; optional background traffic on the other cards, which
     keeps running `tail_s` after the attack so the streaming engine's watermark passes it. The
@@ -192,10 +214,18 @@ class SendReport:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
-def send(schedule: Iterable[tuple[float, Tx]], client: Any, stream: str, count: int | None = None,
-         duration_s: float | None = None, linger_s: float = LINGER_LOCAL_S, clock: Clock = time.time,
-         sleep: Sleep = time.sleep, on_sent: Callable[[list[Tx]], None] | None = None,
-         retry: dict[str, Any] | None = None) -> SendReport:
+def send(
+    schedule: Iterable[tuple[float, Tx]],
+    client: Any,
+    stream: str,
+    count: int | None = None,
+    duration_s: float | None = None,
+    linger_s: float = LINGER_LOCAL_S,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
+    on_sent: Callable[[list[Tx]], None] | None = None,
+    retry: dict[str, Any] | None = None,
+) -> SendReport:
     """Send transactions when due, batching those due within `linger_s` into one PutRecords call.
 
     Stops after `count` transactions or `duration_s` seconds (wall clock), whichever comes first.
@@ -248,28 +278,51 @@ def kinesis_client(local_dir: Path | None, endpoint_url: str | None, region: str
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "stream", help="send transactions to the transactions stream (replay, live rate, attack scenario)",
-        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "stream",
+        help="send transactions to the transactions stream (replay, live rate, attack scenario)",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--replay", type=Path, metavar="HISTORY", help="replay this history file (Parquet or CSV)")
+    mode.add_argument(
+        "--replay", type=Path, metavar="HISTORY", help="replay this history file (Parquet or CSV)"
+    )
     mode.add_argument("--rate", type=float, help="generate live traffic at this many transactions per second")
-    mode.add_argument("--scenario", choices=["attack"], help="run a scripted scenario (the seed's fraud attack)")
-    parser.add_argument("--cards-from", type=Path, metavar="HISTORY",
-                        help="history file whose cards the live traffic and scenarios use (required with --rate/--scenario)")
-    parser.add_argument("--speed", type=float, default=1.0, help="replay speed factor (0 = as fast as possible)")
+    mode.add_argument(
+        "--scenario", choices=["attack"], help="run a scripted scenario (the seed's fraud attack)"
+    )
+    parser.add_argument(
+        "--cards-from",
+        type=Path,
+        metavar="HISTORY",
+        help="history file whose cards the live traffic and scenarios use (required with --rate/--scenario)",
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="replay speed factor (0 = as fast as possible)"
+    )
     parser.add_argument("--from", dest="start", help="replay from this event time (ISO-8601, inclusive)")
     parser.add_argument("--until", dest="end", help="replay until this event time (ISO-8601, exclusive)")
-    parser.add_argument("--background-rate", type=float, default=20.0, help="scenario: background transactions per second")
+    parser.add_argument(
+        "--background-rate", type=float, default=20.0, help="scenario: background transactions per second"
+    )
     parser.add_argument("--count", type=int, help="stop after this many transactions")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds (default 10 with --rate)")
+    parser.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default 10 with --rate)"
+    )
     parser.add_argument("--stream", default="transactions", help="stream name")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--local", type=Path, metavar="DIR", help="write to the local stream under DIR (local profile)")
+    target.add_argument(
+        "--local", type=Path, metavar="DIR", help="write to the local stream under DIR (local profile)"
+    )
     target.add_argument("--endpoint-url", help="Kinesis endpoint (e.g. http://127.0.0.1:4566 for LocalStack)")
     parser.add_argument("--region", default=None, help="AWS region for a Kinesis endpoint")
-    parser.add_argument("--linger-ms", type=float, default=None,
-                        help=f"batch what falls due within this many ms into one call (default: {LINGER_LOCAL_S * 1000:g} "
-                             f"with --local, {LINGER_KINESIS_S * 1000:g} for Kinesis)")
+    parser.add_argument(
+        "--linger-ms",
+        type=float,
+        default=None,
+        help=f"batch what falls due within this many ms into one call (default: {LINGER_LOCAL_S * 1000:g} "
+        f"with --local, {LINGER_KINESIS_S * 1000:g} for Kinesis)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="random seed for generated transactions")
     return parser
 
@@ -329,6 +382,8 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"error: cannot write to stream {args.stream}: {err}", file=sys.stderr)
         return 1
-    print(f"sent {report.sent:,} transactions to {args.stream} in {report.seconds:.1f} s ({report.rate:,.0f}/s, "
-          f"{report.put.calls:,} PutRecords calls, {report.put.retried:,} records resent)")
+    print(
+        f"sent {report.sent:,} transactions to {args.stream} in {report.seconds:.1f} s ({report.rate:,.0f}/s, "
+        f"{report.put.calls:,} PutRecords calls, {report.put.retried:,} records resent)"
+    )
     return 0

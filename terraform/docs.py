@@ -58,7 +58,11 @@ def tables(module: Path) -> str:
     for name in sorted(variables):
         body = variables[name]
         required = "default" not in body
-        default = "n/a" if required else f"`{_cell(json.dumps(body['default']) if body['default'] is not None else 'null')}`"
+        default = (
+            "n/a"
+            if required
+            else f"`{_cell(json.dumps(body['default']) if body['default'] is not None else 'null')}`"
+        )
         lines.append(
             f"| `{name}` | {_cell(body.get('description', ''))} | `{_cell(_expr(body.get('type', 'any')))}` "
             f"| {default} | {'yes' if required else 'no'} |"
@@ -89,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         out_of_date = stale()
         if out_of_date:
-            print(f"module READMEs out of date (run `make tf-docs`): {', '.join(out_of_date)}", file=sys.stderr)
+            print(
+                f"module READMEs out of date (run `make tf-docs`): {', '.join(out_of_date)}", file=sys.stderr
+            )
             return 1
         return 0
     for module in sorted(p for p in MODULES.iterdir() if p.is_dir()):

@@ -30,8 +30,9 @@ def rows() -> np.ndarray:
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     parts = splits.split(synthetic.training_table(rows=3000, seed=5))
-    booster = trainer.train(parts.train.x, parts.train.y, None, None, MODEL_INPUT,
-                            trainer.Hyperparameters(num_round=10)).booster
+    booster = trainer.train(
+        parts.train.x, parts.train.y, None, None, MODEL_INPUT, trainer.Hyperparameters(num_round=10)
+    ).booster
     out = tmp_path_factory.mktemp("model")
     artifact.write_tarball(booster, out)
     return out
@@ -83,12 +84,18 @@ def csv(rows: np.ndarray) -> bytes:
 
 
 def runtime_client(srv):
-    return boto3.client("sagemaker-runtime", endpoint_url=url(srv), region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url(srv),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ Model
+
 
 def test_model_loads_from_tarball_or_folder_and_predicts(model_dir, model, rows):
     from_folder = Model.load(model_dir)
@@ -106,8 +113,10 @@ def test_small_batches_walk_the_trees_exactly_as_xgboost(model, rows):
     x = rows[:300].astype(np.float32)
     x[np.random.default_rng(0).random(x.shape) < 0.1] = np.nan
     reference = model.booster.inplace_predict(x)
-    singles = np.array([model.predict(x[i:i + 1])[0] for i in range(len(x))])
-    small = np.concatenate([model.predict(x[i:i + endpoint.SMALL_BATCH]) for i in range(0, len(x), endpoint.SMALL_BATCH)])
+    singles = np.array([model.predict(x[i : i + 1])[0] for i in range(len(x))])
+    small = np.concatenate(
+        [model.predict(x[i : i + endpoint.SMALL_BATCH]) for i in range(0, len(x), endpoint.SMALL_BATCH)]
+    )
     np.testing.assert_allclose(singles, reference, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(small, reference, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.predict(x), reference, rtol=1e-6)
@@ -126,6 +135,7 @@ def test_model_load_errors_are_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- parse_csv
+
 
 def test_parse_csv_accepts_crlf_spaces_and_a_trailing_newline():
     body = (" 1, 2," + ",".join(["3"] * (N - 2)) + "\r\n" + ",".join(["0.5"] * N) + "\n").encode()
@@ -158,6 +168,7 @@ def test_parse_csv_rejects_bad_payloads_with_a_message(body, message):
 
 # --------------------------------------------------------------------------------- container contract
 
+
 def test_ping(server):
     assert request(server, "GET", "/ping")[0] == 200
 
@@ -167,8 +178,13 @@ def test_invocations_one_row_and_many_rows(server, model, rows):
     assert status == 200 and ctype == "text/csv"
     assert [float(v) for v in text.split()] == pytest.approx(model.predict(rows[:1]).tolist())
     many = np.tile(rows, (4, 1))[:5000]
-    status, _, text = request(server, "POST", "/invocations", csv(many),
-                              {"Content-Type": "text/csv; charset=utf-8", "Accept": "text/csv"})
+    status, _, text = request(
+        server,
+        "POST",
+        "/invocations",
+        csv(many),
+        {"Content-Type": "text/csv; charset=utf-8", "Accept": "text/csv"},
+    )
     lines = text.strip().split("\n")
     assert status == 200 and len(lines) == len(many)
     np.testing.assert_allclose([float(v) for v in lines], model.predict(many), rtol=1e-12)
@@ -179,7 +195,12 @@ BAD = [
     (b"1,2,3\n", {"Content-Type": "text/csv"}, 400, f"expected {N}"),
     (("1," * (N - 1) + "x").encode(), {"Content-Type": "text/csv"}, 400, "is not a number"),
     (("1," * (N - 1) + "1").encode(), {"Content-Type": "application/json"}, 415, "unsupported content type"),
-    (("1," * (N - 1) + "1").encode(), {"Content-Type": "text/csv", "Accept": "application/json"}, 406, "text/csv"),
+    (
+        ("1," * (N - 1) + "1").encode(),
+        {"Content-Type": "text/csv", "Accept": "application/json"},
+        406,
+        "text/csv",
+    ),
 ]
 
 
@@ -202,9 +223,15 @@ def test_oversized_payload_is_413_without_reading_it(server):
     conn.close()
 
 
-@pytest.mark.parametrize(("method", "path", "status"),
-                         [("GET", "/invocations", 404), ("POST", "/predict", 404), ("PUT", "/invocations", 405),
-                          ("POST", "/endpoints/a/b/invocations", 404)])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/invocations", 404),
+        ("POST", "/predict", 404),
+        ("PUT", "/invocations", 405),
+        ("POST", "/endpoints/a/b/invocations", 404),
+    ],
+)
 def test_unknown_routes_and_methods(server, method, path, status):
     assert request(server, method, path, b"1")[0] == status
 
@@ -215,7 +242,9 @@ def test_concurrent_requests(server, model, rows):
 
     def call(i: int) -> None:
         try:
-            _, _, text = request(server, "POST", "/invocations", csv(rows[i:i + 3]), {"Content-Type": "text/csv"})
+            _, _, text = request(
+                server, "POST", "/invocations", csv(rows[i : i + 3]), {"Content-Type": "text/csv"}
+            )
             results[i] = [float(v) for v in text.split()]
         except BaseException as err:  # surfaced below: a thread's exception would only be a warning
             errors.append(err)
@@ -227,15 +256,17 @@ def test_concurrent_requests(server, model, rows):
         t.join(10)
     assert not errors, errors
     for i in range(16):
-        assert results[i] == pytest.approx(model.predict(rows[i:i + 3]).tolist())
+        assert results[i] == pytest.approx(model.predict(rows[i : i + 3]).tolist())
 
 
 # ------------------------------------------------------------------------------- runtime route, boto3
 
+
 def test_boto3_sagemaker_runtime_client_gets_predictions(server, model, rows):
     client = runtime_client(server)
-    response = client.invoke_endpoint(EndpointName="fraud-endpoint", ContentType="text/csv", Accept="text/csv",
-                                      Body=csv(rows[:50]))
+    response = client.invoke_endpoint(
+        EndpointName="fraud-endpoint", ContentType="text/csv", Accept="text/csv", Body=csv(rows[:50])
+    )
     assert response["ContentType"] == "text/csv"
     assert response["InvokedProductionVariant"] == "AllTraffic"
     got = [float(v) for v in response["Body"].read().decode().split()]
@@ -263,9 +294,15 @@ def test_boto3_unknown_endpoint_name_is_a_validation_error(named_server, rows):
 
 # ------------------------------------------------------------------------------------------------ CLI
 
+
 def test_cli_serves_on_loopback(model_dir):
-    proc = subprocess.Popen([sys.executable, "-m", "local.endpoint", "--model", str(model_dir), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.endpoint", "--model", str(model_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         line = proc.stdout.readline()
         assert "http://127.0.0.1:" in line, line + proc.stderr.read()
@@ -279,7 +316,9 @@ def test_cli_serves_on_loopback(model_dir):
         proc.wait(10)
 
 
-@pytest.mark.parametrize("args", [["--model", "/nonexistent/model.tar.gz"], ["--model", "x", "--port", "70000"], []])
+@pytest.mark.parametrize(
+    "args", [["--model", "/nonexistent/model.tar.gz"], ["--model", "x", "--port", "70000"], []]
+)
 def test_cli_bad_args_are_one_line_and_exit_2(args, capsys):
     try:
         code = endpoint.main(args)

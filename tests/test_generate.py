@@ -175,10 +175,14 @@ def test_vectorized_tids_match_scalar_on_edge_values() -> None:
     cents = np.array([1, 99, 100, 999_999, 1_005, 100_000])
     got = gen.tids(seconds, cards, cents).to_pylist()
     want = [
-        gen.tid_of(datetime.fromtimestamp(s, UTC), int(c), a / 100) for s, c, a in zip(seconds, cards, cents, strict=True)
+        gen.tid_of(datetime.fromtimestamp(s, UTC), int(c), a / 100)
+        for s, c, a in zip(seconds, cards, cents, strict=True)
     ]
     assert got == want
-    assert gen.tid_string(datetime.fromtimestamp(0, UTC), 4000000000000002, 0.01) == "1970-01-01T00:00:00|4000000000000002|0.01"
+    assert (
+        gen.tid_string(datetime.fromtimestamp(0, UTC), 4000000000000002, 0.01)
+        == "1970-01-01T00:00:00|4000000000000002|0.01"
+    )
     naive, other_zone = datetime(2020, 3, 1, 12, 0, 5), datetime.fromisoformat("2020-03-01T14:00:05+02:00")
     assert gen.tid_string(naive, 4000000000000002, 10) == gen.tid_string(other_zone, 4000000000000002, 10.0)
     assert gen.tid_string(naive, 4000000000000002, 10).startswith("2020-03-01T12:00:05|")
@@ -234,7 +238,12 @@ def test_csv_seed_layout_and_round_trip(tmp_path: Path) -> None:
     back = pacsv.read_csv(
         path,
         convert_options=pacsv.ConvertOptions(
-            column_types={"datetime": pa.timestamp("s"), "cc_num": pa.int64(), "amount": pa.float64(), "fraud_label": pa.int32()}
+            column_types={
+                "datetime": pa.timestamp("s"),
+                "cc_num": pa.int64(),
+                "amount": pa.float64(),
+                "fraud_label": pa.int32(),
+            }
         ),
     )
     assert back["tid"].to_pylist() == table["tid"].to_pylist()
@@ -289,15 +298,31 @@ def test_cli_bad_arguments_one_line_exit_2(
 def test_cli_bad_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    for out, message in [(blocker / "h.parquet", "cannot create directory"), (tmp_path / "h.json", "unknown extension")]:
+    for out, message in [
+        (blocker / "h.parquet", "cannot create directory"),
+        (tmp_path / "h.json", "unknown extension"),
+    ]:
         code, err = run_cli(["--transactions", "100", "--out", str(out)], capsys)
         assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1, err
 
 
 def test_cli_writes_file_in_a_subprocess(tmp_path: Path) -> None:
     out = tmp_path / "new" / "h.csv"
-    argv = ["--cards", "20", "--transactions", "3000", "--seed", "9", "--fraud-ratio", "0.01", "--out", str(out)]
-    done = subprocess.run([sys.executable, "-m", "simulator", "generate", *argv], cwd=ROOT, capture_output=True, text=True)
+    argv = [
+        "--cards",
+        "20",
+        "--transactions",
+        "3000",
+        "--seed",
+        "9",
+        "--fraud-ratio",
+        "0.01",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "generate", *argv], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 3,000 transactions (30 fraud) on 20 cards" in done.stdout
     expected = gen.write(gen.generate(20, 3000, START, END, 0.01, 9), tmp_path / "same.csv")
@@ -305,7 +330,9 @@ def test_cli_writes_file_in_a_subprocess(tmp_path: Path) -> None:
 
     bad = subprocess.run(
         [sys.executable, "-m", "simulator", "generate", "--cards", "-1", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 2 and bad.stderr == "error: cards must be between 1 and 100,000,000, got -1\n"
 
@@ -313,7 +340,9 @@ def test_cli_writes_file_in_a_subprocess(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- bench reuse of the full-scale file
 
 
-def test_parquet_records_its_arguments_and_bench_reuses_by_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parquet_records_its_arguments_and_bench_reuses_by_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bench.generator as bench_generator
 
     small = {"cards": 10, "transactions": 500, "start": START, "end": END, "fraud_ratio": 0.01, "seed": 4}

@@ -15,7 +15,8 @@ from features.records import RecordError, decode_json, format_ts, transaction_js
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 @given(JSON_VALUES, st.sampled_from(["", " ", "\n", "\t "]), st.sampled_from(["", " ", "\r\n"]))
@@ -48,16 +49,28 @@ def test_format_ts_is_the_strftime_reference(ms):
     assert format_ts(ms) == reference_ts(ms)
 
 
-@pytest.mark.parametrize("ms", [0, 999, -1, 1_589_536_800_000, 4_102_444_799_999, 951_782_400_000])  # incl. a leap day
+@pytest.mark.parametrize(
+    "ms", [0, 999, -1, 1_589_536_800_000, 4_102_444_799_999, 951_782_400_000]
+)  # incl. a leap day
 def test_format_ts_at_the_edges(ms):
     assert format_ts(ms) == reference_ts(ms)
 
 
-@pytest.mark.parametrize("tid, card, amount, ms", [
-    ('q"uote\\back', 4000000000000001, 0.1 + 0.2, 0), ("ünï\u2028code", 1, 1e-7, 1_589_536_800_999),
-    ("t", 4000000000000002, 12345.67, 1_893_456_000_001), ("n", 3, float("nan"), 5), ("i", 3, float("inf"), 5),
-    ("w", 3, 10, 5), ("k", 3.0, 10, 5), (7, 3, 1.5, 5),
-])
+@pytest.mark.parametrize(
+    "tid, card, amount, ms",
+    [
+        ('q"uote\\back', 4000000000000001, 0.1 + 0.2, 0),
+        ("ünï\u2028code", 1, 1e-7, 1_589_536_800_999),
+        ("t", 4000000000000002, 12345.67, 1_893_456_000_001),
+        ("n", 3, float("nan"), 5),
+        ("i", 3, float("inf"), 5),
+        ("w", 3, 10, 5),
+        ("k", 3.0, 10, 5),
+        (7, 3, 1.5, 5),
+    ],
+)
 def test_transaction_json_is_json_dumps_of_the_record(tid, card, amount, ms):
-    expected = json.dumps({"tid": tid, "cc_num": int(card), "amount": float(amount), "trans_ts": reference_ts(ms)})
+    expected = json.dumps(
+        {"tid": tid, "cc_num": int(card), "amount": float(amount), "trans_ts": reference_ts(ms)}
+    )
     assert transaction_json(tid, card, amount, ms) == expected

@@ -29,7 +29,9 @@ ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 VOLUME_KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 OUTPUT_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000"
 # The built-in XGBoost image in eu-west-1 (AWS's "Docker Registry Paths" page for XGBoost 1.7-1).
-EU_WEST_1_IMAGE = f"141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:{SAGEMAKER_XGBOOST_VERSION}"
+EU_WEST_1_IMAGE = (
+    f"141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:{SAGEMAKER_XGBOOST_VERSION}"
+)
 
 # Both drivers run in .venv-sagemaker and start with STUBS: no socket may connect, and every client
 # made from a StubbedSession answers from its Stubber's queue.
@@ -143,10 +145,18 @@ def _closed_port() -> int:
 def offline_env(home: Path) -> dict[str, str]:
     """Fake credentials, no config files, every AWS endpoint on a closed loopback port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
-    return {**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}", "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
-            "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    return {
+        **env,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_closed_port()}",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +173,14 @@ def home(tmp_path_factory) -> Path:
 
 def drive(sm_python: Path, home: Path, **config) -> dict:
     kw = {"region": "eu-west-1", "role_arn": ROLE, "s3_prefix": "s3://fraud-bucket/training", **config}
-    done = subprocess.run([str(sm_python), "-c", DRIVER, json.dumps(kw)], capture_output=True, text=True,
-                          cwd=ROOT, env=offline_env(home), timeout=300)
+    done = subprocess.run(
+        [str(sm_python), "-c", DRIVER, json.dumps(kw)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=offline_env(home),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -175,8 +191,14 @@ def driven(sm_python, home) -> dict:
 
 
 def launcher(sm_python: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(sm_python), "-m", "jobs.training.sagemaker_launch", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=offline_env(home), timeout=300)
+    return subprocess.run(
+        [str(sm_python), "-m", "jobs.training.sagemaker_launch", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=offline_env(home),
+        timeout=300,
+    )
 
 
 def _without_name(request: dict) -> dict:
@@ -187,10 +209,18 @@ def test_train_sends_one_create_training_job_and_nothing_leaves_the_machine(driv
     """GIVEN a session whose clients are Stubbers WHEN the launcher submits THEN it validates the role with
     IAM, uploads both channels, creates one job and describes it; no socket is ever opened."""
     assert driven["network_attempts"] == []
-    assert driven["calls"] == [["iam", "SimulatePrincipalPolicy"], ["iam", "GetRole"], ["s3", "PutObject"],
-                               ["s3", "PutObject"], ["sagemaker", "CreateTrainingJob"], ["sagemaker", "DescribeTrainingJob"]]
-    assert driven["uploads"] == [["fraud-bucket", "training/train/train.csv"],
-                                 ["fraud-bucket", "training/validation/validation.csv"]]
+    assert driven["calls"] == [
+        ["iam", "SimulatePrincipalPolicy"],
+        ["iam", "GetRole"],
+        ["s3", "PutObject"],
+        ["s3", "PutObject"],
+        ["sagemaker", "CreateTrainingJob"],
+        ["sagemaker", "DescribeTrainingJob"],
+    ]
+    assert driven["uploads"] == [
+        ["fraud-bucket", "training/train/train.csv"],
+        ["fraud-bucket", "training/validation/validation.csv"],
+    ]
     assert driven["offline_calls"] == [], "building the request without --submit must not call AWS"
     (sent,) = driven["sent"]
     assert sent["TrainingJobName"] == driven["job"] and sent["TrainingJobName"].startswith("fraud-xgboost-")
@@ -205,12 +235,22 @@ def test_sent_request_is_the_builtin_xgboost_job_with_the_trainers_hyperparamete
     assert set(channels) == {"train", "validation"}
     for name, channel in channels.items():
         assert channel["ContentType"] == "text/csv"
-        assert channel["DataSource"]["S3DataSource"] == {"S3DataType": "S3Prefix", "S3Uri": f"s3://fraud-bucket/training/{name}/",
-                                                         "S3DataDistributionType": "FullyReplicated"}
-    assert sent["OutputDataConfig"] == {"S3OutputPath": "s3://fraud-bucket/training/output/", "KmsKeyId": OUTPUT_KEY,
-                                        "CompressionType": "GZIP"}
-    assert sent["ResourceConfig"] == {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30,
-                                      "VolumeKmsKeyId": VOLUME_KEY}
+        assert channel["DataSource"]["S3DataSource"] == {
+            "S3DataType": "S3Prefix",
+            "S3Uri": f"s3://fraud-bucket/training/{name}/",
+            "S3DataDistributionType": "FullyReplicated",
+        }
+    assert sent["OutputDataConfig"] == {
+        "S3OutputPath": "s3://fraud-bucket/training/output/",
+        "KmsKeyId": OUTPUT_KEY,
+        "CompressionType": "GZIP",
+    }
+    assert sent["ResourceConfig"] == {
+        "InstanceType": "ml.m5.xlarge",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 30,
+        "VolumeKmsKeyId": VOLUME_KEY,
+    }
     assert sent["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
     assert sent["RoleArn"] == ROLE
     assert {"Key": "project", "Value": "streaming-fraud-features"} in sent["Tags"]
@@ -227,13 +267,24 @@ def test_written_request_is_what_train_sends_and_valid_for_botocore(driven):
 
 
 def test_overrides_reach_the_request(sm_python, home):
-    got = drive(sm_python, home, region="us-east-1", hp={"max_depth": 7, "num_round": 50}, instance_count=2,
-                instance_type="ml.m5.2xlarge")
+    got = drive(
+        sm_python,
+        home,
+        region="us-east-1",
+        hp={"max_depth": 7, "num_round": 50},
+        instance_count=2,
+        instance_type="ml.m5.2xlarge",
+    )
     (sent,) = got["sent"]
     assert sent["HyperParameters"]["max_depth"] == "7" and sent["HyperParameters"]["num_round"] == "50"
-    assert sent["ResourceConfig"]["InstanceCount"] == 2 and sent["ResourceConfig"]["InstanceType"] == "ml.m5.2xlarge"
+    assert (
+        sent["ResourceConfig"]["InstanceCount"] == 2
+        and sent["ResourceConfig"]["InstanceType"] == "ml.m5.2xlarge"
+    )
     assert "VolumeKmsKeyId" not in sent["ResourceConfig"] and "KmsKeyId" not in sent["OutputDataConfig"]
-    assert sent["AlgorithmSpecification"]["TrainingImage"].startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/")
+    assert sent["AlgorithmSpecification"]["TrainingImage"].startswith(
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -243,9 +294,25 @@ def features_dir(tmp_path_factory) -> Path:
     return d
 
 
-def test_cli_dry_run_writes_the_request_and_the_containers_csv_channels(sm_python, home, features_dir, tmp_path):
-    done = launcher(sm_python, home, "--features", str(features_dir), "--out", str(tmp_path), "--region", "eu-west-1",
-                    "--role", ROLE, "--s3", "s3://bucket-x/p", "--output-kms-key", OUTPUT_KEY)
+def test_cli_dry_run_writes_the_request_and_the_containers_csv_channels(
+    sm_python, home, features_dir, tmp_path
+):
+    done = launcher(
+        sm_python,
+        home,
+        "--features",
+        str(features_dir),
+        "--out",
+        str(tmp_path),
+        "--region",
+        "eu-west-1",
+        "--role",
+        ROLE,
+        "--s3",
+        "s3://bucket-x/p",
+        "--output-kms-key",
+        OUTPUT_KEY,
+    )
     assert done.returncode == 0, done.stderr
     request = json.loads((tmp_path / "create_training_job.json").read_text())
     assert request["AlgorithmSpecification"]["TrainingImage"] == EU_WEST_1_IMAGE
@@ -259,30 +326,62 @@ def test_cli_dry_run_writes_the_request_and_the_containers_csv_channels(sm_pytho
         np.testing.assert_allclose(rows[:, 1:], part.x, rtol=1e-6)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"--s3": "/local/path"}, "error: not an S3 URI"),
-    ({"--role": "sagemaker"}, "error: not an IAM role ARN"),
-    ({"--region": "mars-1"}, "error: no built-in XGBoost 1.7-1 image for region 'mars-1'"),
-    ({"--instance-count": "0"}, "error: instance count and maximum runtime must be at least 1"),
-    ({"--features": "/nonexistent"}, "error: /nonexistent/training: no such directory"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--s3": "/local/path"}, "error: not an S3 URI"),
+        ({"--role": "sagemaker"}, "error: not an IAM role ARN"),
+        ({"--region": "mars-1"}, "error: no built-in XGBoost 1.7-1 image for region 'mars-1'"),
+        ({"--instance-count": "0"}, "error: instance count and maximum runtime must be at least 1"),
+        ({"--features": "/nonexistent"}, "error: /nonexistent/training: no such directory"),
+    ],
+)
 def test_cli_bad_arguments_get_one_line_errors(sm_python, home, features_dir, tmp_path, change, message):
-    args = {"--features": str(features_dir), "--out": str(tmp_path), "--region": "eu-west-1", "--role": ROLE,
-            "--s3": "s3://bucket-x/p", **change}
+    args = {
+        "--features": str(features_dir),
+        "--out": str(tmp_path),
+        "--region": "eu-west-1",
+        "--role": ROLE,
+        "--s3": "s3://bucket-x/p",
+        **change,
+    }
     done = launcher(sm_python, home, *[x for kv in args.items() for x in kv])
     assert done.returncode == 2
     assert done.stderr.startswith(message) and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "create_training_job.json").exists()
 
 
-def test_cli_submit_with_a_role_lacking_permissions_is_a_one_line_error(sm_python, home, features_dir, tmp_path):
+def test_cli_submit_with_a_role_lacking_permissions_is_a_one_line_error(
+    sm_python, home, features_dir, tmp_path
+):
     """GIVEN a role IAM's simulation denies WHEN the CLI submits THEN the SDK's role check stops it before
     any upload or CreateTrainingJob, with one error line and exit 2."""
-    done = subprocess.run([str(sm_python), "-c", DENIED_DRIVER, "--features", str(features_dir), "--out", str(tmp_path),
-                           "--region", "eu-west-1", "--role", ROLE, "--s3", "s3://bucket-x/p"],
-                          capture_output=True, text=True, cwd=ROOT, env=offline_env(home), timeout=300)
+    done = subprocess.run(
+        [
+            str(sm_python),
+            "-c",
+            DENIED_DRIVER,
+            "--features",
+            str(features_dir),
+            "--out",
+            str(tmp_path),
+            "--region",
+            "eu-west-1",
+            "--role",
+            ROLE,
+            "--s3",
+            "s3://bucket-x/p",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=offline_env(home),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["code"] == 2 and got["network_attempts"] == []
-    assert got["calls"] == [["iam", "SimulatePrincipalPolicy"]], "nothing is uploaded for a role that cannot train"
+    assert got["calls"] == [["iam", "SimulatePrincipalPolicy"]], (
+        "nothing is uploaded for a role that cannot train"
+    )
     assert done.stderr.startswith("error: IAM role") and ROLE in done.stderr and done.stderr.count("\n") == 1

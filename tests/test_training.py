@@ -51,6 +51,7 @@ def trained(tmp_path_factory, features_dir) -> Path:
 
 # ---------------------------------------------------------------------------------------------- splits
 
+
 def test_splits_follow_the_dates_and_fraction(table):
     parts = splits.split(table)
     train_start = np.datetime64("2020-01-15T00:00:00")
@@ -72,8 +73,12 @@ def test_split_columns_follow_model_input_order(table):
     # The matrix column j is MODEL_INPUT[j]: the same values, whatever the row order.
     for j, name in enumerate(MODEL_INPUT):
         values = np.sort(np.r_[parts.train.x[:, j], parts.validation.x[:, j], parts.test.x[:, j]])
-        kept = table.filter(pc.greater_equal(table.column(SOURCE.event_time),
-                                             pa.scalar(datetime(2020, 1, 15, tzinfo=UTC), pa.timestamp("us", tz="UTC"))))
+        kept = table.filter(
+            pc.greater_equal(
+                table.column(SOURCE.event_time),
+                pa.scalar(datetime(2020, 1, 15, tzinfo=UTC), pa.timestamp("us", tz="UTC")),
+            )
+        )
         expected = np.sort(kept.column(name).to_numpy().astype(np.float32))
         np.testing.assert_array_equal(values, expected)
 
@@ -96,9 +101,17 @@ def test_split_dates_are_parameters(table):
 
 # -------------------------------------------------------------------------------------- hyperparameters
 
+
 def test_hyperparameter_defaults_are_the_seeds():
     hp = trainer.Hyperparameters()
-    assert (hp.max_depth, hp.eta, hp.gamma, hp.min_child_weight, hp.subsample, hp.num_round) == (5, 0.2, 4, 6, 0.7, 100)
+    assert (hp.max_depth, hp.eta, hp.gamma, hp.min_child_weight, hp.subsample, hp.num_round) == (
+        5,
+        0.2,
+        4,
+        6,
+        0.7,
+        100,
+    )
     params = hp.booster_params()
     assert params["objective"] == "binary:logistic" and params["nthread"] >= 1
     assert "num_round" not in params
@@ -119,8 +132,24 @@ def test_cli_overrides_reach_the_model(trained, features_dir, tmp_path):
     booster = artifact.load_booster(trained)
     assert booster.num_boosted_rounds() == 8
     out = tmp_path / "m"
-    assert train_cli.main(["--features", str(features_dir), "--out", str(out), "--rounds", "3",
-                           "--max-depth", "2", "--eta", "0.5", "--quiet"]) == 0
+    assert (
+        train_cli.main(
+            [
+                "--features",
+                str(features_dir),
+                "--out",
+                str(out),
+                "--rounds",
+                "3",
+                "--max-depth",
+                "2",
+                "--eta",
+                "0.5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     card = json.loads((out / artifact.MODEL_CARD).read_text())
     assert card["hyperparameters"]["max_depth"] == "2" and card["hyperparameters"]["eta"] == "0.5"
     booster = artifact.load_booster(out)
@@ -130,6 +159,7 @@ def test_cli_overrides_reach_the_model(trained, features_dir, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- artifact
+
 
 def test_tarball_holds_exactly_xgboost_model_as_json(trained):
     with tarfile.open(trained / artifact.TARBALL, "r:gz") as tar:
@@ -207,29 +237,49 @@ def test_artifact_is_served_identically_by_the_sagemaker_container_xgboost(table
     rows = splits.split(table).test.x[:200]
     csv = tmp_path / "rows.csv"
     np.savetxt(csv, rows, delimiter=",", fmt="%.9g")
-    done = subprocess.run([str(SM_XGB_PYTHON), "-c", SAGEMAKER_CONTAINER_LOAD, str(model_dir), str(csv)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(SM_XGB_PYTHON), "-c", SAGEMAKER_CONTAINER_LOAD, str(model_dir), str(csv)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     version, *lines = done.stdout.split()
     assert version == "1.7.6"
     served = np.array([float(v) for v in lines])
-    expected = trainer.predict(artifact.load_booster(trained), np.loadtxt(csv, delimiter=",").astype(np.float32))
+    expected = trainer.predict(
+        artifact.load_booster(trained), np.loadtxt(csv, delimiter=",").astype(np.float32)
+    )
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------ card and metrics
 
+
 def test_model_card_fields(trained, features_dir):
     card = json.loads((trained / artifact.MODEL_CARD).read_text())
     assert card["features"] == list(MODEL_INPUT)
     assert card["serving_threshold"] == SERVING_THRESHOLD
-    assert card["artifact"]["member"] == "xgboost-model" and card["artifact"]["sagemaker_xgboost_container"] == "1.7-1"
+    assert (
+        card["artifact"]["member"] == "xgboost-model"
+        and card["artifact"]["sagemaker_xgboost_container"] == "1.7-1"
+    )
     assert card["artifact"]["sha256"] == artifact.sha256(trained / artifact.TARBALL)
     files = splits.training_files(features_dir)
     assert card["data"]["sha256"] == splits.files_sha256(files) and card["data"]["files"] == 3
-    assert card["data"]["dates"]["train_start"] == "2020-01-15" and card["data"]["dates"]["test_start"] == "2020-05-15"
+    assert (
+        card["data"]["dates"]["train_start"] == "2020-01-15"
+        and card["data"]["dates"]["test_start"] == "2020-05-15"
+    )
     test = card["data"]["splits"]["test"]
     assert test["first"] >= "2020-05-15" and test["rows"] > 0
-    assert set(card["hyperparameters"]) >= {"max_depth", "eta", "gamma", "min_child_weight", "subsample", "num_round"}
+    assert set(card["hyperparameters"]) >= {
+        "max_depth",
+        "eta",
+        "gamma",
+        "min_child_weight",
+        "subsample",
+        "num_round",
+    }
     assert card["metrics"]["test"]["pr_auc"] == json.loads((trained / artifact.METRICS).read_text())["pr_auc"]
     assert card["packages"]["xgboost"] == xgb.__version__ and "numpy" in card["packages"]
     assert card["training_seconds"] > 0 and card["training_cpu_seconds"] > 0
@@ -282,6 +332,7 @@ def test_metrics_without_positives_are_null_not_nan():
 
 # ---------------------------------------------------------------------------------------------- report
 
+
 def test_report_has_valid_pngs_and_links_them(trained):
     from PIL import Image
 
@@ -298,6 +349,7 @@ def test_report_has_valid_pngs_and_links_them(trained):
 
 
 # ------------------------------------------------------------------------------------------------ CLI
+
 
 def _cli(argv: list[str], capsys) -> tuple[int, str]:
     """Run the CLI in process (fast); returns (exit code, stderr)."""
@@ -317,7 +369,10 @@ def _cli(argv: list[str], capsys) -> tuple[int, str]:
         (["--features", "{features}", "--out", "{tmp}/o", "--test-start", "2020-01-01"], "must be after"),
         (["--features", "{features}", "--out", "{tmp}/o", "--eta", "0"], "eta"),
         (["--features", "{features}", "--out", "{tmp}/o", "--rounds", "x"], "invalid int"),
-        (["--features", "{features}", "--out", "{tmp}/o", "--test-start", "2021-01-01"], "test split is empty"),
+        (
+            ["--features", "{features}", "--out", "{tmp}/o", "--test-start", "2021-01-01"],
+            "test split is empty",
+        ),
         (["--out", "{tmp}/o"], "required"),
     ],
 )
@@ -342,12 +397,17 @@ def test_cli_missing_feature_column_is_named(tmp_path, table, capsys):
 
 
 def test_cli_as_a_process_prints_no_traceback(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "jobs.train", "--features", str(tmp_path), "--out", str(tmp_path)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.train", "--features", str(tmp_path), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 2 and done.stderr.startswith("error:") and "Traceback" not in done.stderr
 
 
 # ------------------------------------------------------------------------------------------- ablation
+
 
 def test_oracle_window_gap_and_chain_features_match_hand_counts():
     import duckdb
@@ -358,20 +418,47 @@ def test_oracle_window_gap_and_chain_features_match_hand_counts():
     max_10m = Aggregate("max_amt", "max", "amount", Window("10m", "sliding", timedelta(minutes=10)), "test")
     base = datetime(2020, 3, 1, tzinfo=UTC).timestamp()
     # card 1: a ordinary, then a fraud chain b-c (90 s apart), then d, f: a second chain (> 120 s after c)
-    rows = [("a", 0, 1, 10.0, 0), ("b", 60, 1, 30.0, 1), ("b", 60, 1, 30.0, 1), ("c", 150, 1, 5.0, 1),
-            ("d", 400, 1, 7.0, 1), ("f", 500, 1, 8.0, 1), ("e", 100, 2, 99.0, 0)]  # "b" twice: counted once
+    rows = [
+        ("a", 0, 1, 10.0, 0),
+        ("b", 60, 1, 30.0, 1),
+        ("b", 60, 1, 30.0, 1),
+        ("c", 150, 1, 5.0, 1),
+        ("d", 400, 1, 7.0, 1),
+        ("f", 500, 1, 8.0, 1),
+        ("e", 100, 2, 99.0, 0),
+    ]  # "b" twice: counted once
     con = duckdb.connect()
-    con.execute("CREATE TABLE transactions (tid VARCHAR, trans_ts TIMESTAMPTZ, cc_num BIGINT, amount DOUBLE, "
-                "fraud_label INTEGER)")
-    con.executemany("INSERT INTO transactions VALUES (?, to_timestamp(?), ?, ?, ?)",
-                    [(t, base + s, c, a, y) for t, s, c, a, y in rows])
-    columns = [two_min.name, max_10m.name, ablation.LAG_FEATURE, "secs_since_prev_trans_2", "prev_amount_1",
-               ablation.PREV_LABEL, ablation.CHAIN_POSITION]
-    got = {r[0]: r[1:] for r in con.execute(
-        f"SELECT tid, {', '.join(columns)} FROM ({ablation.oracle_sql([two_min, max_10m])}) ORDER BY tid").fetchall()}
-    assert got == {"a": (1, 10.0, -1, -1, -1, 0, 0), "b": (2, 30.0, 60, -1, 10.0, 0, 1),
-                   "c": (2, 30.0, 90, 150, 30.0, 1, 2), "d": (1, 30.0, 250, 340, 5.0, 1, 1),
-                   "f": (2, 30.0, 100, 350, 7.0, 1, 2), "e": (1, 99.0, -1, -1, -1, 0, 0)}
+    con.execute(
+        "CREATE TABLE transactions (tid VARCHAR, trans_ts TIMESTAMPTZ, cc_num BIGINT, amount DOUBLE, "
+        "fraud_label INTEGER)"
+    )
+    con.executemany(
+        "INSERT INTO transactions VALUES (?, to_timestamp(?), ?, ?, ?)",
+        [(t, base + s, c, a, y) for t, s, c, a, y in rows],
+    )
+    columns = [
+        two_min.name,
+        max_10m.name,
+        ablation.LAG_FEATURE,
+        "secs_since_prev_trans_2",
+        "prev_amount_1",
+        ablation.PREV_LABEL,
+        ablation.CHAIN_POSITION,
+    ]
+    got = {
+        r[0]: r[1:]
+        for r in con.execute(
+            f"SELECT tid, {', '.join(columns)} FROM ({ablation.oracle_sql([two_min, max_10m])}) ORDER BY tid"
+        ).fetchall()
+    }
+    assert got == {
+        "a": (1, 10.0, -1, -1, -1, 0, 0),
+        "b": (2, 30.0, 60, -1, 10.0, 0, 1),
+        "c": (2, 30.0, 90, 150, 30.0, 1, 2),
+        "d": (1, 30.0, 250, 340, 5.0, 1, 1),
+        "f": (2, 30.0, 100, 350, 7.0, 1, 2),
+        "e": (1, 99.0, -1, -1, -1, 0, 0),
+    }
 
 
 def test_recall_by_chain_position():
@@ -381,19 +468,31 @@ def test_recall_by_chain_position():
     positions = np.array([0, 1, 2, 3, 1, 2, 0], dtype=np.float32)
     scores = np.array([0.9, 0.1, 0.3, 0.8, 0.2, 0.25, 0.0])
     got = ablation.by_chain_position(y, scores, positions, threshold=0.25)
-    assert got == {"1": {"frauds": 2, "caught": 0, "recall": 0.0}, "2": {"frauds": 2, "caught": 2, "recall": 1.0},
-                   "3": {"frauds": 1, "caught": 1, "recall": 1.0}}
+    assert got == {
+        "1": {"frauds": 2, "caught": 0, "recall": 0.0},
+        "2": {"frauds": 2, "caught": 2, "recall": 1.0},
+        "3": {"frauds": 1, "caught": 1, "recall": 1.0},
+    }
 
 
 def test_ablation_runs_leave_one_out_and_add_one():
     from jobs.training import ablation
 
     runs = dict(ablation.experiments(["a", "b"], ["c"], oracle=["c", "o"]))
-    assert runs == {"base": ["a", "b"], "-a": ["b"], "-b": ["a"], "+c": ["a", "b", "c"],
-                    "+all candidates": ["a", "b", "c"], "oracle of the past": ["a", "b", "c", "o"],
-                    "oracle + previous label (not servable)": ["a", "b", "c", "o", ablation.PREV_LABEL]}
+    assert runs == {
+        "base": ["a", "b"],
+        "-a": ["b"],
+        "-b": ["a"],
+        "+c": ["a", "b", "c"],
+        "+all candidates": ["a", "b", "c"],
+        "oracle of the past": ["a", "b", "c", "o"],
+        "oracle + previous label (not servable)": ["a", "b", "c", "o", ablation.PREV_LABEL],
+    }
     assert [label for label, _ in ablation.experiments(["a"], ["c"], ["oracle"], ["o"])] == [
-        "base", "oracle of the past", "oracle + previous label (not servable)"]
+        "base",
+        "oracle of the past",
+        "oracle + previous label (not servable)",
+    ]
 
 
 def test_ablation_oracle_plan_end_to_end(tmp_path):
@@ -404,21 +503,48 @@ def test_ablation_oracle_plan_end_to_end(tmp_path):
     from simulator.generate import CHAIN_LENGTH, generate, write
 
     history = tmp_path / "history.parquet"
-    write(generate(cards=60, transactions=30_000, start=datetime(2020, 1, 1, tzinfo=UTC),
-                   end=datetime(2020, 6, 1, tzinfo=UTC), fraud_ratio=0.01, seed=5), history)
+    write(
+        generate(
+            cards=60,
+            transactions=30_000,
+            start=datetime(2020, 1, 1, tzinfo=UTC),
+            end=datetime(2020, 6, 1, tzinfo=UTC),
+            fraud_ratio=0.01,
+            seed=5,
+        ),
+        history,
+    )
     aggregate("duckdb", str(history), str(tmp_path / "features"), log=lambda _m: None)
     out = tmp_path / "ablation.json"
-    assert ablation.main(["--features", str(tmp_path / "features"), "--history", str(history), "--plan", "oracle",
-                          "--out", str(out)]) == 0
+    assert (
+        ablation.main(
+            [
+                "--features",
+                str(tmp_path / "features"),
+                "--history",
+                str(history),
+                "--plan",
+                "oracle",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     runs = {r["run"]: r for r in report["runs"]}
     assert list(runs) == ["base", "oracle of the past", "oracle + previous label (not servable)"]
     assert runs["oracle of the past"]["features"][: len(MODEL_INPUT)] == list(MODEL_INPUT)
-    test_frauds = int(splits.split(splits.read_table(splits.training_files(tmp_path / "features"))).test.y.sum())
+    test_frauds = int(
+        splits.split(splits.read_table(splits.training_files(tmp_path / "features"))).test.y.sum()
+    )
     for r in runs.values():
         positions = r["recall_by_chain_position"]
         assert sum(p["frauds"] for p in positions.values()) == test_frauds
-        assert sorted(map(int, positions)) == list(range(1, len(positions) + 1)) and len(positions) <= CHAIN_LENGTH[1]
+        assert (
+            sorted(map(int, positions)) == list(range(1, len(positions) + 1))
+            and len(positions) <= CHAIN_LENGTH[1]
+        )
         assert 0 <= r["pr_auc"] <= 1
     assert sum(r["frauds"] for r in report["timing_patterns"]["patterns"]) == test_frauds
     md = out.with_suffix(".md").read_text()

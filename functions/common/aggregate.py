@@ -73,11 +73,17 @@ _STREAMING_NAMES = tuple(f.name for f in record_features(group_for("sliding")))
 
 def feature_store_record(agg: AggregateRecord) -> list[dict[str, str]]:
     """The cc-agg-fg record of `agg`: the card, the transaction's event time, its sliding-window aggregates."""
-    values: dict[str, Any] = {_CARD: agg.cc_num, EVENT_TIME_FEATURE: f"{agg.trans_time:.3f}", **agg.aggregates}
+    values: dict[str, Any] = {
+        _CARD: agg.cc_num,
+        EVENT_TIME_FEATURE: f"{agg.trans_time:.3f}",
+        **agg.aggregates,
+    }
     return [{"FeatureName": name, "ValueAsString": str(values[name])} for name in _STREAMING_NAMES]
 
 
-def newest_by_card(accepted: Iterable[tuple[T, AggregateRecord]]) -> dict[int, tuple[AggregateRecord, list[T]]]:
+def newest_by_card(
+    accepted: Iterable[tuple[T, AggregateRecord]],
+) -> dict[int, tuple[AggregateRecord, list[T]]]:
     """Each card's newest record (greatest event time; the first of equals, as the store keeps the
     first write of an event time) with every record of that card in the batch, in batch order."""
     cards: dict[int, tuple[AggregateRecord, list[T]]] = {}

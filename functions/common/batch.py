@@ -80,13 +80,21 @@ class DeadLetters:
 
     def send(self, record: KinesisStreamRecord, reason: str, disposition: str = REJECTED) -> None:
         message = dead_letter_message(record, reason, disposition, self.function)
-        self.logger.warning("dead-lettered record", extra={"reason": reason, "disposition": disposition,
-                                                           "sequence_number": record.kinesis.sequence_number})
+        self.logger.warning(
+            "dead-lettered record",
+            extra={
+                "reason": reason,
+                "disposition": disposition,
+                "sequence_number": record.kinesis.sequence_number,
+            },
+        )
         if self.client is not None and self.queue_url:
             self.client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
 
 
-def dead_letter_message(record: KinesisStreamRecord, reason: str, disposition: str, function: str) -> dict[str, Any]:
+def dead_letter_message(
+    record: KinesisStreamRecord, reason: str, disposition: str, function: str
+) -> dict[str, Any]:
     kinesis = record.kinesis
     return {
         "reason": reason,
@@ -99,4 +107,3 @@ def dead_letter_message(record: KinesisStreamRecord, reason: str, disposition: s
         "approximateArrivalTimestamp": kinesis.approximate_arrival_timestamp,
         "data": kinesis.data,
     }
-

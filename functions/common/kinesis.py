@@ -11,8 +11,14 @@ MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 MAX_BYTES_PER_RECORD = 1024 * 1024  # data + partition key
 RETRYABLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "InternalFailure", "ServiceUnavailable",
-     "KMSThrottlingException", "LimitExceededException"}
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "KMSThrottlingException",
+        "LimitExceededException",
+    }
 )
 
 Entry = dict[str, Any]  # {"Data": bytes, "PartitionKey": str}
@@ -84,12 +90,18 @@ def put_chunk(
             continue
         if not response.get("FailedRecordCount"):
             return stats
-        failed = [(e, r["ErrorCode"]) for e, r in zip(pending, response["Records"], strict=True) if r.get("ErrorCode")]
+        failed = [
+            (e, r["ErrorCode"])
+            for e, r in zip(pending, response["Records"], strict=True)
+            if r.get("ErrorCode")
+        ]
         pending = [e for e, _ in failed]
         if attempt < attempts - 1:
             stats.retried += len(pending)
     codes = sorted({code for _, code in failed})
-    raise PutRecordsError(f"{len(pending)} record(s) not written to {stream} after {attempts} attempts: {codes}")
+    raise PutRecordsError(
+        f"{len(pending)} record(s) not written to {stream} after {attempts} attempts: {codes}"
+    )
 
 
 def put_all(client: Any, stream: str, entries: Iterable[Entry], **retry: Any) -> PutStats:

@@ -39,16 +39,25 @@ def _number(value: float) -> str:
     return repr(value) if math.isfinite(value) else encode_json(value)
 
 
-def prediction_json(agg: AggregateRecord, features: str, probability: float, fraud: bool, threshold: str,
-                    caveats: Sequence[str], latency_ms: float) -> str:
+def prediction_json(
+    agg: AggregateRecord,
+    features: str,
+    probability: float,
+    fraud: bool,
+    threshold: str,
+    caveats: Sequence[str],
+    latency_ms: float,
+) -> str:
     """The prediction record, byte for byte what json.dumps writes for
     {tid, cc_num, amount, trans_ts, features, probability, fraud, threshold, caveats,
     event_to_prediction_ms}, from texts formatted once (`features`: format_row's JSON object,
     `threshold`: _number's). One per transaction: json.dumps of the dict cost twice as much."""
-    return (f'{{"tid": {_string(agg.tid)}, "cc_num": {agg.cc_num!r}, "amount": {_number(agg.amount)}, '
-            f'"trans_ts": {_string(agg.trans_ts)}, "features": {features}, "probability": {_number(probability)}, '
-            f'"fraud": {"true" if fraud else "false"}, "threshold": {threshold}, '
-            f'"caveats": {encode_json(caveats) if caveats else "[]"}, "event_to_prediction_ms": {_number(latency_ms)}}}')
+    return (
+        f'{{"tid": {_string(agg.tid)}, "cc_num": {agg.cc_num!r}, "amount": {_number(agg.amount)}, '
+        f'"trans_ts": {_string(agg.trans_ts)}, "features": {features}, "probability": {_number(probability)}, '
+        f'"fraud": {"true" if fraud else "false"}, "threshold": {threshold}, '
+        f'"caveats": {encode_json(caveats) if caveats else "[]"}, "event_to_prediction_ms": {_number(latency_ms)}}}'
+    )
 
 
 class FeatureStoreError(RuntimeError):
@@ -78,8 +87,11 @@ def read_snapshots(store: Any, group: str, cards: Sequence[int]) -> Lookup:
     for start in range(0, len(cards), per_call):
         ids = [str(c) for c in cards[start : start + per_call]]
         identifiers = [
-            {"FeatureGroupName": group, "RecordIdentifiersValueAsString": ids[i : i + IDS_PER_IDENTIFIER],
-             "FeatureNames": list(BATCH_FEATURE_NAMES)}
+            {
+                "FeatureGroupName": group,
+                "RecordIdentifiersValueAsString": ids[i : i + IDS_PER_IDENTIFIER],
+                "FeatureNames": list(BATCH_FEATURE_NAMES),
+            }
             for i in range(0, len(ids), IDS_PER_IDENTIFIER)
         ]
         for _ in range(LOOKUP_ATTEMPTS):
@@ -97,19 +109,28 @@ def read_snapshots(store: Any, group: str, cards: Sequence[int]) -> Lookup:
             if not identifiers:
                 break
         else:
-            raise FeatureStoreError(f"BatchGetRecord left identifiers unprocessed after {LOOKUP_ATTEMPTS} calls")
+            raise FeatureStoreError(
+                f"BatchGetRecord left identifiers unprocessed after {LOOKUP_ATTEMPTS} calls"
+            )
     return Lookup(found, round_trips)
 
 
-def first_by_tid(accepted: Sequence[tuple[Any, AggregateRecord]]) -> tuple[list[tuple[Any, AggregateRecord]], list[tuple[Any, str]]]:
+def first_by_tid(
+    accepted: Sequence[tuple[Any, AggregateRecord]],
+) -> tuple[list[tuple[Any, AggregateRecord]], list[tuple[Any, str]]]:
     """Keep the first record of each tid; later copies in the batch are duplicates (with a reason)."""
     seen: dict[str, Any] = {}  # tid -> its first record
     unique, duplicates = [], []
     for record, agg in accepted:
         first = seen.get(agg.tid)
         if first is not None:
-            duplicates.append((record, f"duplicate: tid {agg.tid} already in this batch "
-                                       f"(sequence number {first.kinesis.sequence_number})"))
+            duplicates.append(
+                (
+                    record,
+                    f"duplicate: tid {agg.tid} already in this batch "
+                    f"(sequence number {first.kinesis.sequence_number})",
+                )
+            )
         else:
             seen[agg.tid] = record
             unique.append((record, agg))
@@ -119,31 +140,50 @@ def first_by_tid(accepted: Sequence[tuple[Any, AggregateRecord]]) -> tuple[list[
 class Scorer:
     """Scores batches of aggregate records with the clients it is handed."""
 
-    def __init__(self, config: ScoreConfig, store: Any, endpoint: Any, sink: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: ScoreConfig,
+        store: Any,
+        endpoint: Any,
+        sink: Any,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config, self.store, self.endpoint, self.sink, self.clock = config, store, endpoint, sink, clock
 
     def invoke(self, lines: list[str]) -> list[float]:
         """One endpoint call for the rows (format_row's CSV lines): a probability per row."""
         response = self.endpoint.invoke_endpoint(
-            EndpointName=self.config.endpoint_name, ContentType="text/csv", Accept="text/csv", Body=csv_body(lines)
+            EndpointName=self.config.endpoint_name,
+            ContentType="text/csv",
+            Accept="text/csv",
+            Body=csv_body(lines),
         )
         return parse_probabilities(response["Body"].read(), len(lines))
 
-    def caveats(self, agg: AggregateRecord, snapshot: Sequence[dict[str, str]] | None,
-                served_at: float | None = None) -> list[tuple[str, str]]:
+    def caveats(
+        self, agg: AggregateRecord, snapshot: Sequence[dict[str, str]] | None, served_at: float | None = None
+    ) -> list[tuple[str, str]]:
         """Why a scored transaction deserves a look: (code, reason) pairs. `served_at`: the
         snapshot's event time when the caller has it already (read from `snapshot` otherwise)."""
         group = self.config.batch_feature_group
         if snapshot is None:
-            return [(UNKNOWN_CARD, f"unknown card: no {group} record for cc_num {agg.cc_num}; "
-                                   "scored with 1-week features 0")]
+            return [
+                (
+                    UNKNOWN_CARD,
+                    f"unknown card: no {group} record for cc_num {agg.cc_num}; scored with 1-week features 0",
+                )
+            ]
         if served_at is None:
             served_at = snapshot_time(snapshot)
         if served_at is not None and served_at > agg.trans_time:
-            return [(SNAPSHOT_AFTER_EVENT, f"late: event time {agg.trans_ts} is before the served {group} snapshot "
-                                           f"({format_ts(round(served_at * 1000))}); 1-week features are newer than "
-                                           "the transaction")]
+            return [
+                (
+                    SNAPSHOT_AFTER_EVENT,
+                    f"late: event time {agg.trans_ts} is before the served {group} snapshot "
+                    f"({format_ts(round(served_at * 1000))}); 1-week features are newer than "
+                    "the transaction",
+                )
+            ]
         return []
 
     def score(self, accepted: Sequence[tuple[Any, AggregateRecord]]) -> Outcome:
@@ -155,7 +195,9 @@ class Scorer:
         lookup = read_snapshots(self.store, self.config.batch_feature_group, cards)
         outcome.round_trips = lookup.round_trips
         # a card's snapshot, its 1-week values and its event time, read once per card, not per transaction
-        served = {card: (rec, snapshot_values(rec), snapshot_time(rec)) for card, rec in lookup.records.items()}
+        served = {
+            card: (rec, snapshot_values(rec), snapshot_time(rec)) for card, rec in lookup.records.items()
+        }
         unknown = (None, snapshot_values(None), None)
         amount = SOURCE.amount_column
         lines, features, caveats = [], [], []
@@ -174,11 +216,14 @@ class Scorer:
         now_ms = self.clock() * 1000
         threshold, threshold_text = self.config.threshold, _number(self.config.threshold)
         entries = []
-        for (_, agg), feature_json, probability, codes in zip(unique, features, probabilities, caveats, strict=True):
+        for (_, agg), feature_json, probability, codes in zip(
+            unique, features, probabilities, caveats, strict=True
+        ):
             fraud = probability >= threshold
             outcome.frauds += fraud
-            data = prediction_json(agg, feature_json, probability, fraud, threshold_text, codes,
-                                   round(now_ms - agg.event_ms, 3))
+            data = prediction_json(
+                agg, feature_json, probability, fraud, threshold_text, codes, round(now_ms - agg.event_ms, 3)
+            )
             entries.append({"Data": data.encode(), "PartitionKey": str(agg.cc_num)})
         outcome.scored = len(entries)
         put_all(self.sink, self.config.predictions_stream, entries)

@@ -22,7 +22,9 @@ SNAPSHOT_AGGREGATES = aggregates_of_kind("daily_snapshot")
 BATCH_FEATURE_NAMES: tuple[str, ...] = tuple(
     f.name for f in record_features(group_for("daily_snapshot")) if f.name != SOURCE.entity
 )
-EMPTY_SNAPSHOT: dict[str, float] = {a.name: (0 if a.feature_type == "Integral" else 0.0) for a in SNAPSHOT_AGGREGATES}
+EMPTY_SNAPSHOT: dict[str, float] = {
+    a.name: (0 if a.feature_type == "Integral" else 0.0) for a in SNAPSHOT_AGGREGATES
+}
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float:

@@ -41,17 +41,24 @@ class Ingest:
     dead_letters: DeadLetters
 
     def put(self, agg: AggregateRecord) -> None:
-        self.store.put_record(FeatureGroupName=self.config.streaming_feature_group, Record=feature_store_record(agg))
+        self.store.put_record(
+            FeatureGroupName=self.config.streaming_feature_group, Record=feature_store_record(agg)
+        )
 
-    def put_newest(self, accepted: list[tuple[KinesisStreamRecord, AggregateRecord]]) -> list[KinesisStreamRecord]:
+    def put_newest(
+        self, accepted: list[tuple[KinesisStreamRecord, AggregateRecord]]
+    ) -> list[KinesisStreamRecord]:
         """One PutRecord per card, its newest record; returns the records of the cards whose write failed."""
         failed: list[KinesisStreamRecord] = []
         for agg, records in newest_by_card(accepted).values():
             try:
                 self.put(agg)
             except Exception:  # transient (throttling, the store unreachable): the mapping retries them
-                logger.warning("PutRecord failed; the card's records are reported for retry", exc_info=True,
-                               extra={"records": len(records), "sequence_number": records[0].kinesis.sequence_number})
+                logger.warning(
+                    "PutRecord failed; the card's records are reported for retry",
+                    exc_info=True,
+                    extra={"records": len(records), "sequence_number": records[0].kinesis.sequence_number},
+                )
                 failed += records
         return failed
 
@@ -62,8 +69,11 @@ def service() -> Ingest:
     config = IngestConfig.from_env()
     client = client_factory()
     sqs = client("sqs") if config.dead_letter_queue_url else None
-    return Ingest(config, client("sagemaker-featurestore-runtime"),
-                  DeadLetters(sqs, config.dead_letter_queue_url, logger.service, logger))
+    return Ingest(
+        config,
+        client("sagemaker-featurestore-runtime"),
+        DeadLetters(sqs, config.dead_letter_queue_url, logger.service, logger),
+    )
 
 
 def record_handler(record: KinesisStreamRecord) -> AggregateRecord:
@@ -77,7 +87,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         service().dead_letters.send(record, reason)
     failed = service().put_newest(processor.accepted)
     # records in = ingested + dead-lettered + reported for retry (those come back in a later batch)
-    metrics.add_metric(name="RecordsIngested", unit=MetricUnit.Count, value=len(processor.accepted) - len(failed))
+    metrics.add_metric(
+        name="RecordsIngested", unit=MetricUnit.Count, value=len(processor.accepted) - len(failed)
+    )
     metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=len(processor.rejected))
-    return {"batchItemFailures": [*response["batchItemFailures"],
-                                  *({"itemIdentifier": r.kinesis.sequence_number} for r in failed)]}
+    return {
+        "batchItemFailures": [
+            *response["batchItemFailures"],
+            *({"itemIdentifier": r.kinesis.sequence_number} for r in failed),
+        ]
+    }

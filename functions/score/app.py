@@ -50,7 +50,9 @@ class Service:
         count = MetricUnit.Count
         metrics.add_metric(name="TransactionsScored", unit=count, value=outcome.scored)
         metrics.add_metric(name="FraudsFlagged", unit=count, value=outcome.frauds)
-        metrics.add_metric(name="RecordsDeadLettered", unit=count, value=len(rejected) + len(outcome.duplicates))
+        metrics.add_metric(
+            name="RecordsDeadLettered", unit=count, value=len(rejected) + len(outcome.duplicates)
+        )
         metrics.add_metric(name="TransactionsWithCaveats", unit=count, value=len(outcome.caveats))
         metrics.add_metric(name="FeatureStoreRoundTrips", unit=count, value=outcome.round_trips)
 
@@ -61,7 +63,9 @@ def service() -> Service:
     config = ScoreConfig.from_env()
     client = client_factory()
     sqs = client("sqs") if config.dead_letter_queue_url else None
-    scorer = Scorer(config, client("sagemaker-featurestore-runtime"), client("sagemaker-runtime"), client("kinesis"))
+    scorer = Scorer(
+        config, client("sagemaker-featurestore-runtime"), client("sagemaker-runtime"), client("kinesis")
+    )
     return Service(scorer, DeadLetters(sqs, config.dead_letter_queue_url, logger.service, logger))
 
 

@@ -98,7 +98,9 @@ class SparkEngine:
 
     def __init__(self, master: str | None = None, shuffle_partitions: int | None = None) -> None:
         if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
-            raise EngineError("--engine spark needs Java 17 (install openjdk-17-jre-headless or set JAVA_HOME)")
+            raise EngineError(
+                "--engine spark needs Java 17 (install openjdk-17-jre-headless or set JAVA_HOME)"
+            )
         from pyspark.sql import SparkSession
 
         builder = (

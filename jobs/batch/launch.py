@@ -52,7 +52,11 @@ def build_bundle(out: Path) -> Path:
     entries = {}
     for package in BUNDLE_PACKAGES:
         entries.update(
-            {name: path for name, path in tree_entries(ROOT / package, prefix=f"{package}/").items() if name.endswith(".py")}
+            {
+                name: path
+                for name, path in tree_entries(ROOT / package, prefix=f"{package}/").items()
+                if name.endswith(".py")
+            }
         )
     return write_zip(entries, out)
 
@@ -73,7 +77,14 @@ def start_job_run_request(job: SparkJob, client_token: str | None = None) -> dic
         "jobDriver": {
             "sparkSubmit": {
                 "entryPoint": job.entry_point,
-                "entryPointArguments": ["--engine", "spark", "--input", job.input_uri, "--output", job.output_uri],
+                "entryPointArguments": [
+                    "--engine",
+                    "spark",
+                    "--input",
+                    job.input_uri,
+                    "--output",
+                    job.output_uri,
+                ],
                 "sparkSubmitParameters": " ".join(f"--conf {k}={v}" for k, v in spark_conf.items()),
             }
         },
@@ -83,7 +94,9 @@ def start_job_run_request(job: SparkJob, client_token: str | None = None) -> dic
         monitoring = {"logUri": job.log_uri}
         if job.kms_key_arn:
             monitoring["encryptionKeyArn"] = job.kms_key_arn
-        request["configurationOverrides"] = {"monitoringConfiguration": {"s3MonitoringConfiguration": monitoring}}
+        request["configurationOverrides"] = {
+            "monitoringConfiguration": {"s3MonitoringConfiguration": monitoring}
+        }
     return request
 
 
@@ -105,8 +118,11 @@ def submit(job: SparkJob, session=None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.batch.launch", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.batch.launch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--application-id", required=True, help="EMR Serverless application id (Spark)")
     parser.add_argument("--role-arn", required=True, help="job execution role ARN")
     parser.add_argument("--code-prefix", required=True, help="s3:// prefix to upload the job code to")
@@ -116,11 +132,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kms-key-arn", help="KMS key for the logs")
     parser.add_argument("--dry-run", action="store_true", help="print the StartJobRun request and exit")
     args = parser.parse_args(argv)
-    for flag, value in (("--code-prefix", args.code_prefix), ("--input", args.input), ("--output", args.output)):
+    for flag, value in (
+        ("--code-prefix", args.code_prefix),
+        ("--input", args.input),
+        ("--output", args.output),
+    ):
         if not value.startswith("s3://"):
             parser.error(f"{flag} must be an s3:// URI, got {value!r}")
-    job = SparkJob(args.application_id, args.role_arn, args.code_prefix, args.input, args.output,
-                   args.log_uri, args.kms_key_arn)
+    job = SparkJob(
+        args.application_id,
+        args.role_arn,
+        args.code_prefix,
+        args.input,
+        args.output,
+        args.log_uri,
+        args.kms_key_arn,
+    )
     if args.dry_run:
         print(json.dumps(start_job_run_request(job, client_token="dry-run"), indent=2))
         return 0

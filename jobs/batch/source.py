@@ -31,7 +31,9 @@ def resolve_columns(raw_columns: list[str], path: str) -> dict[str, str]:
         else:
             mapping[column.name] = raw
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw_columns) or 'none'})")
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw_columns) or 'none'})"
+        )
     return mapping
 
 
@@ -59,7 +61,9 @@ def problems_query(relation: str) -> str:
     string buffers); the rare bad column's example is fetched from the raw rows by a second query.
     """
     parts = ["COUNT(*) AS total"]
-    parts += [f"SUM(CASE WHEN {_invalid(c.name, c)} THEN 1 ELSE 0 END) AS bad_{c.name}" for c in SOURCE.columns]
+    parts += [
+        f"SUM(CASE WHEN {_invalid(c.name, c)} THEN 1 ELSE 0 END) AS bad_{c.name}" for c in SOURCE.columns
+    ]
     return f"SELECT {', '.join(parts)} FROM {relation}"
 
 
@@ -76,8 +80,9 @@ class Summary:
     unique_ids: bool  # proven: no transaction id repeats, so the job needs no dedup
 
 
-def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str,
-          relation: str) -> Summary:
+def check(
+    fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str, relation: str
+) -> Summary:
     """Raise InputError for an empty input or unconvertible values; return what the job needs to know.
 
     `relation` holds the typed rows (`typed_select`'s columns; others are ignored): the job passes
@@ -90,6 +95,8 @@ def check(fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str
         if bad:
             (example,) = fetch_one(example_query(dialect, mapping, column))
             shown = "null" if example is None else repr(example)
-            raise InputError(f"{path}: {bad} row(s) with a missing or invalid {column.name} ({column.dtype}), e.g. {shown}")
+            raise InputError(
+                f"{path}: {bad} row(s) with a missing or invalid {column.name} ({column.dtype}), e.g. {shown}"
+            )
     (id_hashes,) = fetch_one(distinct_id_hashes(dialect, SOURCE.id_column, relation))
     return Summary(int(total), id_hashes == total)

@@ -63,11 +63,17 @@ def connectors_from(props: dict[str, str]) -> flink_sql.Connectors:
     if kind == "filesystem":
         return flink_sql.filesystem(*_require(props, "input.path", "output.path", "late.path"))
     if kind == "kinesis":
-        source, output, late, region = _require(props, "input.stream.arn", "output.stream.arn",
-                                                "late.stream.arn", "aws.region")
-        return flink_sql.kinesis(source, output, late, region,
-                                 init_position=props.get("source.init.position", "LATEST"),
-                                 init_timestamp=props.get("source.init.timestamp"))
+        source, output, late, region = _require(
+            props, "input.stream.arn", "output.stream.arn", "late.stream.arn", "aws.region"
+        )
+        return flink_sql.kinesis(
+            source,
+            output,
+            late,
+            region,
+            init_position=props.get("source.init.position", "LATEST"),
+            init_timestamp=props.get("source.init.timestamp"),
+        )
     raise ConfigError(f"property connector must be kinesis or filesystem, got {kind!r}")
 
 

@@ -43,7 +43,11 @@ from simulator.generate import CHAIN_GAP_SECONDS
 
 
 def _window(minutes: float) -> Window:
-    suffix = f"{int(minutes * 60)}s" if minutes < 1 else (f"{int(minutes)}m" if minutes < 60 else f"{int(minutes // 60)}h")
+    suffix = (
+        f"{int(minutes * 60)}s"
+        if minutes < 1
+        else (f"{int(minutes)}m" if minutes < 60 else f"{int(minutes // 60)}h")
+    )
     return Window(suffix=suffix, kind="sliding", length=timedelta(minutes=minutes))
 
 
@@ -73,15 +77,26 @@ LAG_FEATURE = "secs_since_prev_trans"
 # previous two amounts. One query computes them all (`oracle_sql`); candidates are a subset.
 _ORACLE_MORE = (
     *(_agg("num_trans", "count", None, m) for m in (0.5, 1, 2, 3, 5, 10, 60, 24 * 60)),
-    *(_agg(prefix, function, "amount", m) for m in (10, 24 * 60)
-      for prefix, function in (("avg_amt", "avg"), ("max_amt", "max"), ("min_amt", "min"), ("sum_amt", "sum"))),
+    *(
+        _agg(prefix, function, "amount", m)
+        for m in (10, 24 * 60)
+        for prefix, function in (
+            ("avg_amt", "avg"),
+            ("max_amt", "max"),
+            ("min_amt", "min"),
+            ("sum_amt", "sum"),
+        )
+    ),
 )
 ORACLE_AGGREGATES: tuple[Aggregate, ...] = tuple(
     {a.name: a for a in (*CANDIDATES, *_ORACLE_MORE) if a.name not in MODEL_INPUT}.values()
 )
 ORACLE_GAPS = 5
 ORACLE_EXTRA: tuple[str, ...] = (
-    LAG_FEATURE, *(f"secs_since_prev_trans_{k}" for k in range(2, ORACLE_GAPS + 1)), "prev_amount_1", "prev_amount_2",
+    LAG_FEATURE,
+    *(f"secs_since_prev_trans_{k}" for k in range(2, ORACLE_GAPS + 1)),
+    "prev_amount_1",
+    "prev_amount_2",
 )
 PREV_LABEL = "prev_fraud_label"  # not servable: a transaction's label is known days later
 CHAIN_POSITION = "chain_position"  # 1-based position in its fraud chain; 0 for ordinary rows
@@ -151,8 +166,9 @@ def with_oracle(features_dir: Path, history: Path) -> pa.Table:
     ).to_arrow_table()
 
 
-def by_chain_position(y: np.ndarray, scores: np.ndarray, positions: np.ndarray,
-                      threshold: float = SERVING_THRESHOLD) -> dict[str, dict]:
+def by_chain_position(
+    y: np.ndarray, scores: np.ndarray, positions: np.ndarray, threshold: float = SERVING_THRESHOLD
+) -> dict[str, dict]:
     """Frauds, caught and recall at `threshold` per position within the fraud chain (1 = first)."""
     flagged = scores >= threshold
     out: dict[str, dict] = {}
@@ -163,7 +179,11 @@ def by_chain_position(y: np.ndarray, scores: np.ndarray, positions: np.ndarray,
     return out
 
 
-TIMING_PATTERNS = ("no chain-like gap before", "one chain-like gap before", "two or more chain-like gaps before")
+TIMING_PATTERNS = (
+    "no chain-like gap before",
+    "one chain-like gap before",
+    "two or more chain-like gaps before",
+)
 
 
 def chain_like_gaps(gap_1: np.ndarray, gap_2: np.ndarray) -> np.ndarray:
@@ -180,15 +200,30 @@ def timing_patterns(part: splits.Part, columns: Sequence[str]) -> dict:
     col = list(columns).index
     steps = chain_like_gaps(part.x[:, col(LAG_FEATURE)], part.x[:, col(ORACLE_EXTRA[1])])
     fraud = part.y == 1
-    rows = [{"pattern": name, "frauds": int((fraud & (steps == k)).sum()), "ordinary": int((~fraud & (steps == k)).sum())}
-            for k, name in enumerate(TIMING_PATTERNS)]
+    rows = [
+        {
+            "pattern": name,
+            "frauds": int((fraud & (steps == k)).sum()),
+            "ordinary": int((~fraud & (steps == k)).sum()),
+        }
+        for k, name in enumerate(TIMING_PATTERNS)
+    ]
     for r in rows:
         r["fraud_share"] = r["frauds"] / max(r["frauds"] + r["ordinary"], 1)
-    return {"patterns": rows, "pr_auc_scoring_by_pattern": evaluate.average_precision(evaluate.curve(part.y, steps))}
+    return {
+        "patterns": rows,
+        "pr_auc_scoring_by_pattern": evaluate.average_precision(evaluate.curve(part.y, steps)),
+    }
 
 
-def score(parts: splits.Splits, columns: Sequence[str], features: Sequence[str], hp: trainer.Hyperparameters,
-          train_rows: int | None, nthread: int | None) -> Outcome:
+def score(
+    parts: splits.Splits,
+    columns: Sequence[str],
+    features: Sequence[str],
+    hp: trainer.Hyperparameters,
+    train_rows: int | None,
+    nthread: int | None,
+) -> Outcome:
     """Train on `features` (a subset of `columns`, the matrix's column order) and score the test set."""
     idx = [list(columns).index(f) for f in features]
     x_train, y_train = parts.train.x, parts.train.y
@@ -201,16 +236,30 @@ def score(parts: splits.Splits, columns: Sequence[str], features: Sequence[str],
     y = parts.test.y
     c = evaluate.curve(y, scores)
     at = evaluate.at_threshold(y, scores, SERVING_THRESHOLD)
-    positions = parts.test.x[:, list(columns).index(CHAIN_POSITION)] if CHAIN_POSITION in columns else np.zeros_like(y)
-    return Outcome(tuple(features), evaluate.average_precision(c), evaluate.roc_auc(c), at,
-                   by_chain_position(y, scores, positions), time.perf_counter() - started)
+    positions = (
+        parts.test.x[:, list(columns).index(CHAIN_POSITION)]
+        if CHAIN_POSITION in columns
+        else np.zeros_like(y)
+    )
+    return Outcome(
+        tuple(features),
+        evaluate.average_precision(c),
+        evaluate.roc_auc(c),
+        at,
+        by_chain_position(y, scores, positions),
+        time.perf_counter() - started,
+    )
 
 
 PLANS = ("leave-one-out", "add-one", "oracle")
 
 
-def experiments(base: Sequence[str], candidates: Sequence[str], plans: Sequence[str] = PLANS,
-                oracle: Sequence[str] = ORACLE_FEATURES) -> list[tuple[str, list[str]]]:
+def experiments(
+    base: Sequence[str],
+    candidates: Sequence[str],
+    plans: Sequence[str] = PLANS,
+    oracle: Sequence[str] = ORACLE_FEATURES,
+) -> list[tuple[str, list[str]]]:
     """(label, features): the base, then per plan: base minus each feature; base plus each
     candidate and plus all; base plus the oracle's features, and plus the previous label."""
     runs = [("base", list(base))]
@@ -225,9 +274,15 @@ def experiments(base: Sequence[str], candidates: Sequence[str], plans: Sequence[
     return runs
 
 
-def run(parts: splits.Splits, columns: Sequence[str], runs: list[tuple[str, list[str]]], hp: trainer.Hyperparameters,
-        train_rows: int | None = None, nthread: int | None = None,
-        log: Callable[[str], None] = print) -> list[dict]:
+def run(
+    parts: splits.Splits,
+    columns: Sequence[str],
+    runs: list[tuple[str, list[str]]],
+    hp: trainer.Hyperparameters,
+    train_rows: int | None = None,
+    nthread: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
     results: list[dict] = []
     base_ap: float | None = None
     for label, features in runs:
@@ -235,9 +290,16 @@ def run(parts: splits.Splits, columns: Sequence[str], runs: list[tuple[str, list
         if base_ap is None:
             base_ap = o.pr_auc
         delta = None if o.pr_auc is None or base_ap is None else o.pr_auc - base_ap
-        row = {"run": label, "features": list(features), "pr_auc": o.pr_auc, "roc_auc": o.roc_auc,
-               "delta_pr_auc_vs_base": delta, "at_serving_threshold": o.at_threshold,
-               "recall_by_chain_position": o.by_position, "seconds": round(o.seconds, 1)}
+        row = {
+            "run": label,
+            "features": list(features),
+            "pr_auc": o.pr_auc,
+            "roc_auc": o.roc_auc,
+            "delta_pr_auc_vs_base": delta,
+            "at_serving_threshold": o.at_threshold,
+            "recall_by_chain_position": o.by_position,
+            "seconds": round(o.seconds, 1),
+        }
         results.append(row)
         log(f"{label:40s} PR AUC {o.pr_auc or 0:.4f}  delta {delta or 0:+.4f}  ({o.seconds:.0f} s)")
     return results
@@ -245,29 +307,48 @@ def run(parts: splits.Splits, columns: Sequence[str], runs: list[tuple[str, list
 
 def markdown(results: list[dict], meta: dict) -> str:
     """The tables a person reads: PR AUC per run, recall by chain position per run, timing patterns."""
-    lines = [f"# Feature ablation and the oracle of the past\n\n{meta['note']}\n",
-             "| run | test PR AUC | delta vs base | ROC AUC | precision @ thr | recall @ thr |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Feature ablation and the oracle of the past\n\n{meta['note']}\n",
+        "| run | test PR AUC | delta vs base | ROC AUC | precision @ thr | recall @ thr |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         at = r["at_serving_threshold"]
-        lines.append(f"| {r['run']} | {r['pr_auc']:.4f} | {r['delta_pr_auc_vs_base']:+.4f} | {r['roc_auc']:.4f} | "
-                     f"{at['precision']:.3f} | {at['recall']:.3f} |")
+        lines.append(
+            f"| {r['run']} | {r['pr_auc']:.4f} | {r['delta_pr_auc_vs_base']:+.4f} | {r['roc_auc']:.4f} | "
+            f"{at['precision']:.3f} | {at['recall']:.3f} |"
+        )
     positions = sorted({int(k) for r in results for k in r["recall_by_chain_position"]})
     if positions:
         shown = [r for r in results if not r["run"].startswith(("-", "+"))]
-        lines += ["", f"Recall at the serving threshold {SERVING_THRESHOLD} by position within the fraud chain "
-                  "(test frauds at that position):", "",
-                  "| position | frauds | " + " | ".join(r["run"] for r in shown) + " |",
-                  "|---|---|" + "---|" * len(shown)]
+        lines += [
+            "",
+            f"Recall at the serving threshold {SERVING_THRESHOLD} by position within the fraud chain "
+            "(test frauds at that position):",
+            "",
+            "| position | frauds | " + " | ".join(r["run"] for r in shown) + " |",
+            "|---|---|" + "---|" * len(shown),
+        ]
         for pos in positions:
             cells = [r["recall_by_chain_position"].get(str(pos), {}) for r in shown]
             frauds = next((c["frauds"] for c in cells if c), 0)
-            lines.append(f"| {pos} | {frauds} | " + " | ".join(f"{c.get('recall', 0):.3f}" for c in cells) + " |")
+            lines.append(
+                f"| {pos} | {frauds} | " + " | ".join(f"{c.get('recall', 0):.3f}" for c in cells) + " |"
+            )
     timing = meta.get("timing_patterns")
     if timing:
-        lines += ["", f"Test rows by the gaps before them (chain-like: {CHAIN_GAP_SECONDS[0]}..{CHAIN_GAP_SECONDS[1]} s); "
-                  f"scoring by this count alone gives PR AUC {timing['pr_auc_scoring_by_pattern']:.4f}:", "",
-                  "| timing pattern | frauds | ordinary | fraud share |", "|---|---|---|---|"]
-        lines += [f"| {r['pattern']} | {r['frauds']} | {r['ordinary']} | {r['fraud_share']:.4f} |" for r in timing["patterns"]]
+        lines += [
+            "",
+            f"Test rows by the gaps before them (chain-like: {CHAIN_GAP_SECONDS[0]}..{CHAIN_GAP_SECONDS[1]} s); "
+            f"scoring by this count alone gives PR AUC {timing['pr_auc_scoring_by_pattern']:.4f}:",
+            "",
+            "| timing pattern | frauds | ordinary | fraud share |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['pattern']} | {r['frauds']} | {r['ordinary']} | {r['fraud_share']:.4f} |"
+            for r in timing["patterns"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -276,11 +357,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--features", type=Path, required=True, help="the batch job's output folder")
     p.add_argument("--history", type=Path, required=True, help="the history Parquet the batch job read")
     p.add_argument("--train-rows", type=int, default=None, help="train on a seeded sample of this many rows")
-    p.add_argument("--plan", nargs="+", choices=PLANS, default=list(PLANS),
-                   help="runs besides the base: leave-one-out, add-one candidate, oracle (default: all)")
+    p.add_argument(
+        "--plan",
+        nargs="+",
+        choices=PLANS,
+        default=list(PLANS),
+        help="runs besides the base: leave-one-out, add-one candidate, oracle (default: all)",
+    )
     p.add_argument("--only", nargs="*", default=None, help="run labels to run (default: the plan's)")
-    p.add_argument("--combo", action="append", default=[], help="extra run: comma-separated candidates added together")
-    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here, and as Markdown beside it")
+    p.add_argument(
+        "--combo", action="append", default=[], help="extra run: comma-separated candidates added together"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="write the results as JSON here, and as Markdown beside it"
+    )
     args = p.parse_args(argv)
     try:
         started = time.perf_counter()
@@ -298,11 +388,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs += [("+" + "+".join(c.split(",")), [*MODEL_INPUT, *c.split(",")]) for c in args.combo]
     results = run(parts, columns, runs, trainer.Hyperparameters(), args.train_rows)
     if args.out:
-        sampled = f"a seeded sample of {args.train_rows} training rows" if args.train_rows else "every training row"
-        meta = {"train_rows": args.train_rows or parts.train.rows, "test_rows": parts.test.rows,
-                "timing_patterns": timing_patterns(parts.test, columns),
-                "note": f"Trained on {sampled} (of {parts.train.rows}), seed hyperparameters; "
-                        f"scored on the whole test period ({parts.test.rows} rows, {int(parts.test.y.sum())} frauds)."}
+        sampled = (
+            f"a seeded sample of {args.train_rows} training rows" if args.train_rows else "every training row"
+        )
+        meta = {
+            "train_rows": args.train_rows or parts.train.rows,
+            "test_rows": parts.test.rows,
+            "timing_patterns": timing_patterns(parts.test, columns),
+            "note": f"Trained on {sampled} (of {parts.train.rows}), seed hyperparameters; "
+            f"scored on the whole test period ({parts.test.rows} rows, {int(parts.test.y.sum())} frauds).",
+        }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({**meta, "runs": results}, indent=2) + "\n")
         args.out.with_suffix(".md").write_text(markdown(results, meta))

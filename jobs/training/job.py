@@ -56,8 +56,16 @@ def run(
             )
     on_step(f"training on {parts.train.rows:,} rows ({hp.num_round} rounds, {nthread} threads)")
     started, cpu_started = time.perf_counter(), time.process_time()
-    trained = trainer.train(parts.train.x, parts.train.y, parts.validation.x, parts.validation.y,
-                            MODEL_INPUT, hp, nthread, on_round)
+    trained = trainer.train(
+        parts.train.x,
+        parts.train.y,
+        parts.validation.x,
+        parts.validation.y,
+        MODEL_INPUT,
+        hp,
+        nthread,
+        on_round,
+    )
     training_seconds = time.perf_counter() - started
     # CPU seconds of all threads: wall time on an idle machine is about this / cores.
     training_cpu_seconds = time.process_time() - cpu_started
@@ -65,7 +73,10 @@ def run(
     scores = trainer.predict(trained.booster, parts.test.x)
     test_metrics = evaluate.metrics(parts.test.y, scores, SERVING_THRESHOLD, target_precision)
     validation_metrics = evaluate.metrics(
-        parts.validation.y, trainer.predict(trained.booster, parts.validation.x), SERVING_THRESHOLD, target_precision
+        parts.validation.y,
+        trainer.predict(trained.booster, parts.validation.x),
+        SERVING_THRESHOLD,
+        target_precision,
     )
     content = {"split": "test", **test_metrics, "validation": validation_metrics}
     on_step("writing model.tar.gz, model card, metrics and report")

@@ -34,12 +34,24 @@ def plot_roc(c: Curve, auc: float | None, path: Path) -> Path:
 
 def plot_pr(c: Curve, ap: float | None, serving: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.step(np.r_[0.0, c.recall], np.r_[1.0, c.precision], where="post", label=f"model (PR AUC {ap:.3f})" if ap else "model")
+    ax.step(
+        np.r_[0.0, c.recall],
+        np.r_[1.0, c.precision],
+        where="post",
+        label=f"model (PR AUC {ap:.3f})" if ap else "model",
+    )
     base = c.positives / max(c.positives + c.negatives, 1)
     ax.axhline(base, linestyle="--", color="grey", label=f"fraud rate {base:.4f}")
-    ax.plot([serving["recall"]], [serving["precision"]], "o", color="red",
-            label=f"serving threshold {serving['threshold']}")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, test set", xlim=(0, 1), ylim=(0, 1.02))
+    ax.plot(
+        [serving["recall"]],
+        [serving["precision"]],
+        "o",
+        color="red",
+        label=f"serving threshold {serving['threshold']}",
+    )
+    ax.set(
+        xlabel="recall", ylabel="precision", title="Precision-recall, test set", xlim=(0, 1), ylim=(0, 1.02)
+    )
     ax.legend(loc="lower left")
     return _save(fig, path)
 
@@ -51,7 +63,9 @@ def plot_scores(y: np.ndarray, scores: np.ndarray, threshold: float, path: Path)
     ax.hist(scores[~labels], bins=bins, alpha=0.6, label=f"legitimate ({(~labels).sum():,})", log=True)
     ax.hist(scores[labels], bins=bins, alpha=0.6, label=f"fraud ({labels.sum():,})", log=True)
     ax.axvline(threshold, color="red", linestyle="--", label=f"serving threshold {threshold}")
-    ax.set(xlabel="predicted probability", ylabel="transactions (log scale)", title="Scores by label, test set")
+    ax.set(
+        xlabel="predicted probability", ylabel="transactions (log scale)", title="Scores by label, test set"
+    )
     ax.legend()
     return _save(fig, path)
 
@@ -94,18 +108,18 @@ img{{max-width:32%;border:1px solid #ddd}}</style></head><body>
 <h1>Fraud model: test-period evaluation</h1>
 <p>Features, in model order: <code>{html.escape(", ".join(card["features"]))}</code></p>
 <h2>Metrics (test set)</h2><table>{table}</table>
-<h2>Confusion matrix at the serving threshold {serving['threshold']}</h2>
+<h2>Confusion matrix at the serving threshold {serving["threshold"]}</h2>
 <table><tr><th></th><th>flagged</th><th>passed</th></tr>
-<tr><th>fraud</th><td>{cm['tp']:,}</td><td>{cm['fn']:,}</td></tr>
-<tr><th>legitimate</th><td>{cm['fp']:,}</td><td>{cm['tn']:,}</td></tr></table>
+<tr><th>fraud</th><td>{cm["tp"]:,}</td><td>{cm["fn"]:,}</td></tr>
+<tr><th>legitimate</th><td>{cm["fp"]:,}</td><td>{cm["tn"]:,}</td></tr></table>
 <h2>Plots</h2>
 <a href="roc.png"><img src="roc.png" alt="ROC curve"></a>
 <a href="pr.png"><img src="pr.png" alt="precision-recall curve"></a>
 <a href="scores.png"><img src="scores.png" alt="score distribution by label"></a>
-<h2>Data</h2><p>sha256 {data['sha256']}</p>
+<h2>Data</h2><p>sha256 {data["sha256"]}</p>
 <table><tr><th>split</th><th>rows</th><th>frauds</th><th>first</th><th>last</th></tr>{splits}</table>
 <h2>Hyperparameters</h2><p><code>{html.escape(hp)}</code></p>
-<p>Trained in {card['training_seconds']} s with {html.escape(str(card['packages']))}.</p>
+<p>Trained in {card["training_seconds"]} s with {html.escape(str(card["packages"]))}.</p>
 </body></html>
 """
     path = out_dir / "index.html"

@@ -62,7 +62,9 @@ def image_uri(region: str) -> str:
     try:
         return image_uris.retrieve("xgboost", region, SAGEMAKER_XGBOOST_VERSION)
     except ValueError as err:
-        raise ValueError(f"no built-in XGBoost {SAGEMAKER_XGBOOST_VERSION} image for region {region!r}") from err
+        raise ValueError(
+            f"no built-in XGBoost {SAGEMAKER_XGBOOST_VERSION} image for region {region!r}"
+        ) from err
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ class LaunchConfig:
 
 def sagemaker_session(region: str, boto_session: boto3.Session | None = None) -> Session:
     """A SageMaker session on `boto_session` (default: the credential chain's), telemetry off."""
-    return Session(boto_session=boto_session or boto3.Session(region_name=region), sagemaker_config=SDK_CONFIG)
+    return Session(
+        boto_session=boto_session or boto3.Session(region_name=region), sagemaker_config=SDK_CONFIG
+    )
 
 
 @contextmanager
@@ -126,11 +130,16 @@ def model_trainer(cfg: LaunchConfig, session: Session, validate_role: bool = Tru
             training_input_mode="File",
             hyperparameters={**cfg.hyperparameters.as_strings(), "eval_metric": EVAL_METRIC},
             input_data_config=[
-                InputData(channel_name=c, data_source=cfg.channel_uri(c), content_type=CONTENT_TYPE) for c in CHANNELS
+                InputData(channel_name=c, data_source=cfg.channel_uri(c), content_type=CONTENT_TYPE)
+                for c in CHANNELS
             ],
             output_data_config=OutputDataConfig(s3_output_path=cfg.output_uri, kms_key_id=cfg.output_kms_key),
-            compute=Compute(instance_type=cfg.instance_type, instance_count=cfg.instance_count,
-                            volume_size_in_gb=cfg.volume_gb, volume_kms_key_id=cfg.volume_kms_key),
+            compute=Compute(
+                instance_type=cfg.instance_type,
+                instance_count=cfg.instance_count,
+                volume_size_in_gb=cfg.volume_gb,
+                volume_kms_key_id=cfg.volume_kms_key,
+            ),
             stopping_condition=StoppingCondition(max_runtime_in_seconds=cfg.max_runtime_s),
             tags=[{"key": k, "value": v} for k, v in cfg.tags.items()],
         )
@@ -162,7 +171,9 @@ def submit(cfg: LaunchConfig, session: Session, channel_files: dict[str, Path]) 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m jobs.training.sagemaker_launch", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m jobs.training.sagemaker_launch", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--features", type=Path, required=True, help="the batch job's output folder")
     p.add_argument("--out", type=Path, required=True, help="folder for the channel CSVs and the request JSON")
     p.add_argument("--region", required=True, help="AWS region of the training job")
@@ -180,9 +191,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, boto_session: boto3.Session | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        cfg = LaunchConfig(args.region, args.role, args.s3, instance_type=args.instance_type,
-                           instance_count=args.instance_count, max_runtime_s=args.max_runtime,
-                           volume_kms_key=args.volume_kms_key, output_kms_key=args.output_kms_key)
+        cfg = LaunchConfig(
+            args.region,
+            args.role,
+            args.s3,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            max_runtime_s=args.max_runtime,
+            volume_kms_key=args.volume_kms_key,
+            output_kms_key=args.output_kms_key,
+        )
         session = sagemaker_session(cfg.region, boto_session)
         request = training_job_request(model_trainer(cfg, session, validate_role=False))
         parts = splits.split(splits.read_table(splits.training_files(args.features)))

@@ -131,7 +131,9 @@ def _midnight(d: date) -> pa.Scalar:
     return pa.scalar(datetime(d.year, d.month, d.day, tzinfo=UTC), type=pa.timestamp("us", tz="UTC"))
 
 
-def split(table: pa.Table, dates: SplitDates | None = None, features: tuple[str, ...] = MODEL_INPUT) -> Splits:
+def split(
+    table: pa.Table, dates: SplitDates | None = None, features: tuple[str, ...] = MODEL_INPUT
+) -> Splits:
     """Split the training table by the dates; the random split does not depend on file order."""
     dates = dates or SplitDates()
     ts_col = table.column(SOURCE.event_time).cast(pa.timestamp("us", tz="UTC"))

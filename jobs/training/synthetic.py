@@ -28,7 +28,9 @@ def training_table(rows: int = 4000, seed: int = 0, fraud_rate: float = 0.05) ->
     columns: dict[str, pa.Array] = {
         SOURCE.id_column: pa.array([f"{seed:04d}-{i:08d}" for i in range(rows)]),
         SOURCE.event_time: pa.array(ts, type=pa.timestamp("us", tz="UTC")),
-        SOURCE.entity: pa.array(rng.integers(4_000_000_000_000_000, 4_999_999_999_999_999, rows), type=pa.int64()),
+        SOURCE.entity: pa.array(
+            rng.integers(4_000_000_000_000_000, 4_999_999_999_999_999, rows), type=pa.int64()
+        ),
     }
     for j, name in enumerate(MODEL_INPUT):
         # Every other feature shifts with the label; the rest is noise.

@@ -22,7 +22,9 @@ class _Progress(xgb.callback.TrainingCallback):
         self.on_round = on_round
 
     def after_iteration(self, model, epoch: int, evals_log) -> bool:
-        latest = {f"{data}-{metric}": values[-1] for data, ms in evals_log.items() for metric, values in ms.items()}
+        latest = {
+            f"{data}-{metric}": values[-1] for data, ms in evals_log.items() for metric, values in ms.items()
+        }
         self.on_round(epoch + 1, latest)
         return False
 
@@ -49,7 +51,9 @@ def train(
     is kept (no early stopping), so the booster does not depend on it."""
     names = list(features)
     # QuantileDMatrix bins once and keeps only the bins: faster and smaller than DMatrix for `hist`.
-    dtrain = xgb.QuantileDMatrix(x_train, label=y_train, feature_names=names, nthread=nthread or os.cpu_count())
+    dtrain = xgb.QuantileDMatrix(
+        x_train, label=y_train, feature_names=names, nthread=nthread or os.cpu_count()
+    )
     evals = []
     if x_valid is not None and len(x_valid):
         evals = [(xgb.QuantileDMatrix(x_valid, label=y_valid, feature_names=names, ref=dtrain), "validation")]

@@ -79,7 +79,8 @@ def test_failed_rerun_keeps_the_previous_complete_output(tmp_path):
 def test_parquet_with_wrong_types_is_rejected(tmp_path):
     path = tmp_path / "typed.parquet"
     pq.write_table(
-        pa.table({"tid": ["a"], "trans_ts": ["soon"], "cc_num": [1], "amount": [1.0], "fraud_label": [0]}), path
+        pa.table({"tid": ["a"], "trans_ts": ["soon"], "cc_num": [1], "amount": [1.0], "fraud_label": [0]}),
+        path,
     )
     with pytest.raises(JobError, match="invalid trans_ts"):
         run("duckdb", str(path), str(tmp_path / "out"), log=lambda *_: None)
@@ -87,8 +88,17 @@ def test_parquet_with_wrong_types_is_rejected(tmp_path):
 
 def test_cli_reports_one_line_and_exits_non_zero(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "jobs.aggregate", "--input", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "o")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jobs.aggregate",
+            "--input",
+            str(tmp_path / "missing.csv"),
+            "--output",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
@@ -98,7 +108,8 @@ def test_cli_reports_one_line_and_exits_non_zero(tmp_path):
 def test_cli_rejects_an_unknown_engine(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "jobs.aggregate", "--engine", "pandas", "--input", "x", "--output", "y"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2 and "invalid choice" in done.stderr and "Traceback" not in done.stderr
 
@@ -117,7 +128,9 @@ BAD_ROWS = (
 
 
 def test_error_counts_the_bad_rows_and_shows_the_smallest_bad_value(tmp_path):
-    with pytest.raises(JobError, match=r"3 row\(s\) with a missing or invalid amount \(float64\), e\.g\. 'abc'$"):
+    with pytest.raises(
+        JobError, match=r"3 row\(s\) with a missing or invalid amount \(float64\), e\.g\. 'abc'$"
+    ):
         run("duckdb", str(csv(tmp_path, BAD_ROWS)), str(tmp_path / "out"), log=lambda *_: None)
 
 

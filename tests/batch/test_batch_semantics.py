@@ -120,9 +120,14 @@ ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_duplicate_tid_is_counted_once(tmp_path, engine):
-    txs = [Tx("dup", T0, CARD, 10.0), Tx("dup", T0, CARD, 10.0), Tx("next", T0 + 1000, CARD, 30.0),
-           # The same id on another card and later: still one transaction, the earliest one.
-           Tx("moved", T0 + 2000, CARD, 5.0), Tx("moved", T0 + 3000, CARD + 1, 7.0)]
+    txs = [
+        Tx("dup", T0, CARD, 10.0),
+        Tx("dup", T0, CARD, 10.0),
+        Tx("next", T0 + 1000, CARD, 30.0),
+        # The same id on another card and later: still one transaction, the earliest one.
+        Tx("moved", T0 + 2000, CARD, 5.0),
+        Tx("moved", T0 + 3000, CARD + 1, 7.0),
+    ]
     out = aggregate(tmp_path, txs, engine=engine)
     rows = read_output(out, "training")
     assert sorted(r["tid"] for r in rows) == ["dup", "moved", "next"]
@@ -142,7 +147,10 @@ def test_unique_ids_skip_the_dedup_and_give_the_same_features(tmp_path, engine):
 
 def test_csv_in_the_seed_layout_gives_the_same_features(tmp_path):
     rng = random.Random(7)
-    txs = [Tx(f"t{i}", T0 + rng.randrange(0, 3 * DAY_MS, 1000), CARD + i % 3, round(rng.uniform(1, 500), 2)) for i in range(300)]
+    txs = [
+        Tx(f"t{i}", T0 + rng.randrange(0, 3 * DAY_MS, 1000), CARD + i % 3, round(rng.uniform(1, 500), 2))
+        for i in range(300)
+    ]
     (tmp_path / "p").mkdir()
     (tmp_path / "c").mkdir()
     from_parquet = read_output(aggregate(tmp_path / "p", txs), "training")

@@ -26,7 +26,17 @@ def outputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engines")
     history = tmp / "history.parquet"
     # Enough cards and days for busy 10-minute windows, silent weeks and fraud chains.
-    write(generate(cards=300, transactions=60_000, start=datetime(2020, 1, 1), end=datetime(2020, 2, 15), fraud_ratio=0.01, seed=11), history)
+    write(
+        generate(
+            cards=300,
+            transactions=60_000,
+            start=datetime(2020, 1, 1),
+            end=datetime(2020, 2, 15),
+            fraud_ratio=0.01,
+            seed=11,
+        ),
+        history,
+    )
     for engine in ("duckdb", "spark"):
         run(engine, str(history), str(tmp / engine), log=lambda *_: None)
     return {engine: tmp / engine for engine in ("duckdb", "spark")}
@@ -67,7 +77,11 @@ def test_snapshots_agree(outputs, view):
 
 def test_both_engines_write_the_same_training_columns_and_spark_declares_them_required(outputs):
     """Same names and types; Spark's are REQUIRED (no definition levels: its faster write)."""
-    duck, spark = (pq.ParquetFile(next((outputs[e] / "training").glob("*.parquet"))) for e in ("duckdb", "spark"))
+    duck, spark = (
+        pq.ParquetFile(next((outputs[e] / "training").glob("*.parquet"))) for e in ("duckdb", "spark")
+    )
     assert duck.schema_arrow.names == spark.schema_arrow.names
     assert [f.type for f in duck.schema_arrow] == [f.type for f in spark.schema_arrow]
-    assert [spark.schema.column(i).max_definition_level for i in range(len(spark.schema))] == [0] * len(spark.schema)
+    assert [spark.schema.column(i).max_definition_level for i in range(len(spark.schema))] == [0] * len(
+        spark.schema
+    )

@@ -26,7 +26,9 @@ def test_first_run_creates_the_archive_and_later_runs_map_it(tmp_path, monkeypat
     assert f"-XX:SharedArchiveFile={archive}" in later.split() and "ArchiveClassesAtExit" not in later
     # Both keep the JIT and GC settings, commit the heap up front, never fail a JVM that lacks an option.
     for options in (first, later):
-        assert {*jvm.JIT_OPTIONS, *jvm.GC_OPTIONS, "-Xms4g", "-XX:+IgnoreUnrecognizedVMOptions"} <= set(options.split())
+        assert {*jvm.JIT_OPTIONS, *jvm.GC_OPTIONS, "-Xms4g", "-XX:+IgnoreUnrecognizedVMOptions"} <= set(
+            options.split()
+        )
 
 
 def test_an_empty_archive_is_made_again(tmp_path):

@@ -27,24 +27,44 @@ JOB = SparkJob(
     log_uri="s3://artifacts-bucket/logs/",
     kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 )
-RUN_ARN = "arn:aws:emr-serverless:us-east-1:123456789012:/applications/00fabc123def4567/jobruns/00fabc123def4568"
+RUN_ARN = (
+    "arn:aws:emr-serverless:us-east-1:123456789012:/applications/00fabc123def4567/jobruns/00fabc123def4568"
+)
 
 
 def offline_client():
-    return boto3.client("emr-serverless", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client(
+        "emr-serverless", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
 
 
 def test_request_is_valid_for_the_real_emr_serverless_api():
     request = start_job_run_request(JOB, client_token="token")
     client = offline_client()
     with Stubber(client) as stub:  # botocore validates against the service model, then answers from the stub
-        stub.add_response("start_job_run", {"applicationId": JOB.application_id, "jobRunId": "run-1", "arn": RUN_ARN}, request)
+        stub.add_response(
+            "start_job_run",
+            {"applicationId": JOB.application_id, "jobRunId": "run-1", "arn": RUN_ARN},
+            request,
+        )
         assert client.start_job_run(**request)["jobRunId"] == "run-1"
     driver = request["jobDriver"]["sparkSubmit"]
     assert driver["entryPoint"] == "s3://artifacts-bucket/code/aggregate.py"
-    assert driver["entryPointArguments"] == ["--engine", "spark", "--input", JOB.input_uri, "--output", JOB.output_uri]
+    assert driver["entryPointArguments"] == [
+        "--engine",
+        "spark",
+        "--input",
+        JOB.input_uri,
+        "--output",
+        JOB.output_uri,
+    ]
     assert "spark.submit.pyFiles=s3://artifacts-bucket/code/batch-job.zip" in driver["sparkSubmitParameters"]
-    assert request["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]["encryptionKeyArn"] == JOB.kms_key_arn
+    assert (
+        request["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"][
+            "encryptionKeyArn"
+        ]
+        == JOB.kms_key_arn
+    )
 
 
 def test_a_malformed_request_would_be_refused_by_botocore():
@@ -52,7 +72,9 @@ def test_a_malformed_request_would_be_refused_by_botocore():
     request["jobDriver"]["sparkSubmit"]["entryPointArguments"] = "--engine spark"  # must be a list
     client = offline_client()
     with Stubber(client) as stub, pytest.raises(ParamValidationError, match="entryPointArguments"):
-        stub.add_response("start_job_run", {"applicationId": JOB.application_id, "jobRunId": "run-1", "arn": RUN_ARN})
+        stub.add_response(
+            "start_job_run", {"applicationId": JOB.application_id, "jobRunId": "run-1", "arn": RUN_ARN}
+        )
         client.start_job_run(**request)
 
 
@@ -65,7 +87,18 @@ def test_bundle_holds_the_packages_and_is_reproducible(tmp_path):
 
 
 def test_dry_run_prints_the_request_and_bad_uris_are_one_line_errors(capsys):
-    args = ["--application-id", "a", "--role-arn", "r", "--code-prefix", "s3://b/c", "--input", "s3://b/i", "--output", "s3://b/o"]
+    args = [
+        "--application-id",
+        "a",
+        "--role-arn",
+        "r",
+        "--code-prefix",
+        "s3://b/c",
+        "--input",
+        "s3://b/i",
+        "--output",
+        "s3://b/o",
+    ]
     assert main([*args, "--dry-run"]) == 0
     assert '"entryPoint": "s3://b/c/aggregate.py"' in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_info:
@@ -84,12 +117,37 @@ def test_the_bundle_runs_under_spark_submit_as_on_the_service(tmp_path):
 
     spark_home = Path(pyspark.__file__).parent
     submit = spark_home / "bin" / "spark-submit"
-    loopback = ["--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.ui.enabled=false",
-                "--conf", "spark.sql.shuffle.partitions=2"]
+    loopback = [
+        "--conf",
+        "spark.driver.host=127.0.0.1",
+        "--conf",
+        "spark.driver.bindAddress=127.0.0.1",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.sql.shuffle.partitions=2",
+    ]
     done = subprocess.run(
-        [str(submit), "--master", "local[1]", *loopback, "--py-files", str(bundle), str(entry),
-         "--engine", "spark", "--input", str(history), "--output", str(tmp_path / "out")],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": "", "SPARK_HOME": str(spark_home), "PYSPARK_PYTHON": sys.executable}, timeout=300,
+        [
+            str(submit),
+            "--master",
+            "local[1]",
+            *loopback,
+            "--py-files",
+            str(bundle),
+            str(entry),
+            "--engine",
+            "spark",
+            "--input",
+            str(history),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": "", "SPARK_HOME": str(spark_home), "PYSPARK_PYTHON": sys.executable},
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (row,) = read_output(tmp_path / "out", "training")

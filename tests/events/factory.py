@@ -25,32 +25,66 @@ def load(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
 
-def aggregate(tid: str = "t1", cc_num: int = 4000000000000001, amount: float = 25.0,
-              event_ms: int = 1_589_536_800_000, num_trans_last_10m: int = 1,
-              avg_amt_last_10m: float | None = None, **other: Any) -> dict[str, Any]:
+def aggregate(
+    tid: str = "t1",
+    cc_num: int = 4000000000000001,
+    amount: float = 25.0,
+    event_ms: int = 1_589_536_800_000,
+    num_trans_last_10m: int = 1,
+    avg_amt_last_10m: float | None = None,
+    **other: Any,
+) -> dict[str, Any]:
     """An aggregates-stream payload (features/records.py wire format) with every sliding aggregate of the
     definition: counts default to the 10-minute count, other aggregates to the 10-minute average."""
     avg = amount if avg_amt_last_10m is None else avg_amt_last_10m
     values = {a.name: num_trans_last_10m if a.function == "count" else avg for a in SLIDING}
-    return {"tid": tid, "cc_num": cc_num, "amount": amount, "trans_ts": format_ts(event_ms),
-            **values, "num_trans_last_10m": num_trans_last_10m, "avg_amt_last_10m": avg, **other}
+    return {
+        "tid": tid,
+        "cc_num": cc_num,
+        "amount": amount,
+        "trans_ts": format_ts(event_ms),
+        **values,
+        "num_trans_last_10m": num_trans_last_10m,
+        "avg_amt_last_10m": avg,
+        **other,
+    }
 
 
-def model_row(amount: float, count_10m: int, avg_10m: float, count_1w: int, avg_1w: float,
-              amt_ratio1: float, amt_ratio2: float, count_ratio: float) -> dict[str, float]:
+def model_row(
+    amount: float,
+    count_10m: int,
+    avg_10m: float,
+    count_1w: int,
+    avg_1w: float,
+    amt_ratio1: float,
+    amt_ratio2: float,
+    count_ratio: float,
+) -> dict[str, float]:
     """The model input the score function should build, by name in MODEL_INPUT order (other sliding
     aggregates take `aggregate`'s defaults)."""
     values: dict[str, float] = {a.name: count_10m if a.function == "count" else avg_10m for a in SLIDING}
-    values |= {"amount": amount, "num_trans_last_10m": count_10m, "avg_amt_last_10m": avg_10m,
-               "num_trans_last_1w": count_1w, "avg_amt_last_1w": avg_1w, "amt_ratio1": amt_ratio1,
-               "amt_ratio2": amt_ratio2, "count_ratio": count_ratio}
+    values |= {
+        "amount": amount,
+        "num_trans_last_10m": count_10m,
+        "avg_amt_last_10m": avg_10m,
+        "num_trans_last_1w": count_1w,
+        "avg_amt_last_1w": avg_1w,
+        "amt_ratio1": amt_ratio1,
+        "amt_ratio2": amt_ratio2,
+        "count_ratio": count_ratio,
+    }
     if set(values) != set(MODEL_INPUT):
         raise AssertionError(f"model_row does not know the model input {MODEL_INPUT}")
     return {name: values[name] for name in MODEL_INPUT}
 
 
-def kinesis_record(payload: dict[str, Any] | str | bytes, sequence: int, partition_key: str | None = None,
-                   arrival_s: float = 1_589_536_801.0, encoded: str | None = None) -> dict[str, Any]:
+def kinesis_record(
+    payload: dict[str, Any] | str | bytes,
+    sequence: int,
+    partition_key: str | None = None,
+    arrival_s: float = 1_589_536_801.0,
+    encoded: str | None = None,
+) -> dict[str, Any]:
     if isinstance(payload, dict):
         data = json.dumps(payload).encode()
         partition_key = partition_key or str(payload.get("cc_num", "x"))

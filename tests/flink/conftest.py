@@ -82,8 +82,15 @@ class Scenario:
 
 def history_rows(history) -> list[tuple[str, int, float, int]]:
     ms = history["trans_ts"].cast("int64").to_numpy() // 1000
-    return list(zip(history["tid"].to_pylist(), history["cc_num"].to_pylist(), history["amount"].to_pylist(),
-                    ms.tolist(), strict=True))
+    return list(
+        zip(
+            history["tid"].to_pylist(),
+            history["cc_num"].to_pylist(),
+            history["amount"].to_pylist(),
+            ms.tolist(),
+            strict=True,
+        )
+    )
 
 
 def out_of_order(rows: list[tuple[str, int, float, int]], rng: np.random.Generator):
@@ -126,8 +133,14 @@ def run_flink(pipelines: list[dict], workdir: Path, jvm_args: str = SHORT_RUN_JV
     """Run the pipelines in one Flink JVM; returns its timings (JVM start, seconds per pipeline)."""
     spec = workdir / "pipelines.json"
     spec.write_text(json.dumps(pipelines))
-    done = subprocess.run([str(FLINK_PYTHON), str(LOCAL_RUNNER), str(spec)], capture_output=True, text=True,
-                          cwd=workdir, timeout=900, env={**os.environ, "JVM_ARGS": jvm_args})
+    done = subprocess.run(
+        [str(FLINK_PYTHON), str(LOCAL_RUNNER), str(spec)],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=900,
+        env={**os.environ, "JVM_ARGS": jvm_args},
+    )
     if done.returncode != 0:
         raise AssertionError(f"Flink run failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -154,8 +167,10 @@ def scenario(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
     write(history, work / "history.parquet")
     run_batch_job("duckdb", work / "history.parquet", work / "batch", log=lambda *_: None)
     names = [a.name for a in aggregates_of_kind("sliding")]
-    batch = {row.pop("tid"): row for row in
-             ds.dataset(work / "batch" / "training").to_table(columns=["tid", *names]).to_pylist()}
+    batch = {
+        row.pop("tid"): row
+        for row in ds.dataset(work / "batch" / "training").to_table(columns=["tid", *names]).to_pylist()
+    }
 
     rows = history_rows(history)
     in_order = [transaction_json(*r) for r in rows]
@@ -163,10 +178,18 @@ def scenario(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
     (work / "in_order.jsonl").write_text("\n".join(in_order) + "\n")
     (work / "out_of_order.jsonl").write_text("\n".join(shuffled) + "\n")
     pipelines = [
-        {"connector": "filesystem", "parallelism": str(parallelism), "input.path": str(work / f"{source}.jsonl"),
-         "output.path": str(work / name / "aggregates"), "late.path": str(work / name / "late")}
-        for name, source, parallelism in (("in_order", "in_order", 1), ("out_of_order", "out_of_order", 1),
-                                          ("in_order_parallel", "in_order", 2))
+        {
+            "connector": "filesystem",
+            "parallelism": str(parallelism),
+            "input.path": str(work / f"{source}.jsonl"),
+            "output.path": str(work / name / "aggregates"),
+            "late.path": str(work / name / "late"),
+        }
+        for name, source, parallelism in (
+            ("in_order", "in_order", 1),
+            ("out_of_order", "out_of_order", 1),
+            ("in_order_parallel", "in_order", 2),
+        )
     ]
     seconds = run_flink(pipelines, work)
 
@@ -178,5 +201,12 @@ def scenario(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
         return Case(lines, flink(name), local, dead)
 
     print(f"flink timings: {seconds}", file=sys.stderr)
-    return Scenario(batch, case("in_order", in_order), case("out_of_order", shuffled), flink("in_order_parallel"),
-                    boundary, duplicated, seconds)
+    return Scenario(
+        batch,
+        case("in_order", in_order),
+        case("out_of_order", shuffled),
+        flink("in_order_parallel"),
+        boundary,
+        duplicated,
+        seconds,
+    )

@@ -13,13 +13,20 @@ from features.records import AGGREGATE_FIELDS, LATE_FIELDS
 from jobs.flink import app
 
 SERVICE_PROPERTIES = [
-    {"PropertyGroupId": "kinesis.analytics.flink.run.options",
-     "PropertyMap": {"python": "jobs/flink/app.py", "jarfile": "lib/flink-sql-connector-kinesis.jar"}},
-    {"PropertyGroupId": "FlinkApplicationProperties",
-     "PropertyMap": {"input.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-transactions",
-                     "output.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-aggregates",
-                     "late.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-late",
-                     "aws.region": "eu-west-1", "source.init.position": "TRIM_HORIZON"}},
+    {
+        "PropertyGroupId": "kinesis.analytics.flink.run.options",
+        "PropertyMap": {"python": "jobs/flink/app.py", "jarfile": "lib/flink-sql-connector-kinesis.jar"},
+    },
+    {
+        "PropertyGroupId": "FlinkApplicationProperties",
+        "PropertyMap": {
+            "input.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-transactions",
+            "output.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-aggregates",
+            "late.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-late",
+            "aws.region": "eu-west-1",
+            "source.init.position": "TRIM_HORIZON",
+        },
+    },
 ]
 
 
@@ -33,8 +40,11 @@ def test_service_properties_select_kinesis_with_the_stream_arns(tmp_path):
     groups = app.read_properties(path)
     connectors = app.connectors_from(groups[app.GROUP])
     assert connectors.transactions == {
-        "connector": "kinesis", "stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-transactions",
-        "aws.region": "eu-west-1", "source.init.position": "TRIM_HORIZON"}
+        "connector": "kinesis",
+        "stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/fraud-transactions",
+        "aws.region": "eu-west-1",
+        "source.init.position": "TRIM_HORIZON",
+    }
     assert connectors.aggregates["stream.arn"].endswith("/fraud-aggregates")
     assert connectors.late["stream.arn"].endswith("/fraud-late")
 
@@ -63,7 +73,10 @@ def test_unreadable_properties_file_is_a_config_error(tmp_path):
 
 def test_sinks_declare_exactly_the_wire_fields_in_order():
     sql = flink_sql.script()
-    for table, fields in ((flink_sql.AGGREGATES_TABLE, AGGREGATE_FIELDS), (flink_sql.LATE_TABLE, LATE_FIELDS)):
+    for table, fields in (
+        (flink_sql.AGGREGATES_TABLE, AGGREGATE_FIELDS),
+        (flink_sql.LATE_TABLE, LATE_FIELDS),
+    ):
         ddl = sql.split(f"CREATE TEMPORARY TABLE {table} (")[1].split(") WITH")[0]
         assert [line.split()[0] for line in ddl.strip().splitlines()] == list(fields)
 
@@ -71,7 +84,10 @@ def test_sinks_declare_exactly_the_wire_fields_in_order():
 def test_every_sliding_aggregate_is_computed_over_its_window():
     sql = flink_sql.script()
     for agg in aggregates_of_kind("sliding"):
-        assert f"{agg.function.upper()}({'*' if agg.column is None else agg.column}) OVER w_{agg.window.suffix})" in sql
+        assert (
+            f"{agg.function.upper()}({'*' if agg.column is None else agg.column}) OVER w_{agg.window.suffix})"
+            in sql
+        )
         assert f"AS {agg.name}" in sql
         assert f"WINDOW w_{agg.window.suffix} AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN" in sql
     assert "RANGE BETWEEN INTERVAL '0 00:10:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW" in sql
@@ -79,4 +95,7 @@ def test_every_sliding_aggregate_is_computed_over_its_window():
 
 def test_watermark_bound_comes_from_the_definition():
     seconds = STREAM.out_of_orderness.total_seconds()
-    assert f"INTERVAL '0 00:00:{int(seconds):02d}.{int(seconds * 1000) % 1000:03d}' DAY TO SECOND(3)" in flink_sql.script()
+    assert (
+        f"INTERVAL '0 00:00:{int(seconds):02d}.{int(seconds * 1000) % 1000:03d}' DAY TO SECOND(3)"
+        in flink_sql.script()
+    )

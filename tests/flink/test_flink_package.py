@@ -31,13 +31,21 @@ def test_without_the_jar_the_zip_still_builds_and_says_so(tmp_path, no_local_mav
     with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
         manifest = json.loads(archive.read("MANIFEST.json"))
-    assert {"jobs/__init__.py", "jobs/flink/__init__.py", "jobs/flink/app.py", "features/definition.py",
-            "features/flink_sql.py", "features/records.py"} <= names
+    assert {
+        "jobs/__init__.py",
+        "jobs/flink/__init__.py",
+        "jobs/flink/app.py",
+        "features/definition.py",
+        "features/flink_sql.py",
+        "features/records.py",
+    } <= names
     assert flink_app.JARFILE not in names
     assert manifest["connector_jar"]["included"] is False
     assert "download of" in manifest["connector_jar"]["note"]
-    assert manifest["kinesis.analytics.flink.run.options"] == {"python": "jobs/flink/app.py",
-                                                               "jarfile": "lib/flink-sql-connector-kinesis.jar"}
+    assert manifest["kinesis.analytics.flink.run.options"] == {
+        "python": "jobs/flink/app.py",
+        "jarfile": "lib/flink-sql-connector-kinesis.jar",
+    }
 
 
 def test_the_zip_is_byte_for_byte_reproducible_and_carries_a_given_jar(tmp_path, no_local_maven):
@@ -56,8 +64,15 @@ def test_the_app_starts_from_the_unpacked_zip_and_reports_bad_properties(tmp_pat
         archive.extractall(tmp_path / "unpacked")
     props = tmp_path / "props.json"
     props.write_text(json.dumps([{"PropertyGroupId": "FlinkApplicationProperties", "PropertyMap": {}}]))
-    done = subprocess.run([sys.executable, "jobs/flink/app.py"], cwd=tmp_path / "unpacked", capture_output=True,
-                          text=True, env={"FLINK_APP_PROPERTIES": str(props)})
+    done = subprocess.run(
+        [sys.executable, "jobs/flink/app.py"],
+        cwd=tmp_path / "unpacked",
+        capture_output=True,
+        text=True,
+        env={"FLINK_APP_PROPERTIES": str(props)},
+    )
     assert done.returncode == 2
-    assert done.stderr == ("error: property group FlinkApplicationProperties lacks: input.stream.arn, "
-                           "output.stream.arn, late.stream.arn, aws.region\n")
+    assert done.stderr == (
+        "error: property group FlinkApplicationProperties lacks: input.stream.arn, "
+        "output.stream.arn, late.stream.arn, aws.region\n"
+    )

@@ -65,7 +65,10 @@ def test_in_order_matches_the_local_engine_row_for_row(scenario):
     local = by_tid(scenario.in_order.local.aggregates)
     assert set(flink) == set(local)
     assert disagreements(flink, local) == []
-    assert all(flink[t]["trans_ts"] == local[t]["trans_ts"] and flink[t]["amount"] == local[t]["amount"] for t in local)
+    assert all(
+        flink[t]["trans_ts"] == local[t]["trans_ts"] and flink[t]["amount"] == local[t]["amount"]
+        for t in local
+    )
 
 
 def test_in_order_nothing_is_late(scenario):
@@ -89,7 +92,9 @@ def test_aggregate_and_late_rows_carry_exactly_the_wire_fields(scenario):
 
 def late_rows(rows: list[dict]) -> Counter:
     """The late rows as transactions (the reason's wording is each engine's own)."""
-    return Counter(tuple(r[f] for f in LATE_FIELDS if f != "reason") for r in rows if r["reason"].startswith("late:"))
+    return Counter(
+        tuple(r[f] for f in LATE_FIELDS if f != "reason") for r in rows if r["reason"].startswith("late:")
+    )
 
 
 def test_out_of_order_both_engines_route_the_same_rows_to_late_records(scenario):
@@ -123,10 +128,16 @@ def test_a_redelivered_transaction_is_counted_once_and_nothing_is_lost(scenario)
 
 def test_invalid_payloads_go_to_late_records_with_their_reason(scenario):
     invalid = [r for r in scenario.out_of_order.flink.late if r["reason"].startswith("invalid:")]
-    local_dead = [d for d in scenario.out_of_order.local_dead if not d.get("reason", "").startswith("duplicate:")]
+    local_dead = [
+        d for d in scenario.out_of_order.local_dead if not d.get("reason", "").startswith("duplicate:")
+    ]
     assert len(invalid) == len(local_dead) == 5
     reasons = " | ".join(sorted(r["reason"] for r in invalid))
-    for expected in ("missing or mistyped field(s): tid trans_ts cc_num amount", "field(s): cc_num",
-                     "amount must be finite and non-negative", "not an ISO-8601 UTC time: yesterday",
-                     "field(s): amount"):
+    for expected in (
+        "missing or mistyped field(s): tid trans_ts cc_num amount",
+        "field(s): cc_num",
+        "amount must be finite and non-negative",
+        "not an ISO-8601 UTC time: yesterday",
+        "field(s): amount",
+    ):
         assert expected in reasons

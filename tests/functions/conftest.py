@@ -37,9 +37,17 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    clients = Aws(fakes.FakeFeatureStore(), fakes.FakeEndpoint(default_model), fakes.FakeKinesis(), fakes.FakeSQS())
-    fakes.CLIENTS.update({"sagemaker-featurestore-runtime": clients.store, "sagemaker-runtime": clients.endpoint,
-                          "kinesis": clients.kinesis, "sqs": clients.sqs})
+    clients = Aws(
+        fakes.FakeFeatureStore(), fakes.FakeEndpoint(default_model), fakes.FakeKinesis(), fakes.FakeSQS()
+    )
+    fakes.CLIENTS.update(
+        {
+            "sagemaker-featurestore-runtime": clients.store,
+            "sagemaker-runtime": clients.endpoint,
+            "kinesis": clients.kinesis,
+            "sqs": clients.sqs,
+        }
+    )
     ingest_app.service.cache_clear()
     score_app.service.cache_clear()
     yield clients

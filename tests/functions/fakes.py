@@ -20,8 +20,11 @@ def client(service: str) -> Any:
 
 
 class FakeFeatureStore:
-    def __init__(self, online: dict[str, dict[str, list[dict[str, str]]]] | None = None,
-                 fail_put_for: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        online: dict[str, dict[str, list[dict[str, str]]]] | None = None,
+        fail_put_for: set[str] | None = None,
+    ) -> None:
         self.online = online or {}
         self.fail_put_for = fail_put_for or set()
         self.puts: list[dict[str, Any]] = []
@@ -42,8 +45,13 @@ class FakeFeatureStore:
             for rid in ident["RecordIdentifiersValueAsString"]:
                 if rid in group:
                     wanted = set(ident.get("FeatureNames") or [f["FeatureName"] for f in group[rid]])
-                    records.append({"FeatureGroupName": ident["FeatureGroupName"], "RecordIdentifierValueAsString": rid,
-                                    "Record": [f for f in group[rid] if f["FeatureName"] in wanted]})
+                    records.append(
+                        {
+                            "FeatureGroupName": ident["FeatureGroupName"],
+                            "RecordIdentifierValueAsString": rid,
+                            "Record": [f for f in group[rid] if f["FeatureName"] in wanted],
+                        }
+                    )
         return {"Records": records, "Errors": [], "UnprocessedIdentifiers": []}
 
 
@@ -58,15 +66,25 @@ class FakeEndpoint:
         self.calls.append(kwargs)
         if self.fail:
             raise TimeoutError("endpoint timed out")
-        rows = [dict(zip(MODEL_INPUT, map(float, line.split(",")), strict=True)) for line in kwargs["Body"].splitlines()]
-        return {"Body": io.BytesIO("\n".join(repr(self.model(r)) for r in rows).encode()), "ContentType": "text/csv"}
+        rows = [
+            dict(zip(MODEL_INPUT, map(float, line.split(",")), strict=True))
+            for line in kwargs["Body"].splitlines()
+        ]
+        return {
+            "Body": io.BytesIO("\n".join(repr(self.model(r)) for r in rows).encode()),
+            "ContentType": "text/csv",
+        }
 
 
 class FakeKinesis:
     """put_records that fails the entries whose partition key is in `fail_keys`, `failures` times each."""
 
-    def __init__(self, fail_keys: set[str] | None = None, failures: int = 1,
-                 code: str = "ProvisionedThroughputExceededException") -> None:
+    def __init__(
+        self,
+        fail_keys: set[str] | None = None,
+        failures: int = 1,
+        code: str = "ProvisionedThroughputExceededException",
+    ) -> None:
         self.fail_keys, self.failures, self.code = fail_keys or set(), failures, code
         self.attempts: dict[str, int] = {}
         self.calls: list[list[dict[str, Any]]] = []

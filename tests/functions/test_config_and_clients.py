@@ -15,16 +15,21 @@ SCORE_ENV = {"ENDPOINT_NAME": "ep", "PREDICTIONS_STREAM": "preds"}
 
 def test_score_defaults_come_from_the_definition() -> None:
     # GIVEN only the required variables WHEN the config is read THEN group names and threshold are the definition's
-    assert ScoreConfig.from_env(SCORE_ENV) == ScoreConfig("cc-agg-batch-fg", "ep", "preds", SERVING_THRESHOLD, "")
+    assert ScoreConfig.from_env(SCORE_ENV) == ScoreConfig(
+        "cc-agg-batch-fg", "ep", "preds", SERVING_THRESHOLD, ""
+    )
     assert IngestConfig.from_env({}) == IngestConfig("cc-agg-fg", "")
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"PREDICTIONS_STREAM": "p"}, "environment variable ENDPOINT_NAME is required"),
-    ({**SCORE_ENV, "FRAUD_THRESHOLD": "high"}, "FRAUD_THRESHOLD must be a number in [0, 1], got 'high'"),
-    ({**SCORE_ENV, "FRAUD_THRESHOLD": "1.5"}, "FRAUD_THRESHOLD must be a number in [0, 1], got '1.5'"),
-    ({**SCORE_ENV, "FRAUD_THRESHOLD": "nan"}, "FRAUD_THRESHOLD must be a number in [0, 1], got 'nan'"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"PREDICTIONS_STREAM": "p"}, "environment variable ENDPOINT_NAME is required"),
+        ({**SCORE_ENV, "FRAUD_THRESHOLD": "high"}, "FRAUD_THRESHOLD must be a number in [0, 1], got 'high'"),
+        ({**SCORE_ENV, "FRAUD_THRESHOLD": "1.5"}, "FRAUD_THRESHOLD must be a number in [0, 1], got '1.5'"),
+        ({**SCORE_ENV, "FRAUD_THRESHOLD": "nan"}, "FRAUD_THRESHOLD must be a number in [0, 1], got 'nan'"),
+    ],
+)
 def test_a_bad_environment_is_a_clear_error(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         ScoreConfig.from_env(env)

@@ -17,7 +17,10 @@ from tests.functions.fakes import DLQ, Aws, emf
 def fs_record(payload: dict, trans_time: str) -> list[dict[str, str]]:
     """The cc-agg-fg record expected for `payload`: card, event time, every sliding aggregate as text."""
     values = {**payload, "trans_time": trans_time}
-    return [{"FeatureName": f.name, "ValueAsString": str(values[f.name])} for f in record_features(group_for("sliding"))]
+    return [
+        {"FeatureName": f.name, "ValueAsString": str(values[f.name])}
+        for f in record_features(group_for("sliding"))
+    ]
 
 
 def test_writes_each_cards_10_minute_features_at_the_transactions_event_time(aws: Aws, capsys) -> None:
@@ -36,7 +39,8 @@ def test_writes_each_cards_10_minute_features_at_the_transactions_event_time(aws
         {"FeatureName": "cc_num", "ValueAsString": "4000000000000002"},
         {"FeatureName": "trans_time", "ValueAsString": "1589536801.250"},
         {"FeatureName": "num_trans_last_10m", "ValueAsString": "3"},
-        {"FeatureName": "avg_amt_last_10m", "ValueAsString": "120.25"}]
+        {"FeatureName": "avg_amt_last_10m", "ValueAsString": "120.25"},
+    ]
     assert aws.sqs.messages == []
     assert emf(capsys.readouterr().out) == {"RecordsIngested": 2, "RecordsDeadLettered": 0}
 
@@ -73,9 +77,14 @@ def test_a_dead_letter_carries_the_original_record(aws: Aws) -> None:
     (message,) = aws.sqs.messages
     record = event["Records"][0]
     assert message == {
-        "QueueUrl": DLQ, "reason": "num_trans_last_10m must be a number, got 'three'", "disposition": "rejected",
-        "function": message["function"], "eventSourceARN": record["eventSourceARN"], "eventID": record["eventID"],
-        "partitionKey": record["kinesis"]["partitionKey"], "sequenceNumber": record["kinesis"]["sequenceNumber"],
+        "QueueUrl": DLQ,
+        "reason": "num_trans_last_10m must be a number, got 'three'",
+        "disposition": "rejected",
+        "function": message["function"],
+        "eventSourceARN": record["eventSourceARN"],
+        "eventID": record["eventID"],
+        "partitionKey": record["kinesis"]["partitionKey"],
+        "sequenceNumber": record["kinesis"]["sequenceNumber"],
         "approximateArrivalTimestamp": record["kinesis"]["approximateArrivalTimestamp"],
         "data": record["kinesis"]["data"],
     }
@@ -84,12 +93,17 @@ def test_a_dead_letter_carries_the_original_record(aws: Aws) -> None:
 def test_a_store_fault_is_a_partial_failure_for_the_ESM_to_retry(aws: Aws, capsys) -> None:
     # GIVEN a store that fails for the second card only
     aws.store.fail_put_for = {"4000000000000002"}
-    event = kinesis_event(aggregate("a", 4000000000000001), aggregate("b", 4000000000000002), aggregate("c", 4000000000000003))
+    event = kinesis_event(
+        aggregate("a", 4000000000000001), aggregate("b", 4000000000000002), aggregate("c", 4000000000000003)
+    )
     # WHEN the handler receives the batch
     response = app.lambda_handler(event, None)
     # THEN only that record is reported for retry; nothing is dead-lettered (the record itself is fine)
     assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 1)}]}
-    assert [p["Record"][0]["ValueAsString"] for p in aws.store.puts] == ["4000000000000001", "4000000000000003"]
+    assert [p["Record"][0]["ValueAsString"] for p in aws.store.puts] == [
+        "4000000000000001",
+        "4000000000000003",
+    ]
     assert aws.sqs.messages == []
     # AND the metrics count only what was written: the failed record comes back in a later batch
     assert emf(capsys.readouterr().out) == {"RecordsIngested": 2, "RecordsDeadLettered": 0}
@@ -117,10 +131,12 @@ def test_out_of_order_and_redelivered_records_leave_the_newest(aws: Aws) -> None
 
 def test_one_put_per_card_its_newest_record(aws: Aws, capsys) -> None:
     # GIVEN a batch with three records of card A out of order and one of card B in between
-    event = kinesis_event(aggregate("a1", CARD_A, event_ms=T0, num_trans_last_10m=1),
-                          aggregate("a3", CARD_A, event_ms=T0 + 2000, num_trans_last_10m=3),
-                          aggregate("b1", CARD_B, event_ms=T0 + 1000),
-                          aggregate("a2", CARD_A, event_ms=T0 + 1000, num_trans_last_10m=2))
+    event = kinesis_event(
+        aggregate("a1", CARD_A, event_ms=T0, num_trans_last_10m=1),
+        aggregate("a3", CARD_A, event_ms=T0 + 2000, num_trans_last_10m=3),
+        aggregate("b1", CARD_B, event_ms=T0 + 1000),
+        aggregate("a2", CARD_A, event_ms=T0 + 1000, num_trans_last_10m=2),
+    )
     # WHEN the handler receives it
     response = app.lambda_handler(event, None)
     # THEN each card gets one PutRecord, of its greatest event time
@@ -136,8 +152,10 @@ def test_one_put_per_card_its_newest_record(aws: Aws, capsys) -> None:
 
 def test_of_records_with_the_same_event_time_the_first_is_written(aws: Aws) -> None:
     # GIVEN two records of a card at the same event time (the store keeps the first write of an event time)
-    event = kinesis_event(aggregate("x", CARD_A, event_ms=T0, num_trans_last_10m=1),
-                          aggregate("y", CARD_A, event_ms=T0, num_trans_last_10m=2))
+    event = kinesis_event(
+        aggregate("x", CARD_A, event_ms=T0, num_trans_last_10m=1),
+        aggregate("y", CARD_A, event_ms=T0, num_trans_last_10m=2),
+    )
     # WHEN the handler receives them
     app.lambda_handler(event, None)
     # THEN the first one is the card's PutRecord
@@ -145,57 +163,86 @@ def test_of_records_with_the_same_event_time_the_first_is_written(aws: Aws) -> N
     assert _values(put)["num_trans_last_10m"] == "1"
 
 
-def test_a_failed_card_reports_all_its_records_and_bad_records_are_still_dead_lettered(aws: Aws, capsys) -> None:
+def test_a_failed_card_reports_all_its_records_and_bad_records_are_still_dead_lettered(
+    aws: Aws, capsys
+) -> None:
     # GIVEN a store failing for card A, and a batch with card A's records around a bad record and a card B record
     aws.store.fail_put_for = {str(CARD_A)}
-    event = kinesis_event(aggregate("b1", CARD_B, event_ms=T0),
-                          aggregate("a1", CARD_A, event_ms=T0 + 1000),
-                          "{not json",
-                          aggregate("a2", CARD_A, event_ms=T0 + 500))
+    event = kinesis_event(
+        aggregate("b1", CARD_B, event_ms=T0),
+        aggregate("a1", CARD_A, event_ms=T0 + 1000),
+        "{not json",
+        aggregate("a2", CARD_A, event_ms=T0 + 500),
+    )
     # WHEN the handler receives it
     response = app.lambda_handler(event, None)
     # THEN every record of card A is reported (the mapping checkpoints before the lowest and retries from there)
-    assert response == {"batchItemFailures": [{"itemIdentifier": sequence(event, 1)},
-                                              {"itemIdentifier": sequence(event, 3)}]}
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": sequence(event, 1)}, {"itemIdentifier": sequence(event, 3)}]
+    }
     # AND card B is written, the bad record is dead-lettered with its reason
     assert [p["Record"][0]["ValueAsString"] for p in aws.store.puts] == [str(CARD_B)]
-    assert [(m["sequenceNumber"], m["reason"].split(":")[0]) for m in aws.sqs.messages] == [(sequence(event, 2), "not JSON")]
+    assert [(m["sequenceNumber"], m["reason"].split(":")[0]) for m in aws.sqs.messages] == [
+        (sequence(event, 2), "not JSON")
+    ]
     # AND records in = ingested + dead-lettered + reported for retry
     metrics = emf(capsys.readouterr().out)
     assert metrics == {"RecordsIngested": 1, "RecordsDeadLettered": 1}
-    assert len(event["Records"]) == metrics["RecordsIngested"] + metrics["RecordsDeadLettered"] + len(response["batchItemFailures"])
+    assert len(event["Records"]) == metrics["RecordsIngested"] + metrics["RecordsDeadLettered"] + len(
+        response["batchItemFailures"]
+    )
 
 
 def test_when_every_write_fails_every_good_record_is_reported(aws: Aws) -> None:
     # GIVEN a store failing for both cards
     aws.store.fail_put_for = {str(CARD_A), str(CARD_B)}
-    event = kinesis_event(aggregate("a", CARD_A), aggregate("b", CARD_B), aggregate("a2", CARD_A, event_ms=T0 + 1))
+    event = kinesis_event(
+        aggregate("a", CARD_A), aggregate("b", CARD_B), aggregate("a2", CARD_A, event_ms=T0 + 1)
+    )
     # WHEN the handler receives the batch
     response = app.lambda_handler(event, None)
     # THEN all three are reported for retry (a partial batch response) and nothing is dead-lettered
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [sequence(event, i) for i in range(3)]
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [
+        sequence(event, i) for i in range(3)
+    ]
     assert aws.sqs.messages == []
 
 
 def test_the_local_store_ends_as_with_one_put_per_record(aws: Aws, tmp_path) -> None:
     # GIVEN out-of-order records of three cards (ties included), one card already online with a newer record,
     # and two local feature stores
-    each, newest = (LocalFeatureStore(tmp_path / f"{name}.db", name_prefix="fraud-") for name in ("each", "newest"))
+    each, newest = (
+        LocalFeatureStore(tmp_path / f"{name}.db", name_prefix="fraud-") for name in ("each", "newest")
+    )
     cards = [CARD_A, CARD_B, CARD_C]
-    payloads = [aggregate(f"t{i}", cards[i % 3], float(i), T0 + (i * 7 % 5) * 1000, 1 + i % 4, 1.5 * i) for i in range(30)]
+    payloads = [
+        aggregate(f"t{i}", cards[i % 3], float(i), T0 + (i * 7 % 5) * 1000, 1 + i % 4, 1.5 * i)
+        for i in range(30)
+    ]
     ahead = aggregate("ahead", CARD_C, 1.0, T0 + 60_000, 9, 9.0)
     for store in (each, newest):
         store.put_record(FeatureGroupName="fraud-cc-agg-fg", Record=fs_record(ahead, "1589536860.000"))
     # WHEN one store gets a PutRecord per record, in batch order, and the handler writes the batch to the other
     for p in payloads:
-        each.put_record(FeatureGroupName="fraud-cc-agg-fg", Record=fs_record(p, f"{parse_ts(p['trans_ts']) / 1000:.3f}"))
+        each.put_record(
+            FeatureGroupName="fraud-cc-agg-fg", Record=fs_record(p, f"{parse_ts(p['trans_ts']) / 1000:.3f}")
+        )
     fakes.CLIENTS["sagemaker-featurestore-runtime"] = newest
     assert app.lambda_handler(kinesis_event(*payloads), None) == {"batchItemFailures": []}
     # THEN both hold the same online record for every card (card C keeps the newer record it had)
-    online = [[s.get_record(FeatureGroupName="cc-agg-fg", RecordIdentifierValueAsString=str(c))["Record"] for c in cards]
-              for s in (each, newest)]
+    online = [
+        [
+            s.get_record(FeatureGroupName="cc-agg-fg", RecordIdentifierValueAsString=str(c))["Record"]
+            for c in cards
+        ]
+        for s in (each, newest)
+    ]
     assert online[0] == online[1]
-    assert [_values({"Record": r})["trans_time"] for r in online[1]] == ["1589536804.000", "1589536804.000", "1589536860.000"]
+    assert [_values({"Record": r})["trans_time"] for r in online[1]] == [
+        "1589536804.000",
+        "1589536804.000",
+        "1589536860.000",
+    ]
 
 
 def test_cc_agg_fg_is_online_only() -> None:

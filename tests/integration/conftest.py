@@ -53,8 +53,13 @@ def boto(localstack_endpoint: str):
     import boto3
 
     def make(service: str):
-        return boto3.client(service, endpoint_url=localstack_endpoint, region_name=localstack.REGION,
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=localstack_endpoint,
+            region_name=localstack.REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     return make
 
@@ -67,8 +72,14 @@ def batch_side(tmp_path_factory):
     from local.pipeline import Layout, aggregate, generate_history, train
 
     layout = Layout(tmp_path_factory.mktemp("batch"))
-    generate_history(layout, cards=200, transactions=30_000, start=datetime(2020, 1, 1, tzinfo=UTC),
-                     end=datetime(2020, 6, 1, tzinfo=UTC), seed=42)
+    generate_history(
+        layout,
+        cards=200,
+        transactions=30_000,
+        start=datetime(2020, 1, 1, tzinfo=UTC),
+        end=datetime(2020, 6, 1, tzinfo=UTC),
+        seed=42,
+    )
     aggregate(layout)
     train(layout)
     return layout

@@ -27,14 +27,23 @@ class Terraform:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, **localstack.client_environment(), "TF_IN_AUTOMATION": "1",
-                "TF_CLI_CONFIG_FILE": str(localstack.PROJECT / "terraform" / "terraformrc.hcl"),
-                "TF_DATA_DIR": str(self.work / ".terraform")}
+        return {
+            **os.environ,
+            **localstack.client_environment(),
+            "TF_IN_AUTOMATION": "1",
+            "TF_CLI_CONFIG_FILE": str(localstack.PROJECT / "terraform" / "terraformrc.hcl"),
+            "TF_DATA_DIR": str(self.work / ".terraform"),
+        }
 
     def run(self, *args: str, timeout: float = 600) -> str:
         flags = ["-no-color"] if args[0] == "output" else ["-no-color", "-input=false"]
-        done = subprocess.run(["terraform", f"-chdir={TERRAFORM_ROOT}", *args, *flags],
-                              capture_output=True, text=True, env=self.env, timeout=timeout)
+        done = subprocess.run(
+            ["terraform", f"-chdir={TERRAFORM_ROOT}", *args, *flags],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+        )
         if done.returncode != 0:
             raise AssertionError(f"terraform {args[0]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         return done.stdout
@@ -53,11 +62,15 @@ class Terraform:
 def leftovers(boto: Callable[[str], Any], prefix: str) -> dict[str, list[str]]:
     """Everything in LocalStack whose name starts with the prefix (empty lists = clean)."""
     return {
-        "streams": [s for s in boto("kinesis").list_streams(Limit=1000)["StreamNames"] if s.startswith(prefix)],
+        "streams": [
+            s for s in boto("kinesis").list_streams(Limit=1000)["StreamNames"] if s.startswith(prefix)
+        ],
         "queues": [q for q in boto("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])],
         "buckets": [b["Name"] for b in boto("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)],
-        "log groups": [g["logGroupName"] for g in
-                       boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")["logGroups"]],
+        "log groups": [
+            g["logGroupName"]
+            for g in boto("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}")["logGroups"]
+        ],
     }
 
 
@@ -65,8 +78,9 @@ def read_stream(kinesis: Any, stream: str) -> list[dict[str, Any]]:
     """Every record of a stream from its start (raw Kinesis records)."""
     out: list[dict[str, Any]] = []
     for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while it:
             page = kinesis.get_records(ShardIterator=it, Limit=10_000)
             out += page["Records"]
@@ -84,14 +98,20 @@ def queue_messages(sqs: Any, url: str) -> list[dict[str, Any]]:
     """Every message body in the queue (received and left invisible: read once per test)."""
     out: list[dict[str, Any]] = []
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600).get(
+            "Messages", []
+        )
         if not got:
             return out
         out += [json.loads(m["Body"]) for m in got]
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, check: Callable[[], None] | None = None,
-               poll_s: float = 0.25) -> bool:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout_s: float,
+    check: Callable[[], None] | None = None,
+    poll_s: float = 0.25,
+) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check:
@@ -127,5 +147,9 @@ def expected_windows(transactions: Iterable[dict[str, Any]]) -> dict[int, dict[s
 def esm_stats(root: Path, function: str) -> dict[str, int]:
     """The event source mapping's durable statistics (records_in, processed, dead_lettered, ...)."""
     path = root / f"esm-{function}.json"
-    return {"records_in": 0, "processed": 0, "dead_lettered": 0,
-            **(json.loads(path.read_text())["stats"] if path.exists() else {})}
+    return {
+        "records_in": 0,
+        "processed": 0,
+        "dead_lettered": 0,
+        **(json.loads(path.read_text())["stats"] if path.exists() else {}),
+    }

@@ -73,7 +73,9 @@ class Producer(threading.Thread):
 @pytest.fixture
 def resources(localstack_endpoint, boto):
     if localstack._read_pid(localstack.PID_FILE) is None and not localstack.CONTAINER_FILE.exists():
-        pytest.skip("LocalStack was not started by this project (local/localstack.py), so the test cannot restart it")
+        pytest.skip(
+            "LocalStack was not started by this project (local/localstack.py), so the test cannot restart it"
+        )
     kinesis, sqs = boto("kinesis"), boto("sqs")
     names = {n: f"{PREFIX}-{n}" for n in LOGICAL}
     for name in names.values():
@@ -90,7 +92,9 @@ def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, bat
     from local.feature_store import LocalFeatureStore
 
     db = tmp_path / "featurestore.db"
-    LocalFeatureStore(path=str(db)).load_parquet(group_for("daily_snapshot").name, batch_side.features / "online")
+    LocalFeatureStore(path=str(db)).load_parquet(
+        group_for("daily_snapshot").name, batch_side.features / "online"
+    )
     kinesis = boto("kinesis")
     factory = TxFactory(known_cards(read_history(batch_side.history)), np.random.default_rng(11))
     with Pipeline(tmp_path, resources, model=batch_side.model, feature_store_db=db) as pipeline:
@@ -119,13 +123,24 @@ def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, bat
         assert scored, _where_are(tids - predicted(), kinesis, boto("sqs"), resources, pipeline)
         aggregates = [a["tid"] for a in read_json_stream(kinesis, resources["streams"]["aggregates"])]
         fs = pipeline.profile.client("sagemaker-featurestore-runtime")
-        expected = expected_windows(json.loads(transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms))
-                                    for tx in acknowledged)
-        wait_until(lambda: all(esm_stats(tmp_path, f)["records_in"] >= len(aggregates) for f in FUNCTIONS), 60,
-                   check=pipeline.check)
-        online = {card: {f["FeatureName"]: f["ValueAsString"] for f in fs.get_record(
-            FeatureGroupName=pipeline.profile.group(group_for("sliding").name),
-            RecordIdentifierValueAsString=str(card)).get("Record", [])} for card in expected}
+        expected = expected_windows(
+            json.loads(transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms)) for tx in acknowledged
+        )
+        wait_until(
+            lambda: all(esm_stats(tmp_path, f)["records_in"] >= len(aggregates) for f in FUNCTIONS),
+            60,
+            check=pipeline.check,
+        )
+        online = {
+            card: {
+                f["FeatureName"]: f["ValueAsString"]
+                for f in fs.get_record(
+                    FeatureGroupName=pipeline.profile.group(group_for("sliding").name),
+                    RecordIdentifierValueAsString=str(card),
+                ).get("Record", [])
+            }
+            for card in expected
+        }
         restarts = {name: pipeline.log_tail(name, 50).count("restart ") for name in ("engine", *FUNCTIONS)}
     # Exactly once through the engine: every acknowledged transaction aggregated once, resends deduplicated.
     assert sorted(aggregates) == sorted(tids)
@@ -135,11 +150,13 @@ def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, bat
     for function in FUNCTIONS:
         stats = esm_stats(tmp_path, function)
         assert stats["records_in"] == stats["processed"] + stats["dead_lettered"], (function, stats)
-    lost = [m for m in queue_messages(boto("sqs"), resources["dead_letter_queue_url"])
-            if m.get("disposition") != "scored"]
+    lost = [
+        m
+        for m in queue_messages(boto("sqs"), resources["dead_letter_queue_url"])
+        if m.get("disposition") != "scored"
+    ]
     assert lost == [], f"records dead-lettered by the outage: {lost[:2]}"
     assert any(restarts.values()), f"no process noticed the outage: {restarts}"
-
 
 
 def _where_are(missing: set[str], kinesis, sqs, resources, pipeline) -> str:
@@ -151,7 +168,13 @@ def _where_are(missing: set[str], kinesis, sqs, resources, pipeline) -> str:
             text = r["Data"].decode(errors="replace")
             tids |= {t for t in missing if t in text}
         found[logical] = len(tids)
-    dead = sum(1 for m in queue_messages(sqs, resources["dead_letter_queue_url"]) if any(t in json.dumps(m) for t in missing))
+    dead = sum(
+        1
+        for m in queue_messages(sqs, resources["dead_letter_queue_url"])
+        if any(t in json.dumps(m) for t in missing)
+    )
     stats = {f: esm_stats(pipeline.root, f) for f in FUNCTIONS}
-    return (f"{len(missing)} acknowledged transaction(s) never scored; found in streams {found}, dead-letter queue {dead}; "
-            f"esm {stats}; engine log: {pipeline.log_tail('engine', 12)}")
+    return (
+        f"{len(missing)} acknowledged transaction(s) never scored; found in streams {found}, dead-letter queue {dead}; "
+        f"esm {stats}; engine log: {pipeline.log_tail('engine', 12)}"
+    )

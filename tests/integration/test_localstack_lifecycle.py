@@ -23,7 +23,9 @@ def test_gateway_reports_every_service_the_profile_uses(localstack_endpoint):
 def test_nothing_it_started_listens_beyond_loopback(localstack_endpoint):
     pid = localstack._read_pid(localstack.PID_FILE)
     if pid is None:
-        pytest.skip("LocalStack was started outside this project (container or another process): its sockets are not ours")
+        pytest.skip(
+            "LocalStack was started outside this project (container or another process): its sockets are not ours"
+        )
     addresses = localstack.listening_sockets(localstack.descendants(pid))
     assert f"{localstack.HOST}:{localstack.PORT}" in addresses
     assert len(addresses) >= 2, "kinesis-local should be up (the fixture warms it)"
@@ -48,20 +50,27 @@ def test_put_records_spread_over_shards_lands_once_each_in_order(localstack_endp
     stream = "it-put-records-shards"
     kinesis.create_stream(StreamName=stream, ShardCount=3)
     try:
-        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+        )
         keys = [f"card-{i}" for i in range(1200)]
         acknowledged: dict[str, str] = {}
         for start in range(0, len(keys), 400):
-            batch = keys[start:start + 400]
-            out = kinesis.put_records(StreamName=stream, Records=[{"Data": k.encode(), "PartitionKey": k} for k in batch])
+            batch = keys[start : start + 400]
+            out = kinesis.put_records(
+                StreamName=stream, Records=[{"Data": k.encode(), "PartitionKey": k} for k in batch]
+            )
             assert out["FailedRecordCount"] == 0
             acknowledged |= {k: r["ShardId"] for k, r in zip(batch, out["Records"], strict=True)}
         by_shard: dict[str, list[str]] = {}
         for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-            iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            by_shard[shard["ShardId"]] = [r["Data"].decode() for r in kinesis.get_records(
-                ShardIterator=iterator, Limit=10_000)["Records"]]
+            iterator = kinesis.get_shard_iterator(
+                StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            by_shard[shard["ShardId"]] = [
+                r["Data"].decode()
+                for r in kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
+            ]
         assert len([s for s in by_shard.values() if s]) == 3, {k: len(v) for k, v in by_shard.items()}
         for shard, data in by_shard.items():
             assert data == [k for k in keys if acknowledged[k] == shard]  # each once, in write order
@@ -80,21 +89,64 @@ def test_simulator_writes_to_localstack_kinesis(localstack_endpoint, boto, tmp_p
     stream = "it-simulator-roundtrip"
     kinesis.create_stream(StreamName=stream, ShardCount=1)
     try:
-        kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+        )
         history = tmp_path / "history.parquet"
-        subprocess.run([sys.executable, "-m", "simulator", "generate", "--cards", "20", "--transactions", "200",
-                        "--start", "2020-01-01", "--end", "2020-01-08", "--seed", "3", "--out", str(history)],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "simulator",
+                "generate",
+                "--cards",
+                "20",
+                "--transactions",
+                "200",
+                "--start",
+                "2020-01-01",
+                "--end",
+                "2020-01-08",
+                "--seed",
+                "3",
+                "--out",
+                str(history),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         done = subprocess.run(
-            [sys.executable, "-m", "simulator", "stream", "--rate", "200", "--count", "60", "--seed", "3",
-             "--cards-from", str(history),
-             "--endpoint-url", localstack_endpoint, "--region", localstack.REGION, "--stream", stream],
-            capture_output=True, text=True, timeout=120, env={**os.environ, **localstack.client_environment()},
+            [
+                sys.executable,
+                "-m",
+                "simulator",
+                "stream",
+                "--rate",
+                "200",
+                "--count",
+                "60",
+                "--seed",
+                "3",
+                "--cards-from",
+                str(history),
+                "--endpoint-url",
+                localstack_endpoint,
+                "--region",
+                localstack.REGION,
+                "--stream",
+                stream,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **localstack.client_environment()},
         )
         assert done.returncode == 0, done.stderr
         shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
-        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         records = kinesis.get_records(ShardIterator=iterator, Limit=1000)["Records"]
         parsed = [parse_transaction(r["Data"]) for r in records]
         assert len(parsed) == 60

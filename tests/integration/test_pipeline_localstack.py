@@ -39,12 +39,13 @@ UNKNOWN_CARD = 4_999_999_999_999_999
 BAD_TRANSACTIONS = {  # payload -> the start of the engine's dead-letter reason
     b"this is not json": "not JSON",
     b'{"tid": "bad-missing", "cc_num": 1}': "missing field",
-    json.dumps({"tid": "bad-negative", "cc_num": 1, "amount": -5.0, "trans_ts": "2026-01-01T00:00:00.000Z"}).encode():
-        "amount must be finite and non-negative",
-    json.dumps({"tid": "bad-type", "cc_num": "x", "amount": 1.0, "trans_ts": "2026-01-01T00:00:00.000Z"}).encode():
-        "cc_num must be an integer",
-    b'{"tid": "bad-nan", "cc_num": 1, "amount": NaN, "trans_ts": "2026-01-01T00:00:00.000Z"}':
-        "amount must be finite and non-negative",
+    json.dumps(
+        {"tid": "bad-negative", "cc_num": 1, "amount": -5.0, "trans_ts": "2026-01-01T00:00:00.000Z"}
+    ).encode(): "amount must be finite and non-negative",
+    json.dumps(
+        {"tid": "bad-type", "cc_num": "x", "amount": 1.0, "trans_ts": "2026-01-01T00:00:00.000Z"}
+    ).encode(): "cc_num must be an integer",
+    b'{"tid": "bad-nan", "cc_num": 1, "amount": NaN, "trans_ts": "2026-01-01T00:00:00.000Z"}': "amount must be finite and non-negative",
 }
 BAD_AGGREGATES = [b"<garbage/>", b'{"tid": "agg-missing", "cc_num": 7}']
 
@@ -72,7 +73,9 @@ def run(outputs, batch_side, boto, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("profile")
     db = root / "featurestore.db"
-    LocalFeatureStore(path=str(db)).load_parquet(group_for("daily_snapshot").name, batch_side.features / "online")
+    LocalFeatureStore(path=str(db)).load_parquet(
+        group_for("daily_snapshot").name, batch_side.features / "online"
+    )
     kinesis = boto("kinesis")
     factory = TxFactory(known_cards(read_history(batch_side.history)), np.random.default_rng(7))
     try:
@@ -88,11 +91,14 @@ def _run_scenario(root, db, outputs, batch_side, boto, factory) -> dict:
     with Pipeline(root, outputs, model=batch_side.model, feature_store_db=db) as pipeline:
         profile = pipeline.profile
         unknown = factory.make(round(time.time() * 1000), card=UNKNOWN_CARD)
-        kinesis.put_records(StreamName=streams["transactions"],
-                            Records=[{"Data": p, "PartitionKey": "bad"} for p in BAD_TRANSACTIONS]
-                            + [unknown.entry()])
-        kinesis.put_records(StreamName=streams["aggregates"],
-                            Records=[{"Data": p, "PartitionKey": "bad"} for p in BAD_AGGREGATES])
+        kinesis.put_records(
+            StreamName=streams["transactions"],
+            Records=[{"Data": p, "PartitionKey": "bad"} for p in BAD_TRANSACTIONS] + [unknown.entry()],
+        )
+        kinesis.put_records(
+            StreamName=streams["aggregates"],
+            Records=[{"Data": p, "PartitionKey": "bad"} for p in BAD_AGGREGATES],
+        )
         schedule = attack_scenario(factory, time.time() + 0.5, background_rate=20.0)
         report = send(schedule, kinesis, streams["transactions"])
         good = [unknown] + [tx for _, tx in schedule]
@@ -101,15 +107,27 @@ def _run_scenario(root, db, outputs, batch_side, boto, factory) -> dict:
         def predicted() -> set[str]:
             return {p["tid"] for p in read_json_stream(kinesis, streams["predictions"])}
 
-        drained = wait_until(lambda: predicted() >= {tx.tid for tx in good}, 180, check=pipeline.check, poll_s=1.0)
+        drained = wait_until(
+            lambda: predicted() >= {tx.tid for tx in good}, 180, check=pipeline.check, poll_s=1.0
+        )
         assert drained, f"not every transaction was scored; score log: {pipeline.log_tail('score', 5)}"
         # The ingest function trails the score function by at most a batch: wait for its accounting.
-        wait_until(lambda: all(esm_stats(root, f)["records_in"] >= len(good) + len(BAD_AGGREGATES) for f in FUNCTIONS),
-                   60, check=pipeline.check)
+        wait_until(
+            lambda: all(
+                esm_stats(root, f)["records_in"] >= len(good) + len(BAD_AGGREGATES) for f in FUNCTIONS
+            ),
+            60,
+            check=pipeline.check,
+        )
         fs = profile.client("sagemaker-featurestore-runtime")
         cards = {tx.cc_num for tx in good}
-        online = {c: fs.get_record(FeatureGroupName=profile.group(group_for("sliding").name),
-                                   RecordIdentifierValueAsString=str(c)).get("Record", []) for c in cards}
+        online = {
+            c: fs.get_record(
+                FeatureGroupName=profile.group(group_for("sliding").name),
+                RecordIdentifierValueAsString=str(c),
+            ).get("Record", [])
+            for c in cards
+        }
         result = {
             "good": good,
             "attack": [tx.tid for _, tx in schedule if tx.fraud],
@@ -122,7 +140,6 @@ def _run_scenario(root, db, outputs, batch_side, boto, factory) -> dict:
     return result
 
 
-
 def test_a_run_starts_clean(terraform):
     assert terraform.before == {"streams": [], "queues": [], "buckets": [], "log groups": []}
 
@@ -133,10 +150,15 @@ def test_apply_creates_streams_queue_buckets_and_log_groups(outputs, boto):
     for name in outputs["streams"].values():
         summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
         assert summary["StreamStatus"] == "ACTIVE" and summary["OpenShardCount"] >= 1
-    assert boto("sqs").get_queue_attributes(QueueUrl=outputs["dead_letter_queue_url"], AttributeNames=["QueueArn"])
+    assert boto("sqs").get_queue_attributes(
+        QueueUrl=outputs["dead_letter_queue_url"], AttributeNames=["QueueArn"]
+    )
     for bucket in outputs["buckets"].values():
         boto("s3").head_bucket(Bucket=bucket)
-    groups = {g["logGroupName"] for g in boto("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]}
+    groups = {
+        g["logGroupName"]
+        for g in boto("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
     assert set(outputs["log_group_names"].values()) <= groups
 
 
@@ -163,14 +185,20 @@ def test_the_attack_is_flagged(run):
 
 
 def test_cc_agg_fg_holds_each_cards_latest_window(run):
-    expected = expected_windows(json.loads(transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms))
-                                for tx in run["good"])
+    expected = expected_windows(
+        json.loads(transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms)) for tx in run["good"]
+    )
     assert set(run["online"]) == set(expected)
     for card, features in expected.items():
         record = run["online"][card]
         assert record, f"card {card} has no cc-agg-fg record"
         for name, value in features.items():
-            assert math.isclose(float(record[name]), value, rel_tol=1e-9, abs_tol=1e-6), (card, name, record[name], value)
+            assert math.isclose(float(record[name]), value, rel_tol=1e-9, abs_tol=1e-6), (
+                card,
+                name,
+                record[name],
+                value,
+            )
 
 
 def test_malformed_transactions_are_dead_lettered_by_the_engine_with_reasons(run):

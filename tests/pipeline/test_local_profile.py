@@ -54,14 +54,21 @@ def local_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
 
 def test_ingest_keeps_the_newest_event_time_online_in_the_local_feature_store(local_profile: Layout) -> None:
     # GIVEN a newer and then an older aggregate for one card
-    event = kinesis_event(aggregate("n", CARD, 5.0, T0 + 60_000, 3, 7.5), aggregate("o", CARD, 9.0, T0, 1, 9.0))
+    event = kinesis_event(
+        aggregate("n", CARD, 5.0, T0 + 60_000, 3, 7.5), aggregate("o", CARD, 9.0, T0, 1, 9.0)
+    )
     # WHEN ingest handles them on the local profile
     assert ingest_app.lambda_handler(event, None) == {"batchItemFailures": []}
     # THEN cc-agg-fg online holds the newer one (the store's rule)
     record = profile.client("sagemaker-featurestore-runtime").get_record(
-        FeatureGroupName="cc-agg-fg", RecordIdentifierValueAsString=str(CARD))["Record"]
+        FeatureGroupName="cc-agg-fg", RecordIdentifierValueAsString=str(CARD)
+    )["Record"]
     values = {f["FeatureName"]: f["ValueAsString"] for f in record}
-    assert (values["trans_time"], values["num_trans_last_10m"], values["avg_amt_last_10m"]) == ("1589536860.000", "3", "7.5")
+    assert (values["trans_time"], values["num_trans_last_10m"], values["avg_amt_last_10m"]) == (
+        "1589536860.000",
+        "3",
+        "7.5",
+    )
 
 
 def test_score_reads_the_local_store_and_writes_predictions_and_dead_letters(local_profile: Layout) -> None:
@@ -69,18 +76,35 @@ def test_score_reads_the_local_store_and_writes_predictions_and_dead_letters(loc
     import pyarrow as pa
 
     store = profile.client("sagemaker-featurestore-runtime")
-    store.load_table(BATCH_GROUP, pa.table({"cc_num": [CARD], "trans_time": [1589500800.0],
-                                            "num_trans_last_1w": [20], "avg_amt_last_1w": [10.0]}))
-    event = kinesis_event(aggregate("a", CARD, 30.0, T0, 5, 20.0), aggregate("b", NEW_CARD, 1.0, T0), "{broken")
+    store.load_table(
+        BATCH_GROUP,
+        pa.table(
+            {
+                "cc_num": [CARD],
+                "trans_time": [1589500800.0],
+                "num_trans_last_1w": [20],
+                "avg_amt_last_1w": [10.0],
+            }
+        ),
+    )
+    event = kinesis_event(
+        aggregate("a", CARD, 30.0, T0, 5, 20.0), aggregate("b", NEW_CARD, 1.0, T0), "{broken"
+    )
     # WHEN score handles it on the local profile
     assert score_app.lambda_handler(event, None) == {"batchItemFailures": []}
     # THEN the predictions are on the local predictions stream with the served features
     predictions = StreamTail(profile.client("kinesis"), PREDICTIONS).read()
     assert [(p["tid"], p["probability"], p["fraud"], p["caveats"]) for p in predictions] == [
-        ("a", 0.5, True, []), ("b", 0.1, False, ["unknown_card"])]
-    assert predictions[0]["features"] == model_row(30.0, 5, 20.0, 20, 10.0, amt_ratio1=2.0, amt_ratio2=3.0, count_ratio=0.25)
+        ("a", 0.5, True, []),
+        ("b", 0.1, False, ["unknown_card"]),
+    ]
+    assert predictions[0]["features"] == model_row(
+        30.0, 5, 20.0, 20, 10.0, amt_ratio1=2.0, amt_ratio2=3.0, count_ratio=0.25
+    )
     # AND the dead-letter queue holds the bad record (rejected) and the unknown card (scored), with reasons
     letters = dead_letters(local_profile)
-    assert [(m["disposition"], m["reason"].split(":")[0]) for m in letters] == [("rejected", "not JSON"),
-                                                                               ("scored", "unknown card")]
+    assert [(m["disposition"], m["reason"].split(":")[0]) for m in letters] == [
+        ("rejected", "not JSON"),
+        ("scored", "unknown card"),
+    ]
     assert predictions[1]["features"]["num_trans_last_1w"] == 0

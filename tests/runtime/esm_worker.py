@@ -25,12 +25,16 @@ def main() -> None:
     def handler(event: dict, context: object) -> None:
         conn.execute("BEGIN")
         for r in event["Records"]:
-            conn.execute("INSERT INTO seen VALUES (?, 1) ON CONFLICT(seq) DO UPDATE SET deliveries = deliveries + 1",
-                         (r["kinesis"]["sequenceNumber"],))
+            conn.execute(
+                "INSERT INTO seen VALUES (?, 1) ON CONFLICT(seq) DO UPDATE SET deliveries = deliveries + 1",
+                (r["kinesis"]["sequenceNumber"],),
+            )
         conn.execute("COMMIT")
         time.sleep(0.01)  # a little work per batch, so the kill lands mid-stream
 
-    runner = EsmRunner(EventSourceMapping("fn", "in", batch_size=50), LocalKinesis(root), handler, root / "esm.json")
+    runner = EsmRunner(
+        EventSourceMapping("fn", "in", batch_size=50), LocalKinesis(root), handler, root / "esm.json"
+    )
     runner.run(idle_exit_s=idle)
     print(json.dumps(runner.stats), flush=True)
 

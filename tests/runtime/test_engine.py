@@ -31,8 +31,9 @@ def by_tid(aggregates):
 
 
 def test_window_includes_rows_exactly_ten_minutes_back_and_not_one_ms_more():
-    aggs, late, dead = run_engine([tx("a", T0, amount=10), tx("b", T0 + 10 * MIN, amount=20),
-                                   tx("c", T0 + 10 * MIN + 1, amount=40)])
+    aggs, late, dead = run_engine(
+        [tx("a", T0, amount=10), tx("b", T0 + 10 * MIN, amount=20), tx("c", T0 + 10 * MIN + 1, amount=40)]
+    )
     assert late == dead == []
     assert by_tid(aggs) == {"a": (1, 10.0), "b": (2, 15.0), "c": (2, 30.0)}
     assert WINDOW_10M.length_ms == 10 * MIN
@@ -40,8 +41,14 @@ def test_window_includes_rows_exactly_ten_minutes_back_and_not_one_ms_more():
 
 
 def test_same_timestamp_peers_see_each_other_and_other_cards_are_apart():
-    aggs, _, _ = run_engine([tx("a", T0, amount=10), tx("b", T0, amount=30), tx("x", T0, card=2, amount=5),
-                             tx("c", T0 + 1, amount=50)])
+    aggs, _, _ = run_engine(
+        [
+            tx("a", T0, amount=10),
+            tx("b", T0, amount=30),
+            tx("x", T0, card=2, amount=5),
+            tx("c", T0 + 1, amount=50),
+        ]
+    )
     assert by_tid(aggs) == {"a": (2, 20.0), "b": (2, 20.0), "x": (1, 5.0), "c": (3, 30.0)}
 
 
@@ -78,24 +85,31 @@ def test_rows_are_released_once_the_watermark_reaches_them_in_event_time_order()
     assert [e.record["tid"] for e in engine.flush()] == ["c"]
 
 
-@pytest.mark.parametrize("payload, reason", [
-    (b"\xff\xfe", "not JSON"),
-    ("{not json", "not JSON"),
-    ("[1, 2]", "not a JSON object"),
-    ('{"tid": "a"}', "missing field"),
-    ('{"tid": "a", "cc_num": "1", "amount": 1, "trans_ts": "2020-01-01T00:00:00Z"}', "cc_num must be an integer"),
-    ('{"tid": "a", "cc_num": 1, "amount": "1", "trans_ts": "2020-01-01T00:00:00Z"}', "amount must be a number"),
-    ('{"tid": "a", "cc_num": 1, "amount": NaN, "trans_ts": "2020-01-01T00:00:00Z"}', "finite"),
-    ('{"tid": "a", "cc_num": 1, "amount": -3, "trans_ts": "2020-01-01T00:00:00Z"}', "non-negative"),
-    ('{"tid": "a", "cc_num": 1, "amount": 3, "trans_ts": "noon"}', "ISO-8601"),
-    ('{"tid": "", "cc_num": 1, "amount": 3, "trans_ts": "2020-01-01T00:00:00Z"}', "tid"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"\xff\xfe", "not JSON"),
+        ("{not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"tid": "a"}', "missing field"),
+        (
+            '{"tid": "a", "cc_num": "1", "amount": 1, "trans_ts": "2020-01-01T00:00:00Z"}',
+            "cc_num must be an integer",
+        ),
+        (
+            '{"tid": "a", "cc_num": 1, "amount": "1", "trans_ts": "2020-01-01T00:00:00Z"}',
+            "amount must be a number",
+        ),
+        ('{"tid": "a", "cc_num": 1, "amount": NaN, "trans_ts": "2020-01-01T00:00:00Z"}', "finite"),
+        ('{"tid": "a", "cc_num": 1, "amount": -3, "trans_ts": "2020-01-01T00:00:00Z"}', "non-negative"),
+        ('{"tid": "a", "cc_num": 1, "amount": 3, "trans_ts": "noon"}', "ISO-8601"),
+        ('{"tid": "", "cc_num": 1, "amount": 3, "trans_ts": "2020-01-01T00:00:00Z"}', "tid"),
+    ],
+)
 def test_malformed_records_are_dead_lettered_with_their_reason(payload, reason):
     aggs, late, dead = run_engine([tx("ok1", T0), payload, tx("ok2", T0 + 1)])
     assert [a["tid"] for a in aggs] == ["ok1", "ok2"] and late == []
     assert len(dead) == 1 and reason in dead[0]["reason"]
-
-
 
 
 # ------------------------------------------------------------------ property: against a reference
@@ -120,16 +134,26 @@ def reference(rows, ooo, aggregates):
         record = {"tid": tid, "cc_num": card, "amount": amount}
         for a in aggregates:
             values = [x[4] for x in kept if x[3] == card and t - a.window.length_ms <= x[0] <= t]
-            record[a.name] = {"count": len(values), "sum": sum(values), "avg": sum(values) / len(values),
-                              "max": max(values), "min": min(values)}[a.function]
+            record[a.name] = {
+                "count": len(values),
+                "sum": sum(values),
+                "avg": sum(values) / len(values),
+                "max": max(values),
+                "min": min(values),
+            }[a.function]
         out.append(record)
     return out, late, duplicates
 
 
 rows_strategy = st.lists(
-    st.tuples(st.integers(0, 40), st.integers(1, 3), st.sampled_from([1.0, 2.5, 10.0, 99.99, 1234.56]),
-              st.integers(0, 3 * 60)),  # tid number, card, amount, time in 5-second steps
-    min_size=1, max_size=60,
+    st.tuples(
+        st.integers(0, 40),
+        st.integers(1, 3),
+        st.sampled_from([1.0, 2.5, 10.0, 99.99, 1234.56]),
+        st.integers(0, 3 * 60),
+    ),  # tid number, card, amount, time in 5-second steps
+    min_size=1,
+    max_size=60,
 )
 
 
@@ -164,17 +188,32 @@ def test_engine_equals_the_reference_one_row_at_a_time_and_in_bulk(raw, ooo):
     expected = reference(rows, ooo, aggregates)
 
     one = WindowEngine(ooo)
-    emitted = [e for tid, card, amount, t, _ in rows for e in one.process(json.loads(transaction_json(tid, card, amount, t)))]
+    emitted = [
+        e
+        for tid, card, amount, t, _ in rows
+        for e in one.process(json.loads(transaction_json(tid, card, amount, t)))
+    ]
     emitted += one.flush()
-    check(([e.record for e in emitted if e.kind == "aggregate"], [e.record for e in emitted if e.kind == "late"],
-           [e.record for e in emitted if e.kind == "duplicate"]), expected, aggregates)
+    check(
+        (
+            [e.record for e in emitted if e.kind == "aggregate"],
+            [e.record for e in emitted if e.kind == "late"],
+            [e.record for e in emitted if e.kind == "duplicate"],
+        ),
+        expected,
+        aggregates,
+    )
 
     bulk = WindowEngine(ooo)
     out = bulk.process_rows(rows)
     bulk.advance_watermark(bulk.max_event, out)
     check((out.aggregates, out.late, out.duplicates), expected, aggregates)
     assert one.stats == bulk.stats
-    assert bulk.stats["in"] == len(rows) == bulk.stats["aggregate"] + bulk.stats["late"] + bulk.stats["duplicate"]
+    assert (
+        bulk.stats["in"]
+        == len(rows)
+        == bulk.stats["aggregate"] + bulk.stats["late"] + bulk.stats["duplicate"]
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -182,9 +221,13 @@ def test_engine_equals_the_reference_one_row_at_a_time_and_in_bulk(raw, ooo):
 def test_engine_is_generic_over_the_definitions_aggregates(raw):
     """Any count/sum/avg/max/min over several windows, as the definition could declare them."""
     w2, w30 = Window("2m", "sliding", timedelta(minutes=2)), Window("30s", "sliding", timedelta(seconds=30))
-    aggregates = (Aggregate("n", "count", None, w2, ""), Aggregate("s", "sum", "amount", w2, ""),
-                  Aggregate("hi", "max", "amount", w30, ""), Aggregate("lo", "min", "amount", w30, ""),
-                  Aggregate("m", "avg", "amount", WINDOW_10M, ""))
+    aggregates = (
+        Aggregate("n", "count", None, w2, ""),
+        Aggregate("s", "sum", "amount", w2, ""),
+        Aggregate("hi", "max", "amount", w30, ""),
+        Aggregate("lo", "min", "amount", w30, ""),
+        Aggregate("m", "avg", "amount", WINDOW_10M, ""),
+    )
     rows = as_rows(raw)
     engine = WindowEngine(OOO, aggregates)
     out = engine.process_rows(rows)
@@ -201,7 +244,10 @@ def test_a_pickled_engine_resumes_exactly_and_still_knows_every_tid():
     import pickle
 
     first = [tx(f"t{i}", T0 + i * 700, card=4000_0000_0000_0000 + i % 7, amount=1.25 * i) for i in range(400)]
-    later = [tx(f"u{i}", T0 + 400 * 700 + i * 900, card=4000_0000_0000_0000 + i % 5, amount=3.5 + i) for i in range(100)]
+    later = [
+        tx(f"u{i}", T0 + 400 * 700 + i * 900, card=4000_0000_0000_0000 + i % 5, amount=3.5 + i)
+        for i in range(100)
+    ]
     # released (same and later time), pending, pending
     again = [tx("t0", T0), tx("t5", T0 + 500 * 700), tx("t399", T0 + 399 * 700), tx("t398", T0 + 398 * 700)]
     whole = WindowEngine()
@@ -213,8 +259,10 @@ def test_a_pickled_engine_resumes_exactly_and_still_knows_every_tid():
     for engine in (whole, restored):
         kinds = [[e.kind for e in engine.process(r)] for r in again]
         assert kinds == [["late"], ["duplicate"], ["duplicate"], ["duplicate"]]
-    outputs = [[e.record for r in later for e in engine.process(r)] + [e.record for e in engine.flush()]
-               for engine in (whole, restored)]
+    outputs = [
+        [e.record for r in later for e in engine.process(r)] + [e.record for e in engine.flush()]
+        for engine in (whole, restored)
+    ]
     assert outputs[0] == outputs[1] and len([o for o in outputs[0] if "reason" not in o]) >= 100
 
 

@@ -17,8 +17,14 @@ from simulator.generate import generate, write
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     # 40 cards, 12,000 transactions over two days: windows hold one to a dozen rows, with fraud chains
-    table = generate(cards=40, transactions=12_000, start=datetime(2020, 3, 1, tzinfo=UTC),
-                     end=datetime(2020, 3, 3, tzinfo=UTC), fraud_ratio=0.02, seed=7)
+    table = generate(
+        cards=40,
+        transactions=12_000,
+        start=datetime(2020, 3, 1, tzinfo=UTC),
+        end=datetime(2020, 3, 3, tzinfo=UTC),
+        fraud_ratio=0.02,
+        seed=7,
+    )
     path = write(table, tmp_path_factory.mktemp("history") / "history.parquet")
     return path, table
 
@@ -33,8 +39,13 @@ def test_engine_features_equal_the_batch_features_for_every_transaction(history,
     millis = pc.cast(pc.divide(pc.cast(table.column(SOURCE.event_time), "int64"), 1000), "int64").to_pylist()
     records = [
         {"tid": tid, "cc_num": card, "amount": amount, "event_ms": ms}
-        for tid, card, amount, ms in zip(table.column("tid").to_pylist(), table.column("cc_num").to_pylist(),
-                                         table.column("amount").to_pylist(), millis, strict=True)
+        for tid, card, amount, ms in zip(
+            table.column("tid").to_pylist(),
+            table.column("cc_num").to_pylist(),
+            table.column("amount").to_pylist(),
+            millis,
+            strict=True,
+        )
     ]
     aggregates, late, dead = run_engine(records)  # in event-time order: nothing late
     assert late == [] and dead == [] and len(aggregates) == table.num_rows

@@ -31,7 +31,9 @@ def payloads(n: int, seed: int = 1) -> list[str]:
     for i in range(n):
         t += rng.randint(0, 900)
         jitter = rng.randint(0, 1500)  # within the out-of-orderness: on time
-        out.append(transaction_json(f"tid-{i}", 4000 + rng.randint(0, 49), round(rng.uniform(1, 900), 2), t - jitter))
+        out.append(
+            transaction_json(f"tid-{i}", 4000 + rng.randint(0, 49), round(rng.uniform(1, 900), 2), t - jitter)
+        )
         if i % 97 == 0:
             out.append(out[-1])  # duplicate
         if i % 131 == 0:
@@ -43,14 +45,18 @@ def payloads(n: int, seed: int = 1) -> list[str]:
 
 def write(kinesis: LocalKinesis, records: list[str]) -> None:
     for start in range(0, len(records), 500):
-        kinesis.put_records(StreamName=STREAMS.input,
-                            Records=[{"Data": r, "PartitionKey": str(i)} for i, r in enumerate(records[start:start + 500])])
+        kinesis.put_records(
+            StreamName=STREAMS.input,
+            Records=[{"Data": r, "PartitionKey": str(i)} for i, r in enumerate(records[start : start + 500])],
+        )
 
 
 def read(kinesis: LocalKinesis, name: str) -> list[dict]:
     out = []
     for shard in kinesis.list_shards(StreamName=name)["Shards"]:
-        it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while True:
             page = kinesis.get_records(ShardIterator=it, Limit=10_000)
             out += [json.loads(r["Data"]) for r in page["Records"]]
@@ -81,7 +87,9 @@ def assert_exactly_once(kinesis: LocalKinesis, records: list[str]) -> None:
     aggs = read(kinesis, STREAMS.output)
     assert Counter(a["tid"] for a in aggs).most_common(1)[0][1] == 1
     assert sorted(aggs, key=lambda a: a["tid"]) == sorted(want_aggs, key=lambda a: a["tid"])
-    assert sorted(json.dumps(r) for r in read(kinesis, STREAMS.late)) == sorted(json.dumps(r) for r in want_late)
+    assert sorted(json.dumps(r) for r in read(kinesis, STREAMS.late)) == sorted(
+        json.dumps(r) for r in want_late
+    )
     dead = read(kinesis, STREAMS.dead)
     assert len(dead) == len(want_dead)
     assert len(records) == len(aggs) + len(read(kinesis, STREAMS.late)) + len(dead)  # records in = out
@@ -94,7 +102,9 @@ def test_runner_accounts_for_every_record(streams, tmp_path):
     runner.run(exit_when_idle_s=0.2)
     assert_exactly_once(streams, records)
     stats = runner.engine.stats
-    assert stats["in"] == len(records) == stats["aggregate"] + stats["late"] + stats["duplicate"] + stats["dead"]
+    assert (
+        stats["in"] == len(records) == stats["aggregate"] + stats["late"] + stats["duplicate"] + stats["dead"]
+    )
     assert stats["late"] > 0 and stats["duplicate"] > 0 and stats["dead"] > 0
     dead = [d for d in read(streams, STREAMS.dead) if "data" in d]
     assert all(d["reason"].startswith("not JSON") and d["shardId"] and d["sequenceNumber"] for d in dead)
@@ -116,7 +126,9 @@ def test_restart_resumes_where_the_checkpoint_left(streams, tmp_path):
 def test_a_crash_between_checkpoints_is_replayed_without_loss_or_duplicates(streams, tmp_path):
     records = payloads(3000, seed=3)
     write(streams, records)
-    crashing = EngineRunner(streams, tmp_path / "state.db", STREAMS, batch_limit=400, checkpoint_interval_s=3600)
+    crashing = EngineRunner(
+        streams, tmp_path / "state.db", STREAMS, batch_limit=400, checkpoint_interval_s=3600
+    )
     for _ in range(4):
         crashing.step()  # outputs written, only the write-ahead log records the batches
     assert 0 < len(read(streams, STREAMS.output)) < 3000
@@ -133,8 +145,17 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
     root = tmp_path / "streams"
     # no periodic checkpoint before the kill: the restart must replay the logged batches and skip
     # the outputs already written (the path a kill between two checkpoints always takes)
-    argv = [sys.executable, "-m", "local.engine", "--stream-dir", str(root), "--batch", "500",
-            "--checkpoint-interval-s", "3600"]
+    argv = [
+        sys.executable,
+        "-m",
+        "local.engine",
+        "--stream-dir",
+        str(root),
+        "--batch",
+        "500",
+        "--checkpoint-interval-s",
+        "3600",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     engine = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -150,8 +171,14 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
             engine.kill()
     assert engine.returncode == -signal.SIGKILL
     assert count(root, STREAMS.output) < 14_500  # killed mid-stream
-    done = subprocess.run([*argv, "--idle-flush-s", "0.2", "--exit-when-idle-s", "0.5"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*argv, "--idle-flush-s", "0.2", "--exit-when-idle-s", "0.5"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "recovering: replaying" in done.stderr
     assert_exactly_once(streams, records)
@@ -171,10 +198,14 @@ def test_several_input_shards_recover_to_the_same_outputs_as_an_uninterrupted_ru
         return kinesis
 
     steady = fresh("steady")
-    EngineRunner(steady, tmp_path / "steady.db", STREAMS, batch_limit=300, idle_flush_s=0.0).run(exit_when_idle_s=0.1)
+    EngineRunner(steady, tmp_path / "steady.db", STREAMS, batch_limit=300, idle_flush_s=0.0).run(
+        exit_when_idle_s=0.1
+    )
 
     crashed = fresh("crashed")
-    first = EngineRunner(crashed, tmp_path / "crashed.db", STREAMS, batch_limit=300, checkpoint_interval_s=3600)
+    first = EngineRunner(
+        crashed, tmp_path / "crashed.db", STREAMS, batch_limit=300, checkpoint_interval_s=3600
+    )
     for _ in range(5):
         first.step()
     first.db.close()
@@ -183,7 +214,9 @@ def test_several_input_shards_recover_to_the_same_outputs_as_an_uninterrupted_ru
     second.run(exit_when_idle_s=0.1)
 
     for stream in (STREAMS.output, STREAMS.late, STREAMS.dead):
-        assert Counter(json.dumps(r) for r in read(crashed, stream)) == Counter(json.dumps(r) for r in read(steady, stream))
+        assert Counter(json.dumps(r) for r in read(crashed, stream)) == Counter(
+            json.dumps(r) for r in read(steady, stream)
+        )
     aggregates = read(crashed, STREAMS.output)
     assert len(aggregates) == len({a["tid"] for a in aggregates}) > 2500
 
@@ -203,7 +236,11 @@ def test_checkpoints_are_paced_by_their_cost_and_skipped_while_nothing_changed(s
     runner.checkpoint_cpu_s = 0.0  # a free one: due at once
     assert runner.checkpoint_due()
     runner.step()
-    assert not runner.dirty and saved() > initial and runner.db.execute("SELECT COUNT(*) FROM wal").fetchone()[0] == 0
+    assert (
+        not runner.dirty
+        and saved() > initial
+        and runner.db.execute("SELECT COUNT(*) FROM wal").fetchone()[0] == 0
+    )
 
 
 def test_the_aggregate_encoder_writes_json_dumps_bytes():
@@ -216,9 +253,15 @@ def test_the_aggregate_encoder_writes_json_dumps_bytes():
     encode = compile_json_encoder(AGGREGATE_FIELDS, frozenset((SOURCE.id_column, SOURCE.event_time)))
     aggregates, _, _ = run_engine(payloads(300, seed=5))
     odd = dict(aggregates[0])
-    unusual = [{**odd, SOURCE.id_column: 'q"\\u00e9\\n'}, {**odd, SOURCE.amount_column: float("inf")},
-               {**odd, SOURCE.entity: True}, {**odd, SOURCE.amount_column: float("nan")}, dict(reversed(odd.items())),
-               {**odd, "extra": 1}, {**odd, SOURCE.amount_column: 0.1 + 0.2, SOURCE.entity: -(2**70)}]
+    unusual = [
+        {**odd, SOURCE.id_column: 'q"\\u00e9\\n'},
+        {**odd, SOURCE.amount_column: float("inf")},
+        {**odd, SOURCE.entity: True},
+        {**odd, SOURCE.amount_column: float("nan")},
+        dict(reversed(odd.items())),
+        {**odd, "extra": 1},
+        {**odd, SOURCE.amount_column: 0.1 + 0.2, SOURCE.entity: -(2**70)},
+    ]
     assert len(aggregates) > 200
     for record in aggregates + unusual:
         assert encode(record) == json.dumps(record)

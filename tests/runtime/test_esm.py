@@ -28,10 +28,14 @@ def setup(kinesis, sqs, tmp_path, clock):
 
     def make(handler, **settings):
         mapping = EventSourceMapping(function_name="fn", stream_name="in", **settings)
-        return EsmRunner(mapping, kinesis, handler, tmp_path / "esm.json", on_failure=sqs, on_failure_url=url, clock=clock)
+        return EsmRunner(
+            mapping, kinesis, handler, tmp_path / "esm.json", on_failure=sqs, on_failure_url=url, clock=clock
+        )
 
     def put(values):
-        kinesis.put_records(StreamName="in", Records=[{"Data": json.dumps(v), "PartitionKey": "p"} for v in values])
+        kinesis.put_records(
+            StreamName="in", Records=[{"Data": json.dumps(v), "PartitionKey": "p"} for v in values]
+        )
 
     def dead():
         return [json.loads(b) for b in sqs.peek_all(url)]
@@ -76,7 +80,9 @@ def test_event_shape_and_batch_size(setup):
     assert rec["eventSourceARN"] == "arn:aws:kinesis:us-east-1:000000000000:stream/in"
     assert rec["eventID"] == f"shardId-000000000000:{rec['kinesis']['sequenceNumber']}"
     assert rec["kinesis"]["kinesisSchemaVersion"] == "1.0" and rec["kinesis"]["partitionKey"] == "p"
-    assert isinstance(rec["kinesis"]["approximateArrivalTimestamp"], float) and rec["awsRegion"] == "us-east-1"
+    assert (
+        isinstance(rec["kinesis"]["approximateArrivalTimestamp"], float) and rec["awsRegion"] == "us-east-1"
+    )
     assert runner.stats["records_in"] == runner.stats["processed"] == 7
 
 
@@ -109,7 +115,9 @@ def test_retries_then_on_failure_destination_with_reason(setup):
     assert m["responseContext"]["functionError"] == "Unhandled"
     assert m["errorMessage"] == "ValueError: poison [2]"
     info = m["KinesisBatchInfo"]
-    assert info["startSequenceNumber"] == info["endSequenceNumber"] == m["record"]["kinesis"]["sequenceNumber"]
+    assert (
+        info["startSequenceNumber"] == info["endSequenceNumber"] == m["record"]["kinesis"]["sequenceNumber"]
+    )
     assert info["batchSize"] == 1 and info["streamArn"].endswith("stream/in")
     assert runner.stats["records_in"] == 3 == runner.stats["processed"] + runner.stats["dead_lettered"]
 
@@ -150,21 +158,28 @@ def test_partial_response_without_reason_and_success_shapes(setup):
     # without ReportBatchItemFailures the response is ignored: success
     put([3])
     calls = []
-    runner = make(lambda e, c: calls.append(values(e)) or {"batchItemFailures": [{"itemIdentifier": "x"}]}, batch_size=5)
+    runner = make(
+        lambda e, c: calls.append(values(e)) or {"batchItemFailures": [{"itemIdentifier": "x"}]}, batch_size=5
+    )
     runner.run(idle_exit_s=0.1)
     assert calls == [[3]] and runner.stats["dead_lettered"] == 1  # the 1 from before, saved in the checkpoint
 
 
-@pytest.mark.parametrize("response", [
-    {"batchItemFailures": [{"itemIdentifier": ""}]},
-    {"batchItemFailures": [{"itemIdentifier": None}]},
-    {"batchItemFailures": [{"sequenceNumber": "1"}]},
-    {"batchItemFailures": "all"},
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"itemIdentifier": None}]},
+        {"batchItemFailures": [{"sequenceNumber": "1"}]},
+        {"batchItemFailures": "all"},
+    ],
+)
 def test_invalid_partial_responses_fail_the_whole_batch(setup, response):
     make, put, dead = setup
     put([1, 2])
-    runner = make(lambda e, c: response, batch_size=5, maximum_retry_attempts=0, function_response_types=REPORT)
+    runner = make(
+        lambda e, c: response, batch_size=5, maximum_retry_attempts=0, function_response_types=REPORT
+    )
     runner.run(idle_exit_s=0.1)
     assert len(dead()) == 2 and runner.stats["function_errors"] == 1
     assert all(m["errorMessage"].startswith("invalid partial batch response") for m in dead())
@@ -215,8 +230,13 @@ def test_bad_transactions_each_reach_the_destination_and_accounting_holds(setup)
     make, put, dead = setup
 
     good = {"tid": "t1", "cc_num": 1, "amount": 2.5, "trans_ts": "2020-01-01T00:00:00.000Z"}
-    bad = [{"tid": "t2"}, {**good, "tid": "t3", "amount": "12"}, {**good, "tid": "t4", "amount": -1},
-           {**good, "tid": "t5", "cc_num": "x"}, {**good, "tid": "t6", "trans_ts": "yesterday"}]
+    bad = [
+        {"tid": "t2"},
+        {**good, "tid": "t3", "amount": "12"},
+        {**good, "tid": "t4", "amount": -1},
+        {**good, "tid": "t5", "cc_num": "x"},
+        {**good, "tid": "t6", "trans_ts": "yesterday"},
+    ]
     put([good, *bad, good])
     kinesis_payloads = [json.dumps(v) for v in [good, *bad, good]]
     assert len(kinesis_payloads) == 7
@@ -230,8 +250,13 @@ def test_bad_transactions_each_reach_the_destination_and_accounting_holds(setup)
                 failures.append({"itemIdentifier": r["kinesis"]["sequenceNumber"], "reason": str(err)})
         return {"batchItemFailures": failures}
 
-    runner = make(handler, batch_size=100, maximum_retry_attempts=0, bisect_batch_on_function_error=True,
-                  function_response_types=REPORT)
+    runner = make(
+        handler,
+        batch_size=100,
+        maximum_retry_attempts=0,
+        bisect_batch_on_function_error=True,
+        function_response_types=REPORT,
+    )
     runner.run(idle_exit_s=0.1)
     reasons = [m["errorMessage"] for m in dead()]
     assert len(reasons) == 5 and reasons[0].startswith("missing field")
@@ -246,7 +271,10 @@ def test_sigkill_mid_stream_then_restart_delivers_everything_and_counts_once(tmp
     kinesis = LocalKinesis(streams)
     kinesis.create_stream(StreamName="in")
     for start in range(0, 5000, 500):
-        kinesis.put_records(StreamName="in", Records=[{"Data": str(i), "PartitionKey": "k"} for i in range(start, start + 500)])
+        kinesis.put_records(
+            StreamName="in",
+            Records=[{"Data": str(i), "PartitionKey": "k"} for i in range(start, start + 500)],
+        )
     worker = [sys.executable, str(root_dir / "tests" / "runtime" / "esm_worker.py"), str(streams), str(db)]
     env = {**os.environ, "PYTHONPATH": str(root_dir)}
 
@@ -295,6 +323,8 @@ def test_each_record_carries_its_own_arrival_time_and_the_sample_events_keys(set
     stamps = [r["kinesis"]["approximateArrivalTimestamp"] for r in event["Records"]]
     t0 = clock.now - 2.75
     assert stamps == [round(t0, 3)] * 2 + [round(t0 + 2.5, 3)] + [round(t0 + 2.75, 3)] * 2
-    sample = json.loads((Path(__file__).parents[1] / "events" / "kinesis_aggregates.json").read_text())["Records"][0]
+    sample = json.loads((Path(__file__).parents[1] / "events" / "kinesis_aggregates.json").read_text())[
+        "Records"
+    ][0]
     for record in event["Records"]:
         assert set(record) == set(sample) and set(record["kinesis"]) == set(sample["kinesis"])

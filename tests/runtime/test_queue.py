@@ -11,14 +11,19 @@ def test_send_receive_hide_and_delete(sqs, clock):
     url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
     sent = sqs.send_message(QueueUrl=url, MessageBody='{"reason": "x"}')
     assert set(sent) == {"MessageId", "MD5OfMessageBody"}
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "2"}, {"Id": "b", "MessageBody": "3"}])
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": "a", "MessageBody": "2"}, {"Id": "b", "MessageBody": "3"}]
+    )
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=30)["Messages"]
     assert [m["Body"] for m in got] == ['{"reason": "x"}', "2"]
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["3"]
     assert sqs.receive_message(QueueUrl=url) == {}  # all in flight
     sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
     clock.advance(31)
-    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["2", "3"]
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == [
+        "2",
+        "3",
+    ]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessagesNotVisible"] == "2"
     with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):

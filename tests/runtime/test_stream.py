@@ -15,7 +15,9 @@ SHARD0, SHARD1 = "shardId-000000000000", "shardId-000000000001"
 
 
 def read_all(kinesis, stream, shard, **iterator):
-    it = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, **(iterator or {"ShardIteratorType": "TRIM_HORIZON"}))
+    it = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard, **(iterator or {"ShardIteratorType": "TRIM_HORIZON"})
+    )
     records, it = [], it["ShardIterator"]
     while True:
         page = kinesis.get_records(ShardIterator=it, Limit=3)
@@ -33,8 +35,11 @@ def test_records_go_to_the_shard_whose_hash_range_holds_md5_of_the_partition_key
     assert response["FailedRecordCount"] == 0
     for key, result in zip(keys, response["Records"], strict=True):
         h = int(hashlib.md5(key.encode()).hexdigest(), 16)
-        owner = next(s["ShardId"] for s in shards
-                     if int(s["HashKeyRange"]["StartingHashKey"]) <= h <= int(s["HashKeyRange"]["EndingHashKey"]))
+        owner = next(
+            s["ShardId"]
+            for s in shards
+            if int(s["HashKeyRange"]["StartingHashKey"]) <= h <= int(s["HashKeyRange"]["EndingHashKey"])
+        )
         assert result["ShardId"] == owner
     # the ranges tile the 128-bit space
     assert shards[0]["HashKeyRange"]["StartingHashKey"] == "0"
@@ -44,9 +49,15 @@ def test_records_go_to_the_shard_whose_hash_range_holds_md5_of_the_partition_key
 
 def test_sequence_numbers_increase_per_shard_and_reads_keep_the_order(kinesis):
     kinesis.create_stream(StreamName="s", ShardCount=1)
-    seqs = [kinesis.put_record(StreamName="s", Data=f"r{i}", PartitionKey="k")["SequenceNumber"] for i in range(5)]
-    seqs += [r["SequenceNumber"] for r in kinesis.put_records(
-        StreamName="s", Records=[{"Data": f"r{i}", "PartitionKey": str(i)} for i in range(5, 10)])["Records"]]
+    seqs = [
+        kinesis.put_record(StreamName="s", Data=f"r{i}", PartitionKey="k")["SequenceNumber"] for i in range(5)
+    ]
+    seqs += [
+        r["SequenceNumber"]
+        for r in kinesis.put_records(
+            StreamName="s", Records=[{"Data": f"r{i}", "PartitionKey": str(i)} for i in range(5, 10)]
+        )["Records"]
+    ]
     assert all(isinstance(s, str) for s in seqs)
     assert [int(s) for s in seqs] == sorted(int(s) for s in seqs) and len(set(seqs)) == 10
     records = read_all(kinesis, "s", SHARD0)
@@ -57,19 +68,37 @@ def test_sequence_numbers_increase_per_shard_and_reads_keep_the_order(kinesis):
 
 def test_iterator_types(kinesis, clock):
     kinesis.create_stream(StreamName="s", ShardCount=1)
-    first = [kinesis.put_record(StreamName="s", Data=f"a{i}", PartitionKey="k")["SequenceNumber"] for i in range(3)]
-    latest = kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD0, ShardIteratorType="LATEST")["ShardIterator"]
+    first = [
+        kinesis.put_record(StreamName="s", Data=f"a{i}", PartitionKey="k")["SequenceNumber"] for i in range(3)
+    ]
+    latest = kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD0, ShardIteratorType="LATEST")[
+        "ShardIterator"
+    ]
     clock.advance(10)
-    later = [kinesis.put_record(StreamName="s", Data=f"b{i}", PartitionKey="k")["SequenceNumber"] for i in range(2)]
+    later = [
+        kinesis.put_record(StreamName="s", Data=f"b{i}", PartitionKey="k")["SequenceNumber"] for i in range(2)
+    ]
 
     def data(**kw):
         return [r["Data"].decode() for r in read_all(kinesis, "s", SHARD0, **kw)]
 
     assert data(ShardIteratorType="TRIM_HORIZON") == ["a0", "a1", "a2", "b0", "b1"]
     assert [r["Data"] for r in kinesis.get_records(ShardIterator=latest)["Records"]] == [b"b0", b"b1"]
-    assert data(ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=first[1]) == ["a1", "a2", "b0", "b1"]
-    assert data(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=first[1]) == ["a2", "b0", "b1"]
-    assert data(ShardIteratorType="AT_TIMESTAMP", Timestamp=datetime.fromtimestamp(clock.now, UTC)) == ["b0", "b1"]
+    assert data(ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=first[1]) == [
+        "a1",
+        "a2",
+        "b0",
+        "b1",
+    ]
+    assert data(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=first[1]) == [
+        "a2",
+        "b0",
+        "b1",
+    ]
+    assert data(ShardIteratorType="AT_TIMESTAMP", Timestamp=datetime.fromtimestamp(clock.now, UTC)) == [
+        "b0",
+        "b1",
+    ]
     assert data(ShardIteratorType="AT_TIMESTAMP", Timestamp=clock.now + 1) == []
     assert later[0] > first[-1]
 
@@ -78,7 +107,9 @@ def test_get_records_limit_next_iterator_and_millis_behind(kinesis, clock):
     kinesis.create_stream(StreamName="s", ShardCount=1)
     kinesis.put_records(StreamName="s", Records=[{"Data": str(i), "PartitionKey": "k"} for i in range(5)])
     clock.advance(3)
-    it = kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD0, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    it = kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD0, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     page = kinesis.get_records(ShardIterator=it, Limit=2)
     assert [r["Data"] for r in page["Records"]] == [b"0", b"1"]
     assert page["MillisBehindLatest"] == 3000  # more records wait behind this page
@@ -91,7 +122,9 @@ def test_get_records_limit_next_iterator_and_millis_behind(kinesis, clock):
 
 def test_iterators_expire_after_five_minutes(kinesis, clock):
     kinesis.create_stream(StreamName="s")
-    it = kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD0, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    it = kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD0, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     clock.advance(301)
     with pytest.raises(kinesis.exceptions.ExpiredIteratorException):
         kinesis.get_records(ShardIterator=it)
@@ -107,7 +140,10 @@ def test_retention_trims_records_older_than_the_period(kinesis, clock):
     assert kinesis.trim("s") == 1
     assert [r["Data"] for r in read_all(kinesis, "s", SHARD0)] == [b"new"]
     kinesis.increase_stream_retention_period(StreamName="s", RetentionPeriodHours=48)
-    assert kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["RetentionPeriodHours"] == 48
+    assert (
+        kinesis.describe_stream_summary(StreamName="s")["StreamDescriptionSummary"]["RetentionPeriodHours"]
+        == 48
+    )
     with pytest.raises(kinesis.exceptions.InvalidArgumentException):
         kinesis.decrease_stream_retention_period(StreamName="s", RetentionPeriodHours=12)
 
@@ -115,12 +151,16 @@ def test_retention_trims_records_older_than_the_period(kinesis, clock):
 def test_put_records_answers_per_record_with_throttled_entries(tmp_path, clock):
     kinesis = LocalKinesis(tmp_path, clock=clock, shard_write_limit=3)
     kinesis.create_stream(StreamName="s")
-    response = kinesis.put_records(StreamName="s", Records=[{"Data": str(i), "PartitionKey": "k"} for i in range(5)])
+    response = kinesis.put_records(
+        StreamName="s", Records=[{"Data": str(i), "PartitionKey": "k"} for i in range(5)]
+    )
     assert response["FailedRecordCount"] == 2
     assert [("SequenceNumber" in r) for r in response["Records"]] == [True, True, True, False, False]
     assert response["Records"][3]["ErrorCode"] == "ProvisionedThroughputExceededException"
     clock.advance(1)
-    retry = kinesis.put_records(StreamName="s", Records=[{"Data": str(i), "PartitionKey": "k"} for i in (3, 4)])
+    retry = kinesis.put_records(
+        StreamName="s", Records=[{"Data": str(i), "PartitionKey": "k"} for i in (3, 4)]
+    )
     assert retry["FailedRecordCount"] == 0
     assert [r["Data"] for r in read_all(kinesis, "s", SHARD0)] == [b"0", b"1", b"2", b"3", b"4"]
 
@@ -135,10 +175,13 @@ def test_errors_are_client_errors_with_kinesis_codes(kinesis):
         kinesis.put_records(StreamName="s", Records=[{"Data": "x", "PartitionKey": "k"}] * 501)
     with pytest.raises(kinesis.exceptions.ValidationException):
         kinesis.put_record(StreamName="s", Data="x", PartitionKey="")
-    seq = kinesis.put_record(StreamName="s", Data="x", PartitionKey="k", ExplicitHashKey="0")["SequenceNumber"]
+    seq = kinesis.put_record(StreamName="s", Data="x", PartitionKey="k", ExplicitHashKey="0")[
+        "SequenceNumber"
+    ]
     with pytest.raises(kinesis.exceptions.InvalidArgumentException):
-        kinesis.get_shard_iterator(StreamName="s", ShardId=SHARD1, ShardIteratorType="AT_SEQUENCE_NUMBER",
-                                   StartingSequenceNumber=seq)
+        kinesis.get_shard_iterator(
+            StreamName="s", ShardId=SHARD1, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq
+        )
     with pytest.raises(kinesis.exceptions.InvalidArgumentException):
         kinesis.get_records(ShardIterator="not-an-iterator")
 
@@ -151,7 +194,9 @@ def test_a_writer_process_and_a_reader_share_the_stream(tmp_path):
         "for b in range(4):\n"
         "    k.put_records(StreamName='s', Records=[{'Data': f'{b}-{i}', 'PartitionKey': 'k'} for i in range(250)])\n"
     )
-    done = subprocess.run([sys.executable, "-c", writer, str(root)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", writer, str(root)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     reader = LocalKinesis(root)
     records = read_all(reader, "s", SHARD0)
@@ -165,7 +210,9 @@ def test_reads_start_inside_a_call_and_span_calls_and_shards(kinesis, clock):
     sent: dict[str, list[tuple[str, str]]] = {SHARD0: [], SHARD1: []}
     for call in range(4):
         records = [{"Data": f"{call}-{i}", "PartitionKey": f"key-{call}-{i}"} for i in range(7)]
-        for record, result in zip(records, kinesis.put_records(StreamName="s", Records=records)["Records"], strict=True):
+        for record, result in zip(
+            records, kinesis.put_records(StreamName="s", Records=records)["Records"], strict=True
+        ):
             sent[result["ShardId"]].append((result["SequenceNumber"], record["Data"]))
         clock.advance(1)
     assert sent[SHARD0] and sent[SHARD1]
@@ -173,10 +220,14 @@ def test_reads_start_inside_a_call_and_span_calls_and_shards(kinesis, clock):
     for shard, expected in sent.items():
         assert [(r["SequenceNumber"], r["Data"].decode()) for r in read_all(kinesis, "s", shard)] == expected
         for k, (seq, _) in enumerate(expected):
-            at = read_all(kinesis, "s", shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
+            at = read_all(
+                kinesis, "s", shard, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq
+            )
             assert [r["SequenceNumber"] for r in at] == [s for s, _ in expected[k:]]
-            after = read_all(kinesis, "s", shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
-            assert [r["SequenceNumber"] for r in after] == [s for s, _ in expected[k + 1:]]
+            after = read_all(
+                kinesis, "s", shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=seq
+            )
+            assert [r["SequenceNumber"] for r in after] == [s for s, _ in expected[k + 1 :]]
 
 
 def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp_path, clock):
@@ -187,8 +238,10 @@ def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp
     root = tmp_path / "streams"
     LocalKinesis(root, clock=clock).create_stream(StreamName="s")
     with sqlite3.connect(root / "s.kinesis.db") as db:  # the previous layout: one row per record
-        db.executescript("DROP TABLE batches; CREATE TABLE records (shard INTEGER NOT NULL, n INTEGER NOT NULL, "
-                         "pk TEXT NOT NULL, data BLOB NOT NULL, arrival REAL NOT NULL, PRIMARY KEY (shard, n)) WITHOUT ROWID;")
+        db.executescript(
+            "DROP TABLE batches; CREATE TABLE records (shard INTEGER NOT NULL, n INTEGER NOT NULL, "
+            "pk TEXT NOT NULL, data BLOB NOT NULL, arrival REAL NOT NULL, PRIMARY KEY (shard, n)) WITHOUT ROWID;"
+        )
     with pytest.raises(StreamFileError, match=r"s\.kinesis\.db: a stream file of an older layout"):
         LocalKinesis(root, clock=clock).put_record(StreamName="s", Data="r", PartitionKey="k")
 
@@ -196,6 +249,8 @@ def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp
 def test_readers_of_a_quiet_stream_poll_less_often():
     from local.stream import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
 
-    assert poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005  # traffic: the reader's pace
+    assert (
+        poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005
+    )  # traffic: the reader's pace
     assert poll_wait_s(0.005, IDLE_AFTER_S) == IDLE_POLL_S > 0.005  # quiet: fewer wakeups
     assert poll_wait_s(0.2, 60.0) == 0.2  # never faster than asked

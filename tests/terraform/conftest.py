@@ -48,10 +48,21 @@ def checkov() -> Path:
     if not stamp.exists() or stamp.stat().st_mtime < CHECKOV_REQUIREMENTS.stat().st_mtime:
         subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
         done = subprocess.run(
-            [str(CHECKOV_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-r", str(CHECKOV_REQUIREMENTS)],
-            capture_output=True, text=True, check=False,
+            [
+                str(CHECKOV_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                str(CHECKOV_REQUIREMENTS),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
-            pytest.fail(f"cannot install checkov into {CHECKOV_VENV}: {done.stderr.strip().splitlines()[-1:]}")
+            pytest.fail(
+                f"cannot install checkov into {CHECKOV_VENV}: {done.stderr.strip().splitlines()[-1:]}"
+            )
         stamp.touch()
     return binary

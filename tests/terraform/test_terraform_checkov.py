@@ -15,9 +15,22 @@ pytestmark = pytest.mark.terraform
 @pytest.mark.parametrize("root", ["envs/aws", "envs/local"])
 def test_checkov_passes(checkov: Path, root: str) -> None:
     done = subprocess.run(
-        [str(checkov), "-d", str(TERRAFORM_DIR / root), "--framework", "terraform", "-o", "json", "--compact",
-         "--quiet", "--skip-download"],
-        capture_output=True, text=True, check=False, timeout=600,
+        [
+            str(checkov),
+            "-d",
+            str(TERRAFORM_DIR / root),
+            "--framework",
+            "terraform",
+            "-o",
+            "json",
+            "--compact",
+            "--quiet",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     report = json.loads(done.stdout)
     results = report["results"]

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.terraform
 
 def test_fmt_check_is_clean(terraform_ready: None) -> None:
     done = subprocess.run(
-        ["terraform", "fmt", "-check", "-recursive", "-diff", "-no-color"], cwd=TERRAFORM_DIR,
-        env=terraform_env(), capture_output=True, text=True, check=False,
+        ["terraform", "fmt", "-check", "-recursive", "-diff", "-no-color"],
+        cwd=TERRAFORM_DIR,
+        env=terraform_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, f"run `make tf-fmt`:\n{done.stdout}{done.stderr}"
 
@@ -51,7 +55,9 @@ def test_plan_with_the_legacy_kda_sql_engine(tf: Session) -> None:
     assert run.ok, run.output
     assert "module.kda_sql_app[0].aws_kinesis_analytics_application.this will be created" in run.output
     assert "aws_kinesisanalyticsv2_application" not in run.output
-    assert "serverless_config" not in run.output and re.search(r"instance_type\s+= \"ml.m5.large\"", run.output)
+    assert "serverless_config" not in run.output and re.search(
+        r"instance_type\s+= \"ml.m5.large\"", run.output
+    )
 
 
 def resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -72,10 +78,20 @@ def unknown(plan: dict[str, Any], address: str) -> dict[str, Any]:
 def test_plan_has_the_whole_system(aws_plan: dict[str, Any]) -> None:
     kinds = {r["type"] for r in resources(aws_plan["planned_values"]["root_module"])}
     expected = {
-        "aws_kms_key", "aws_kinesis_stream", "aws_s3_bucket", "aws_sagemaker_feature_group", "aws_lambda_function",
-        "aws_lambda_event_source_mapping", "aws_sqs_queue", "aws_kinesisanalyticsv2_application", "aws_sagemaker_model",
-        "aws_sagemaker_endpoint_configuration", "aws_sagemaker_endpoint", "aws_cloudwatch_metric_alarm",
-        "aws_cloudwatch_dashboard", "aws_sns_topic",
+        "aws_kms_key",
+        "aws_kinesis_stream",
+        "aws_s3_bucket",
+        "aws_sagemaker_feature_group",
+        "aws_lambda_function",
+        "aws_lambda_event_source_mapping",
+        "aws_sqs_queue",
+        "aws_kinesisanalyticsv2_application",
+        "aws_sagemaker_model",
+        "aws_sagemaker_endpoint_configuration",
+        "aws_sagemaker_endpoint",
+        "aws_cloudwatch_metric_alarm",
+        "aws_cloudwatch_dashboard",
+        "aws_sns_topic",
     }
     assert expected <= kinds, expected - kinds
     # The legacy KDA SQL app is off by default (streaming_engine = "flink").
@@ -83,11 +99,16 @@ def test_plan_has_the_whole_system(aws_plan: dict[str, Any]) -> None:
 
 
 def test_plan_feature_groups_equal_the_definition(aws_plan: dict[str, Any]) -> None:
-    groups = {r["values"]["feature_group_name"]: r["values"] for r in planned(aws_plan, "aws_sagemaker_feature_group")}
+    groups = {
+        r["values"]["feature_group_name"]: r["values"]
+        for r in planned(aws_plan, "aws_sagemaker_feature_group")
+    }
     assert len(groups) == len(FEATURE_GROUPS)
     for group in FEATURE_GROUPS:
         values = groups[f"fraud-{group.name}"]
-        rendered = json.loads((REPO / "features" / "rendered" / "feature_groups" / f"{group.name}.json").read_text())
+        rendered = json.loads(
+            (REPO / "features" / "rendered" / "feature_groups" / f"{group.name}.json").read_text()
+        )
         planned_features = [(f["feature_name"], f["feature_type"]) for f in values["feature_definition"]]
         assert planned_features == [(f.name, f.type) for f in record_features(group)]
         assert planned_features == [(f["name"], f["type"]) for f in rendered["features"]]
@@ -105,27 +126,40 @@ def test_plan_event_source_mappings(aws_plan: dict[str, Any]) -> None:
         assert v["function_response_types"] == ["ReportBatchItemFailures"]
         assert v["bisect_batch_on_function_error"] is True
         assert 0 <= v["maximum_retry_attempts"] <= 10 and 60 <= v["maximum_record_age_in_seconds"] <= 86400
-        assert unknown(aws_plan, m["address"])["destination_config"][0]["on_failure"][0]["destination_arn"] is True
+        assert (
+            unknown(aws_plan, m["address"])["destination_config"][0]["on_failure"][0]["destination_arn"]
+            is True
+        )
 
 
 def test_plan_encrypts_streams_queues_logs_and_topics(aws_plan: dict[str, Any]) -> None:
     key_attribute = {
-        "aws_kinesis_stream": "kms_key_id", "aws_sqs_queue": "kms_master_key_id",
-        "aws_cloudwatch_log_group": "kms_key_id", "aws_sns_topic": "kms_master_key_id",
-        "aws_lambda_function": "kms_key_arn", "aws_sagemaker_endpoint_configuration": "kms_key_arn",
+        "aws_kinesis_stream": "kms_key_id",
+        "aws_sqs_queue": "kms_master_key_id",
+        "aws_cloudwatch_log_group": "kms_key_id",
+        "aws_sns_topic": "kms_master_key_id",
+        "aws_lambda_function": "kms_key_arn",
+        "aws_sagemaker_endpoint_configuration": "kms_key_arn",
     }
     seen = set()
     for kind, attribute in key_attribute.items():
         for r in planned(aws_plan, kind):
             seen.add(kind)
             # The key is created in the same apply, so its ARN is unknown at plan time.
-            assert unknown(aws_plan, r["address"]).get(attribute) is True, f"{r['address']}.{attribute} not set to the key"
+            assert unknown(aws_plan, r["address"]).get(attribute) is True, (
+                f"{r['address']}.{attribute} not set to the key"
+            )
     assert seen == set(key_attribute)
     for stream in planned(aws_plan, "aws_kinesis_stream"):
         assert stream["values"]["encryption_type"] == "KMS"
     for sse in planned(aws_plan, "aws_s3_bucket_server_side_encryption_configuration"):
-        assert sse["values"]["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "aws:kms"
-    assert len(planned(aws_plan, "aws_s3_bucket_server_side_encryption_configuration")) == len(planned(aws_plan, "aws_s3_bucket"))
+        assert (
+            sse["values"]["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
+            == "aws:kms"
+        )
+    assert len(planned(aws_plan, "aws_s3_bucket_server_side_encryption_configuration")) == len(
+        planned(aws_plan, "aws_s3_bucket")
+    )
 
 
 def test_plan_flink_app_runs_the_packaged_job(aws_plan: dict[str, Any]) -> None:
@@ -136,5 +170,6 @@ def test_plan_flink_app_runs_the_packaged_job(aws_plan: dict[str, Any]) -> None:
         for g in app["values"]["application_configuration"][0]["environment_properties"][0]["property_group"]
     }
     assert groups["kinesis.analytics.flink.run.options"] == {
-        "python": "jobs/flink/app.py", "jarfile": "lib/flink-sql-connector-kinesis.jar",
+        "python": "jobs/flink/app.py",
+        "jarfile": "lib/flink-sql-connector-kinesis.jar",
     }

@@ -17,7 +17,12 @@ def test_zip_layout_matches_the_handler_imports(name: str, tmp_path: Path) -> No
     (path,) = build((name,), tmp_path, deps=False)
     names = set(zipfile.ZipFile(path).namelist())
     # handler `app.lambda_handler`; shared code under its repository path.
-    assert {"app.py", "functions/__init__.py", "functions/common/__init__.py", "features/definition.py"} <= names
+    assert {
+        "app.py",
+        "functions/__init__.py",
+        "functions/common/__init__.py",
+        "features/definition.py",
+    } <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", "requirements.txt"))]
 
 
@@ -31,7 +36,9 @@ def test_only_what_exists_is_packaged(tmp_path: Path) -> None:
     """A repository without shared packages or requirements gives a zip of the function's own files."""
     root = tmp_path / "repo"
     (root / "functions" / "probe").mkdir(parents=True)
-    (root / "functions" / "probe" / "app.py").write_text("def lambda_handler(event, context):\n    return {}\n")
+    (root / "functions" / "probe" / "app.py").write_text(
+        "def lambda_handler(event, context):\n    return {}\n"
+    )
     entries = function_entries("probe", root, None)
     assert set(entries) == {"app.py"}
 

@@ -82,7 +82,12 @@ def test_module_outputs_described_and_never_fail() -> None:
 
 
 def test_module_readmes_list_inputs_and_outputs() -> None:
-    done = subprocess.run([sys.executable, str(TERRAFORM_DIR / "docs.py"), "--check"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, str(TERRAFORM_DIR / "docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -98,7 +103,9 @@ def test_provider_pinned_for_the_mirror() -> None:
 # --- encryption -------------------------------------------------------------------------------
 
 ENCRYPTION = {
-    "aws_kinesis_stream": lambda b: b.get("encryption_type") == "KMS" and "kms_key" in str(b.get("kms_key_id")),
+    "aws_kinesis_stream": lambda b: (
+        b.get("encryption_type") == "KMS" and "kms_key" in str(b.get("kms_key_id"))
+    ),
     "aws_sqs_queue": lambda b: "kms_key" in str(b.get("kms_master_key_id")),
     "aws_sns_topic": lambda b: "kms_key" in str(b.get("kms_master_key_id")),
     "aws_cloudwatch_log_group": lambda b: "kms_key" in str(b.get("kms_key_id")),
@@ -118,16 +125,24 @@ def test_every_bucket_has_kms_default_encryption() -> None:
     buckets = {(p, n) for p, t, n, _ in blocks("resource") if t == "aws_s3_bucket"}
     assert buckets
     for path, name in buckets:
-        sse = [b for p, t, _, b in blocks("resource") if p == path and t == "aws_s3_bucket_server_side_encryption_configuration"]
+        sse = [
+            b
+            for p, t, _, b in blocks("resource")
+            if p == path and t == "aws_s3_bucket_server_side_encryption_configuration"
+        ]
         assert sse, f"{rel(path)}: bucket {name} has no default encryption"
         (rule,) = sse[0]["rule"]
         default = rule["apply_server_side_encryption_by_default"][0]
         assert default["sse_algorithm"] == "aws:kms" and "kms_key" in default["kms_master_key_id"]
-        assert f"aws_s3_bucket.{name}[each.key]" in sse[0]["bucket"] and sse[0]["for_each"] == buckets_for_each(path, name)
+        assert f"aws_s3_bucket.{name}[each.key]" in sse[0]["bucket"] and sse[0][
+            "for_each"
+        ] == buckets_for_each(path, name)
 
 
 def buckets_for_each(path: Path, name: str) -> str:
-    return next(b["for_each"] for p, t, n, b in blocks("resource") if p == path and t == "aws_s3_bucket" and n == name)
+    return next(
+        b["for_each"] for p, t, n, b in blocks("resource") if p == path and t == "aws_s3_bucket" and n == name
+    )
 
 
 def test_feature_groups_encrypted_online_and_offline() -> None:
@@ -140,6 +155,7 @@ def test_feature_groups_encrypted_online_and_offline() -> None:
 
 
 # --- IAM --------------------------------------------------------------------------------------
+
 
 def wildcard_sids() -> set[str]:
     text = (TERRAFORM_DIR / "IAM_WILDCARDS.md").read_text()
@@ -168,7 +184,9 @@ def as_list(value: Any) -> list[str]:
 
 def test_statements_found() -> None:
     assert len(ALL_STATEMENTS) >= 30
-    assert all(s.get("sid") for _, s in ALL_STATEMENTS), "every statement needs a Sid (the wildcard list refers to it)"
+    assert all(s.get("sid") for _, s in ALL_STATEMENTS), (
+        "every statement needs a Sid (the wildcard list refers to it)"
+    )
 
 
 def test_no_wildcard_actions() -> None:
@@ -184,26 +202,43 @@ def test_no_wildcard_actions() -> None:
 
 def test_wildcard_resources_only_where_listed() -> None:
     listed = wildcard_sids()
-    star = {s["sid"] for _, s in ALL_STATEMENTS if s.get("effect", "Allow") == "Allow" and "*" in as_list(s["resources"])}
-    assert star - listed == set(), "a statement grants Resource '*' without a reason in terraform/IAM_WILDCARDS.md"
+    star = {
+        s["sid"]
+        for _, s in ALL_STATEMENTS
+        if s.get("effect", "Allow") == "Allow" and "*" in as_list(s["resources"])
+    }
+    assert star - listed == set(), (
+        "a statement grants Resource '*' without a reason in terraform/IAM_WILDCARDS.md"
+    )
     assert listed - star == set(), "IAM_WILDCARDS.md lists statements that no longer use Resource '*'"
 
 
 def test_policies_come_from_policy_documents() -> None:
     """No inline JSON policies to escape the checks above, and no managed (FullAccess) policies."""
     for path, type_, name, body in blocks("resource"):
-        assert type_ not in ("aws_iam_role_policy_attachment", "aws_iam_policy_attachment"), f"{rel(path)}: {name}"
+        assert type_ not in ("aws_iam_role_policy_attachment", "aws_iam_policy_attachment"), (
+            f"{rel(path)}: {name}"
+        )
         assert "managed_policy_arns" not in body, f"{rel(path)}: {name}"
         for attribute in ("policy", "assume_role_policy"):
             if attribute in body:
-                assert str(body[attribute]).startswith("${data.aws_iam_policy_document."), f"{rel(path)}: {type_}.{name}"
+                assert str(body[attribute]).startswith("${data.aws_iam_policy_document."), (
+                    f"{rel(path)}: {type_}.{name}"
+                )
 
 
 # --- tags and checkov skips ---------------------------------------------------------------------
 
+
 def test_every_taggable_resource_is_tagged(provider_schema: dict[str, Any]) -> None:
-    taggable = {kind for kind, s in provider_schema["resource_schemas"].items() if "tags" in s["block"].get("attributes", {})}
-    untagged = [f"{rel(p)}: {t}.{n}" for p, t, n, b in blocks("resource") if t in taggable and "tags" not in b]
+    taggable = {
+        kind
+        for kind, s in provider_schema["resource_schemas"].items()
+        if "tags" in s["block"].get("attributes", {})
+    }
+    untagged = [
+        f"{rel(p)}: {t}.{n}" for p, t, n, b in blocks("resource") if t in taggable and "tags" not in b
+    ]
     assert untagged == []
     assert len([1 for _, t, _, _ in blocks("resource") if t in taggable]) >= 20
 
@@ -216,7 +251,8 @@ def test_roots_set_default_tags() -> None:
 
 def test_checkov_skips_are_justified() -> None:
     skips = [
-        (rel(path), m) for path in TF_FILES
+        (rel(path), m)
+        for path in TF_FILES
         for m in re.finditer(r"#\s*checkov:skip=([A-Z0-9_]+)(:?)(.*)", path.read_text())
     ]
     assert skips
@@ -224,6 +260,7 @@ def test_checkov_skips_are_justified() -> None:
 
 
 # --- the KDA SQL app is generated from the definition ------------------------------------------
+
 
 def test_kda_sql_columns_follow_the_wire_format() -> None:
     sql = (REPO / "features" / "rendered" / "kda.sql").read_text()

@@ -62,8 +62,13 @@ def slug(config: str) -> str:
 def run_terraform(config: str, *args: str, timeout: float = 600) -> Run:
     env = terraform_env() | {"TF_DATA_DIR": str(BUILD / "data" / slug(config))}
     done = subprocess.run(
-        ["terraform", *args, "-no-color"], cwd=TERRAFORM_DIR / config, env=env,
-        capture_output=True, text=True, timeout=timeout, check=False,
+        ["terraform", *args, "-no-color"],
+        cwd=TERRAFORM_DIR / config,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return Run(tuple(args), done.returncode, done.stdout + done.stderr)
 
@@ -100,25 +105,52 @@ class Session:
     def _aws_root(self) -> list[Run]:
         data = BUILD / "data" / slug("envs/aws")
         zips = placeholder_zips()
-        runs = [run_terraform("envs/aws", "init", "-input=false", f"-backend-config=path={data / 'terraform.tfstate'}")]
+        runs = [
+            run_terraform(
+                "envs/aws", "init", "-input=false", f"-backend-config=path={data / 'terraform.tfstate'}"
+            )
+        ]
         if runs[-1].ok:
             runs.append(run_terraform("envs/aws", "validate"))
         if runs[-1].ok:
-            runs.append(run_terraform(
-                "envs/aws", "plan", "-input=false", "-lock=false", "-var", "offline=true",
-                "-var", f"ingest_zip_path={zips['ingest']}", "-var", f"score_zip_path={zips['score']}",
-                f"-out={data / 'plan.tfplan'}",
-            ))
+            runs.append(
+                run_terraform(
+                    "envs/aws",
+                    "plan",
+                    "-input=false",
+                    "-lock=false",
+                    "-var",
+                    "offline=true",
+                    "-var",
+                    f"ingest_zip_path={zips['ingest']}",
+                    "-var",
+                    f"score_zip_path={zips['score']}",
+                    f"-out={data / 'plan.tfplan'}",
+                )
+            )
         if runs[-1].ok:
             runs.append(run_terraform("envs/aws", "show", "-json", str(data / "plan.tfplan")))
         if runs[-1].ok:
             runs.append(run_terraform("envs/aws", "providers", "schema", "-json"))
         if runs[-1].ok:  # the other engine and endpoint mode plan too
-            runs.append(run_terraform(
-                "envs/aws", "plan", "-input=false", "-lock=false", "-var", "offline=true",
-                "-var", f"ingest_zip_path={zips['ingest']}", "-var", f"score_zip_path={zips['score']}",
-                "-var", "streaming_engine=kda_sql", "-var", "endpoint_type=instances",
-            ))
+            runs.append(
+                run_terraform(
+                    "envs/aws",
+                    "plan",
+                    "-input=false",
+                    "-lock=false",
+                    "-var",
+                    "offline=true",
+                    "-var",
+                    f"ingest_zip_path={zips['ingest']}",
+                    "-var",
+                    f"score_zip_path={zips['score']}",
+                    "-var",
+                    "streaming_engine=kda_sql",
+                    "-var",
+                    "endpoint_type=instances",
+                )
+            )
         return runs
 
     def runs(self, config: str) -> list[Run]:
@@ -128,7 +160,11 @@ class Session:
         """The first run of `terraform <name>` (with `with_arg` among its arguments, if given)."""
         runs = self.runs(config)
         for run in runs:
-            if run.args[: len(name.split())] == tuple(name.split()) and (with_arg is None or with_arg in run.args):
+            if run.args[: len(name.split())] == tuple(name.split()) and (
+                with_arg is None or with_arg in run.args
+            ):
                 return run
         failed = runs[-1]
-        pytest.fail(f"{config}: `terraform {name}` did not run; `terraform {' '.join(failed.args)}` failed:\n{failed.output}")
+        pytest.fail(
+            f"{config}: `terraform {name}` did not run; `terraform {' '.join(failed.args)}` failed:\n{failed.output}"
+        )
