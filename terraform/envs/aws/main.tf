@@ -87,6 +87,13 @@ module "model_endpoint" {
   log_retention_days = var.log_retention_days
   kms_key_arn        = module.kms.key_arn
   tags               = var.tags
+
+  # The score function runs up to shards x parallelization factor invocations at once, each with
+  # one InvokeEndpoint; a serverless endpoint throttles beyond its max concurrency.
+  serverless_max_concurrency = var.endpoint_max_concurrency
+  expected_concurrency       = var.stream_mode == "PROVISIONED" ? var.shard_count * var.event_source.parallelization_factor : null
+  create_training_role       = var.enable_training_role
+  training_data_bucket       = module.storage.bucket_names["data"]
 }
 
 module "streaming_app" {
@@ -144,13 +151,18 @@ module "functions" {
 module "monitoring" {
   source = "../../modules/monitoring"
 
-  name_prefix            = var.name_prefix
-  function_names         = module.functions.function_names
-  stream_names           = module.streams.names
-  dead_letter_queue_name = module.functions.dead_letter_queue_name
-  endpoint_name          = var.enable_model_endpoint ? local.endpoint_name : null
-  create_sns_topic       = var.create_alarm_topic
-  alarm_emails           = var.alarm_emails
-  kms_key_arn            = module.kms.key_arn
-  tags                   = var.tags
+  name_prefix        = var.name_prefix
+  function_names     = module.functions.function_names
+  stream_names       = module.streams.names
+  dead_letter_queues = { "dead-letters" = module.functions.dead_letter_queue_name }
+  endpoint_name      = var.enable_model_endpoint ? local.endpoint_name : null
+
+  flink_application_name   = try(module.streaming_app[0].application_name, null)
+  late_stream_name         = module.streams.names["late"]
+  transactions_stream_name = module.streams.names["transactions"]
+  aggregates_stream_name   = module.streams.names["aggregates"]
+  create_sns_topic         = var.create_alarm_topic
+  alarm_emails             = var.alarm_emails
+  kms_key_arn              = module.kms.key_arn
+  tags                     = var.tags
 }

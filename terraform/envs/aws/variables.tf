@@ -79,7 +79,7 @@ variable "stream_retention_hours" {
 }
 
 variable "online_ttl" {
-  description = "Time to live of online feature records (null: never expire)."
+  description = "Time to live of cc-agg-fg's online records from their event time (null: never expire); cc-agg-batch-fg's is the feature_groups module's online_ttl_by_group (30 hours)."
   type = object({
     unit  = string
     value = number
@@ -97,6 +97,12 @@ variable "endpoint_type" {
   description = "Model endpoint: serverless (pay per request) or instances (always on)."
   type        = string
   default     = "serverless"
+}
+
+variable "endpoint_max_concurrency" {
+  description = "Maximum concurrency of the serverless endpoint; with PROVISIONED streams it must cover shard_count x event_source.parallelization_factor (checked at plan)."
+  type        = number
+  default     = 10
 }
 
 variable "model_data_key" {

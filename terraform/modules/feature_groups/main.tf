@@ -58,7 +58,7 @@ resource "aws_sagemaker_feature_group" "this" {
       }
 
       dynamic "ttl_duration" {
-        for_each = var.online_ttl == null ? [] : [var.online_ttl]
+        for_each = [for ttl in [lookup(var.online_ttl_by_group, each.key, var.online_ttl)] : ttl if ttl != null]
         content {
           unit  = ttl_duration.value.unit
           value = ttl_duration.value.value
@@ -70,6 +70,10 @@ resource "aws_sagemaker_feature_group" "this" {
   dynamic "offline_store_config" {
     for_each = each.value.offline_store ? [1] : []
     content {
+      # CreateFeatureGroup: with DisableGlueTableCreation = false and a DataCatalogConfig, Feature
+      # Store creates the table under the given names; Iceberg needs it false. (Before 2023 the API
+      # refused the pair; the current OfflineStoreConfig reference documents it.)
+      # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_OfflineStoreConfig.html
       disable_glue_table_creation = false
       table_format                = var.table_format
 

@@ -19,7 +19,7 @@ variable "definitions_dir" {
 }
 
 variable "online_ttl" {
-  description = "Time to live of online-store records (null: records never expire)."
+  description = "Time to live of online-store records of the groups not in online_ttl_by_group, counted from each record's event time (null: records never expire)."
   type = object({
     unit  = string
     value = number
@@ -29,6 +29,20 @@ variable "online_ttl" {
   validation {
     condition     = var.online_ttl == null || try(contains(["Seconds", "Minutes", "Hours", "Days", "Weeks"], var.online_ttl.unit) && var.online_ttl.value >= 1, false)
     error_message = "online_ttl.unit must be Seconds, Minutes, Hours, Days or Weeks and online_ttl.value >= 1."
+  }
+}
+
+variable "online_ttl_by_group" {
+  description = "Online time to live per definition name, over online_ttl (ExpiresAt = EventTime + TTL). Default: cc-agg-batch-fg 30 hours. A snapshot carries its UTC midnight as event time and the daily refresh writes the next one shortly after the next midnight: 24 h keep the current snapshot online until then, 6 h more of grace cover a late or retried refresh. Short on purpose: when a refresh fails, the records lapse by 06:00 UTC and cards score as unknown (caveat, dead letter, alarm) instead of being served a stale snapshot silently."
+  type = map(object({
+    unit  = string
+    value = number
+  }))
+  default = { "cc-agg-batch-fg" = { unit = "Hours", value = 30 } }
+
+  validation {
+    condition     = alltrue([for t in values(var.online_ttl_by_group) : contains(["Seconds", "Minutes", "Hours", "Days", "Weeks"], t.unit) && t.value >= 1])
+    error_message = "online_ttl_by_group units must be Seconds, Minutes, Hours, Days or Weeks and values >= 1."
   }
 }
 

@@ -33,32 +33,28 @@ locals {
       zip_path    = var.score_zip_path
       environment = {
         POWERTOOLS_SERVICE_NAME = "fraud-score"
-        STREAMING_FEATURE_GROUP = var.streaming_feature_group_name
         BATCH_FEATURE_GROUP     = var.batch_feature_group_name
         ENDPOINT_NAME           = var.endpoint_name
         FRAUD_THRESHOLD         = tostring(var.fraud_threshold)
         PREDICTIONS_STREAM      = var.predictions_stream_name
       }
+      # What functions/common/scoring.py calls: one BatchGetRecord on cc-agg-batch-fg (the
+      # streaming features come in the aggregate record itself), InvokeEndpoint, PutRecords.
       statements = [
-        {
-          sid       = "ReadFeatures"
-          actions   = ["sagemaker:GetRecord", "sagemaker:BatchGetRecord"]
-          resources = [var.streaming_feature_group_arn, var.batch_feature_group_arn]
-        },
+        { sid = "ReadBatchFeatures", actions = ["sagemaker:BatchGetRecord"], resources = [var.batch_feature_group_arn] },
         { sid = "InvokeFraudModel", actions = ["sagemaker:InvokeEndpoint"], resources = [var.endpoint_arn] },
-        {
-          sid       = "PublishPredictions"
-          actions   = ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"]
-          resources = [var.predictions_stream_arn]
-        },
+        { sid = "PublishPredictions", actions = ["kinesis:PutRecords"], resources = [var.predictions_stream_arn] },
       ]
     }
   }
   functions = var.create_functions ? local.all_functions : {}
 }
 
+# A generated name: SQS refuses a queue named like one deleted less than 60 s ago
+# (QueueDeletedRecently), which a fixed name would hit on a redeploy right after a destroy.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
 resource "aws_sqs_queue" "dead_letters" {
-  name                              = "${var.name_prefix}-dead-letters"
+  name_prefix                       = "${var.name_prefix}-dead-letters-"
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = 300
   message_retention_seconds         = var.dead_letter_retention_seconds
@@ -104,6 +100,8 @@ data "aws_iam_policy_document" "this" {
     resources = ["${aws_cloudwatch_log_group.this[each.key].arn}:*"]
   }
 
+  # What the event source mapping needs on the function's role to read the stream
+  # (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html) ...
   statement {
     sid = "ReadAggregatesStream"
     actions = [
@@ -113,9 +111,12 @@ data "aws_iam_policy_document" "this" {
     resources = [var.source_stream_arn]
   }
 
+  # ... and to deliver a failed batch to its SQS on-failure destination
+  # (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html); the
+  # handlers' own dead letters are SendMessage calls too (functions/common/batch.py).
   statement {
     sid       = "DeadLetterBadRecords"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dead_letters.arn]
   }
 

@@ -108,8 +108,10 @@ variable "event_source" {
     error_message = "event_source.starting_position must be LATEST or TRIM_HORIZON."
   }
   validation {
-    condition     = var.event_source.batch_size >= 1 && var.event_source.batch_size <= 10000
-    error_message = "event_source.batch_size must be between 1 and 10000."
+    # The score function reads a batch's cards with one BatchGetRecord, which carries at most 100
+    # records (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html).
+    condition     = var.event_source.batch_size >= 1 && var.event_source.batch_size <= 100
+    error_message = "event_source.batch_size must be between 1 and 100 (one BatchGetRecord call reads at most 100 records)."
   }
   validation {
     condition     = var.event_source.maximum_batching_window_in_seconds >= 0 && var.event_source.maximum_batching_window_in_seconds <= 300
@@ -132,7 +134,7 @@ variable "event_source" {
 }
 
 variable "streaming_feature_group_name" {
-  description = "Name of the streaming feature group (cc-agg-fg) the ingest function writes and the score function reads."
+  description = "Name of the streaming feature group (cc-agg-fg) the ingest function writes."
   type        = string
   default     = null
 

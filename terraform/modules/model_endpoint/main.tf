@@ -99,8 +99,12 @@ resource "aws_iam_role_policy" "this" {
 }
 
 resource "aws_sagemaker_model" "this" {
-  execution_role_arn       = aws_iam_role.this.arn
-  enable_network_isolation = true
+  #checkov:skip=CKV_AWS_370:Serverless Inference does not support network isolation (the default endpoint is serverless); instance-backed models keep it on.
+  execution_role_arn = aws_iam_role.this.arn
+  # Serverless Inference does not support network isolation (nor VPC configuration):
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html (feature exclusions).
+  # Instance-backed endpoints keep the container isolated: it only reads its model from S3.
+  enable_network_isolation = !local.serverless
 
   primary_container {
     image          = data.aws_sagemaker_prebuilt_ecr_image.xgboost.registry_path
@@ -140,6 +144,13 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
 
   lifecycle {
     create_before_destroy = true
+
+    # Every concurrent caller beyond max_concurrency is throttled; the score function's
+    # throttled InvokeEndpoint fails its batch, which is retried and then dead-lettered.
+    precondition {
+      condition     = !local.serverless || var.expected_concurrency == null || var.serverless_max_concurrency >= coalesce(var.expected_concurrency, 0)
+      error_message = "serverless_max_concurrency (${var.serverless_max_concurrency}) is below the callers' possible concurrency (${coalesce(var.expected_concurrency, 0)}: shards x parallelization factor of the score function); raise it or lower the callers'."
+    }
   }
 }
 
@@ -147,4 +158,97 @@ resource "aws_sagemaker_endpoint" "this" {
   name                 = var.endpoint_name
   endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
   tags                 = local.tags
+}
+
+# --- optional training execution role ------------------------------------------------------------
+# The role jobs/training/sagemaker_launch.py passes to CreateTrainingJob: read the training
+# channels under the data bucket's features prefix, write the model under the artifacts bucket's
+# models prefix, pull the same XGBoost image, write the job's logs and metrics, use the key.
+# What a training job's role needs:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtrainingjob-perms
+
+locals {
+  training        = var.create_training_role ? { role = true } : {}
+  data_bucket_arn = "arn:${local.partition}:s3:::${coalesce(var.training_data_bucket, var.model_data_bucket)}"
+  output_bucket   = "arn:${local.partition}:s3:::${var.model_data_bucket}"
+  training_logs   = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TrainingJobs"
+}
+
+resource "aws_iam_role" "training" {
+  for_each = local.training
+
+  name_prefix        = "${var.name_prefix}-training-"
+  description        = "Execution role of ${var.name_prefix} SageMaker training jobs (XGBoost)"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "training" {
+  for_each = local.training
+
+  statement {
+    sid       = "ListTrainingFeatures"
+    actions   = ["s3:ListBucket"]
+    resources = [local.data_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.training_features_prefix}*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTrainingFeatures"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.data_bucket_arn}/${var.training_features_prefix}*"]
+  }
+
+  statement {
+    sid       = "WriteTrainedModels"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.output_bucket}/${var.training_models_prefix}*"]
+  }
+
+  statement {
+    sid       = "PullXgboostImageForTraining"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = ["arn:${local.partition}:ecr:${local.region}:${local.image_account}:repository/sagemaker-xgboost"]
+  }
+
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PublishContainerMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*"]
+    }
+  }
+
+  statement {
+    sid       = "WriteTrainingLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = [local.training_logs, "${local.training_logs}:*"]
+  }
+
+  statement {
+    sid       = "UseDeploymentKeyForTraining"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "training" {
+  for_each = local.training
+
+  name   = "training-least-privilege"
+  role   = aws_iam_role.training[each.key].id
+  policy = data.aws_iam_policy_document.training[each.key].json
 }

@@ -22,3 +22,8 @@ output "role_arn" {
   description = "ARN of the model execution role."
   value       = try(aws_iam_role.this.arn, null)
 }
+
+output "training_role_arn" {
+  description = "ARN of the SageMaker training execution role (null unless create_training_role)."
+  value       = try(aws_iam_role.training["role"].arn, null)
+}

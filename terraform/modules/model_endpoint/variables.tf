@@ -68,13 +68,24 @@ variable "serverless_memory_mb" {
 }
 
 variable "serverless_max_concurrency" {
-  description = "Maximum concurrent invocations of a serverless endpoint."
+  description = "Maximum concurrent invocations of a serverless endpoint (requests beyond it are throttled); must cover expected_concurrency."
   type        = number
-  default     = 5
+  default     = 10
 
   validation {
     condition     = var.serverless_max_concurrency >= 1 && var.serverless_max_concurrency <= 200
     error_message = "serverless_max_concurrency must be between 1 and 200."
+  }
+}
+
+variable "expected_concurrency" {
+  description = "Most concurrent InvokeEndpoint callers (the score function: shards x parallelization factor); a serverless endpoint's max concurrency must cover it (null: not checked)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.expected_concurrency == null || try(var.expected_concurrency >= 1, false)
+    error_message = "expected_concurrency must be null or >= 1."
   }
 }
 
@@ -131,4 +142,38 @@ variable "tags" {
   description = "Tags added to every taggable resource (merged over the module's defaults)."
   type        = map(string)
   default     = {}
+}
+
+variable "create_training_role" {
+  description = "Create the execution role for SageMaker training jobs (jobs/training/sagemaker_launch.py --role)."
+  type        = bool
+  default     = false
+}
+
+variable "training_data_bucket" {
+  description = "Bucket holding the training channels (the data bucket; null: model_data_bucket)."
+  type        = string
+  default     = null
+}
+
+variable "training_features_prefix" {
+  description = "Key prefix of the training channels in training_data_bucket (ends with /); the role reads only under it."
+  type        = string
+  default     = "features/"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9!_.*'()-]+(/[a-zA-Z0-9!_.*'()-]+)*/$", var.training_features_prefix))
+    error_message = "training_features_prefix must be a relative S3 key prefix ending with /."
+  }
+}
+
+variable "training_models_prefix" {
+  description = "Key prefix in model_data_bucket (the artifacts bucket) training jobs write models to (ends with /); the role writes only under it."
+  type        = string
+  default     = "models/"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9!_.*'()-]+(/[a-zA-Z0-9!_.*'()-]+)*/$", var.training_models_prefix))
+    error_message = "training_models_prefix must be a relative S3 key prefix ending with /."
+  }
 }

@@ -1,6 +1,10 @@
 output "alarm_names" {
-  description = "Alarm names by key."
-  value       = try({ for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name }, {})
+  description = "Names of the alarms that notify, by key (metric alarms, the failed-checkpoint and aggregates-quiet alarms)."
+  value = try(merge(
+    { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name },
+    { for k, a in aws_cloudwatch_metric_alarm.failed_checkpoints : "flink-failed-checkpoints" => a.alarm_name },
+    { for k, a in aws_cloudwatch_composite_alarm.aggregates_quiet : "aggregates-quiet" => a.alarm_name },
+  ), {})
 }
 
 output "sns_topic_arn" {

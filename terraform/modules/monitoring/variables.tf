@@ -20,8 +20,43 @@ variable "stream_names" {
   default     = {}
 }
 
-variable "dead_letter_queue_name" {
-  description = "Name of the dead-letter queue (alarm when it holds any message); null: no alarm."
+variable "dead_letter_queues" {
+  description = "Dead-letter queue names by logical name (the alarm's key): an alarm each when it holds any message."
+  type        = map(string)
+  default     = {}
+}
+
+variable "flink_application_name" {
+  description = "Name of the Managed Service for Apache Flink application (not-running, downtime, failed-checkpoint and source-lag alarms); null: none."
+  type        = string
+  default     = null
+}
+
+variable "millis_behind_latest_threshold_ms" {
+  description = "Alarm when the Flink source's millisBehindLatest (how far it lags the transactions stream) exceeds this, in ms."
+  type        = number
+  default     = 60000
+
+  validation {
+    condition     = var.millis_behind_latest_threshold_ms > 0
+    error_message = "millis_behind_latest_threshold_ms must be > 0."
+  }
+}
+
+variable "late_stream_name" {
+  description = "Name of the late-records stream (alarm on any row: a transaction left unaggregated); null: no alarm."
+  type        = string
+  default     = null
+}
+
+variable "transactions_stream_name" {
+  description = "Name of the transactions stream (with aggregates_stream_name: the aggregates-quiet alarm)."
+  type        = string
+  default     = null
+}
+
+variable "aggregates_stream_name" {
+  description = "Name of the aggregates stream (alarm when it stays quiet while transactions arrive); null: no alarm."
   type        = string
   default     = null
 }

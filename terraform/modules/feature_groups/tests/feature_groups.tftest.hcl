@@ -52,8 +52,12 @@ run "groups_from_definition" {
     error_message = "table_format defaults to Glue"
   }
   assert {
-    condition     = alltrue([for g in aws_sagemaker_feature_group.this : g.online_store_config[0].ttl_duration[0].unit == "Days" && g.online_store_config[0].ttl_duration[0].value == 8])
+    condition     = aws_sagemaker_feature_group.this["cc-agg-fg"].online_store_config[0].ttl_duration[0].unit == "Days" && aws_sagemaker_feature_group.this["cc-agg-fg"].online_store_config[0].ttl_duration[0].value == 8
     error_message = "online TTL comes from online_ttl"
+  }
+  assert {
+    condition     = aws_sagemaker_feature_group.this["cc-agg-batch-fg"].online_store_config[0].ttl_duration[0].unit == "Hours" && aws_sagemaker_feature_group.this["cc-agg-batch-fg"].online_store_config[0].ttl_duration[0].value == 30
+    error_message = "cc-agg-batch-fg's TTL comes from online_ttl_by_group: a day and a grace"
   }
   assert {
     condition     = aws_sagemaker_feature_group.this["cc-agg-fg"].feature_group_name == "unit-cc-agg-fg"

@@ -88,7 +88,7 @@ run "functions_and_mappings" {
   assert {
     condition = toset(keys(aws_lambda_function.this["score"].environment[0].variables)) == toset([
       "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "DEAD_LETTER_QUEUE_URL",
-      "STREAMING_FEATURE_GROUP", "BATCH_FEATURE_GROUP", "ENDPOINT_NAME", "FRAUD_THRESHOLD", "PREDICTIONS_STREAM",
+      "BATCH_FEATURE_GROUP", "ENDPOINT_NAME", "FRAUD_THRESHOLD", "PREDICTIONS_STREAM",
     ])
     error_message = "score environment: exactly the names agreed with the handlers"
   }
@@ -162,4 +162,20 @@ run "rejects_threshold_out_of_range" {
     fraud_threshold = 1.5
   }
   expect_failures = [var.fraud_threshold]
+}
+
+run "rejects_batches_beyond_one_batch_get_record" {
+  command = plan
+  variables {
+    event_source = { batch_size = 101 }
+  }
+  expect_failures = [var.event_source]
+}
+
+run "dead_letter_queue_name_is_generated" {
+  command = plan
+  assert {
+    condition     = aws_sqs_queue.dead_letters.name_prefix == "unit-dead-letters-"
+    error_message = "the queue name is generated from a prefix (SQS refuses a name deleted < 60 s ago)"
+  }
 }

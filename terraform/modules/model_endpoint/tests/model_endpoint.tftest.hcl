@@ -52,8 +52,8 @@ run "serverless_by_default" {
     error_message = "the model data comes from the artifacts bucket"
   }
   assert {
-    condition     = aws_sagemaker_model.this.enable_network_isolation == true
-    error_message = "network isolation must be on"
+    condition     = aws_sagemaker_model.this.enable_network_isolation == false
+    error_message = "Serverless Inference does not support network isolation"
   }
 }
 
@@ -97,4 +97,45 @@ run "rejects_odd_serverless_memory" {
     serverless_memory_mb = 1500
   }
   expect_failures = [var.serverless_memory_mb]
+}
+
+run "serverless_concurrency_covers_the_callers" {
+  command = plan
+  variables {
+    serverless_max_concurrency = 5
+    expected_concurrency       = 6
+  }
+  expect_failures = [aws_sagemaker_endpoint_configuration.this]
+}
+
+run "instances_take_any_callers" {
+  command = plan
+  variables {
+    endpoint_type        = "instances"
+    expected_concurrency = 50
+  }
+  assert {
+    condition     = aws_sagemaker_model.this.enable_network_isolation == true
+    error_message = "instance-backed models keep network isolation"
+  }
+}
+
+run "training_role_off_by_default" {
+  command = plan
+  assert {
+    condition     = length(aws_iam_role.training) == 0 && output.training_role_arn == null
+    error_message = "no training role unless create_training_role"
+  }
+}
+
+run "training_role" {
+  command = plan
+  variables {
+    create_training_role = true
+    training_data_bucket = "unit-data"
+  }
+  assert {
+    condition     = length(aws_iam_role.training) == 1 && startswith(aws_iam_role.training["role"].name_prefix, "unit-training-")
+    error_message = "create_training_role creates the role"
+  }
 }

@@ -17,12 +17,16 @@ mock_provider "aws" {
 }
 
 variables {
-  name_prefix            = "unit"
-  function_names         = { ingest = "unit-ingest", score = "unit-score" }
-  stream_names           = { aggregates = "unit-aggregates" }
-  dead_letter_queue_name = "unit-dead-letters"
-  endpoint_name          = "unit-model"
-  kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  name_prefix              = "unit"
+  function_names           = { ingest = "unit-ingest", score = "unit-score" }
+  stream_names             = { aggregates = "unit-aggregates" }
+  flink_application_name   = "unit-aggregation"
+  late_stream_name         = "unit-late"
+  transactions_stream_name = "unit-transactions"
+  aggregates_stream_name   = "unit-aggregates"
+  dead_letter_queues       = { "dead-letters" = "unit-dead-letters-20250101" }
+  endpoint_name            = "unit-model"
+  kms_key_arn              = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 }
 
 run "alarms_and_topic" {
@@ -32,8 +36,21 @@ run "alarms_and_topic" {
     condition = toset(keys(aws_cloudwatch_metric_alarm.this)) == toset([
       "ingest-iterator-age", "score-iterator-age", "ingest-errors", "score-errors",
       "dead-letters", "endpoint-5xx", "endpoint-latency",
+      "flink-not-running", "flink-downtime", "flink-source-behind", "late-rows",
     ])
-    error_message = "iterator age and errors per function, dead letters, endpoint 5xx and latency"
+    error_message = "iterator age and errors per function, dead letters, endpoint 5xx and latency, Flink, late rows"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["flink-not-running"].treat_missing_data == "breaching" && aws_cloudwatch_metric_alarm.this["flink-not-running"].dimensions["Application"] == "unit-aggregation"
+    error_message = "a stopped Flink application reports no uptime: missing data must breach"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.failed_checkpoints) == 1 && length(aws_cloudwatch_composite_alarm.aggregates_quiet) == 1
+    error_message = "failed-checkpoint rate and aggregates-quiet alarms"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.quiet_inputs["aggregates-silent"].treat_missing_data == "breaching" && length(coalesce(aws_cloudwatch_metric_alarm.quiet_inputs["aggregates-silent"].alarm_actions, [])) == 0
+    error_message = "a silent aggregates stream breaches; the composite alarm notifies, not its inputs"
   }
   assert {
     condition     = aws_cloudwatch_metric_alarm.this["score-iterator-age"].metric_name == "IteratorAge" && aws_cloudwatch_metric_alarm.this["score-iterator-age"].dimensions["FunctionName"] == "unit-score"
@@ -48,8 +65,14 @@ run "alarms_and_topic" {
 run "no_topic_no_endpoint" {
   command = plan
   variables {
-    create_sns_topic = false
-    endpoint_name    = null
+    create_sns_topic       = false
+    endpoint_name          = null
+    flink_application_name = null
+    aggregates_stream_name = null
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.failed_checkpoints) == 0 && length(aws_cloudwatch_composite_alarm.aggregates_quiet) == 0 && !contains(keys(aws_cloudwatch_metric_alarm.this), "flink-not-running")
+    error_message = "Flink and quiet alarms are optional"
   }
   assert {
     condition     = length(aws_sns_topic.alarms) == 0 && !contains(keys(aws_cloudwatch_metric_alarm.this), "endpoint-5xx")
