@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -146,3 +148,31 @@ def test_several_shards_behind_one_subtask_route_on_time_rows_late(replay):
     assert len(late) > len(batch) // (2 * SCALED)
     assert all(r["reason"].startswith("late: ") for r in late)
     assert len(aggregates) + len(late) == len(batch)
+
+
+EXPLAIN = """
+import sys
+sys.path.append(sys.argv[1])
+from features import flink_sql
+from jobs.flink import app
+env = app.table_environment({**flink_sql.settings(), "parallelism.default": "2"})
+print(app.statement_set(env, flink_sql.filesystem("/in", "/out", "/late")).explain())
+"""
+
+
+def test_one_deduplication_feeds_both_the_late_and_the_window_branch(flink_python):
+    # The second lateness check (after the shuffle, against the job's watermark) is read by both
+    # INSERTs. Two deduplication operators would each merge their inputs in their own order and
+    # could take opposite decisions for one row (lost, or both aggregated and late).
+    done = subprocess.run(
+        [str(flink_python), "-c", EXPLAIN, str(ROOT)], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    plan = done.stdout.split("== Optimized Execution Plan ==")[1]
+    lines = plan.splitlines()
+    (dedup,) = [line for line in lines if "Deduplicate(" in line]
+    reuse_id = re.search(r"reuse_id=\[(\d+)\]", dedup).group(1)
+    readers = [i for i, line in enumerate(lines) if f"Reused(reference_id=[{reuse_id}])" in line]
+    assert len(readers) == 2  # the late branch and the window branch
+    for i in readers:  # each reads it through the second check
+        assert "CURRENT_WATERMARK" in lines[i - 1]
