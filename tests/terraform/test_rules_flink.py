@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 
 # Parallelism, ParallelismPerKPU, AutoScalingEnabled ("the service can increase CurrentParallelism
@@ -27,6 +29,7 @@ import pytest
 #   https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html
 #   https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html
 ORCHESTRATION_KPU = 1
+STREAMING_APP_VARIABLES = Path(__file__).resolve().parents[2] / "terraform/modules/streaming_app/variables.tf"
 MAX_PARALLELISM_PER_KPU = 8
 
 
@@ -108,12 +111,15 @@ def test_flink_application_runs_after_apply_and_restarts_on_new_code(app, aws_pl
         assert f"/{key}" in policy_json
 
 
-def test_flink_source_starts_where_configured(app):
-    groups = {
-        g["property_group_id"]: g.get("property_map") or {}
-        for g in app["application_configuration"][0]["environment_properties"][0]["property_group"]
+def test_flink_at_timestamp_requires_a_timestamp():
+    # Connector 5.0 refuses AT_TIMESTAMP without source.init.timestamp, and only when the job starts
+    # (KinesisStreamsSourceConfigUtil.parseStreamTimestampStartingPosition). The property map holds
+    # stream ARNs unknown at plan, so the rule is a validation of the module's variables; its
+    # behaviour is exercised by terraform/modules/streaming_app/tests (run by test_module_rules).
+    variables = {
+        name.strip('"'): body
+        for block in hcl2.load(STREAMING_APP_VARIABLES.open())["variable"]
+        for name, body in block.items()
     }
-    props = groups["FlinkApplicationProperties"]
-    assert props.get("source.init.position") in ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")
-    if props.get("source.init.position") == "AT_TIMESTAMP":
-        assert props.get("source.init.timestamp")
+    conditions = [v["condition"] for v in variables["starting_timestamp"].get("validation", [])]
+    assert any("AT_TIMESTAMP" in c and "var.starting_timestamp != null" in c for c in conditions)
