@@ -71,16 +71,16 @@ SELECT tid, trans_ts, cc_num, amount, trans_ts_text, arrival,
 FROM transactions;
 
 CREATE TEMPORARY VIEW on_time AS
-SELECT tid, trans_ts, cc_num, amount, trans_ts_text
+SELECT tid, trans_ts, cc_num, amount
 FROM (
-  SELECT tid, trans_ts, cc_num, amount, trans_ts_text, ROW_NUMBER() OVER (PARTITION BY tid ORDER BY arrival ASC) AS tid_seen
+  SELECT tid, trans_ts, cc_num, amount, ROW_NUMBER() OVER (PARTITION BY tid ORDER BY arrival ASC) AS tid_seen
   FROM routed
   WHERE reason IS NULL
 )
 WHERE tid_seen = 1;
 
 CREATE TEMPORARY VIEW rechecked AS
-SELECT tid, trans_ts, cc_num, amount, trans_ts_text,
+SELECT tid, trans_ts, cc_num, amount,
   CASE
     WHEN CURRENT_WATERMARK(trans_ts) IS NOT NULL AND trans_ts <= CURRENT_WATERMARK(trans_ts)
       THEN 'late: event time ' || DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') || ' is not after the watermark '
@@ -93,7 +93,7 @@ SELECT tid, trans_ts_text AS trans_ts, cc_num, amount, reason
 FROM routed
 WHERE reason IS NOT NULL
 UNION ALL
-SELECT tid, trans_ts_text AS trans_ts, cc_num, amount, reason
+SELECT tid, DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') AS trans_ts, cc_num, amount, reason
 FROM rechecked
 WHERE reason IS NOT NULL;
 
