@@ -4,8 +4,9 @@ One SQL text for every deployment: the connector options (Kinesis on the service
 filesystem connector in tests) are parameters, nothing else changes. The pipeline:
 
   transactions (raw payload; fields parsed in SQL so a bad record is routed, never fatal)
-    ├─ invalid payload, or event time at/behind the watermark on arrival ─> late_records (+ reason)
-    └─ on time ─> first arrival of each tid ─> per-card OVER window per sliding window ─> aggregates
+    ├─ invalid payload, or event time at/behind the source subtask's watermark ─> late_records (+ reason)
+    └─ on time ─> first arrival of each tid ─┬─ at/behind the job's watermark ─> late_records (+ reason)
+                                             └─ per-card OVER window per sliding window ─> aggregates
 
 Why the choices:
 - The payload is read as one string ('raw' format) and parsed with JSON_VALUE: a typed JSON
@@ -15,6 +16,15 @@ Why the choices:
   out-of-orderness, independent of processing speed, so the local engine can apply the same rule.
 - "Late" is `event time <= watermark`: a watermark W promises no more rows at or before W, and
   Flink's OVER operator drops a row at W once its timer for W fired; `<=` routes exactly those.
+- The watermark is one per source subtask (the Kinesis table source takes no watermark push-down),
+  so the deployment reads one shard per subtask (jobs/flink/README.md). A subtask that reads
+  nothing for `source.idle.timeout` is marked idle and the job's watermark moves on without it;
+  when it reads again, its rows may be behind the job's watermark although on time for its own.
+  The check is therefore made twice: at the source (the subtask's watermark, the rule the local
+  engine applies) and again after the first shuffle (the job's watermark, what the windows see),
+  so such a row goes to late records with its reason instead of being dropped by the window.
+  Without idleness the second check never fires: the job's watermark is the minimum over the
+  subtasks and a row travels ahead of its subtask's next watermark.
 - Every sliding window is its own OVER clause (Flink computes one window per SELECT), nested so
   a new window length is one edit of the definition.
 """
@@ -46,6 +56,10 @@ SETTINGS: dict[str, str] = {
 
 # How long a transaction id is remembered to drop a redelivered copy (state TTL; a parameter).
 DEFAULT_DEDUP_TTL = "1 d"
+# How long a source subtask may read nothing before the job's watermark moves on without it (a
+# parameter). Longer: a quiet shard holds every card's windows back that much longer. Shorter: a
+# shard that pauses briefly sees more of its next rows routed late by the second check.
+DEFAULT_IDLE_TIMEOUT = "30 s"
 
 ISO_MS_Z = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
 _EPOCH = "TO_TIMESTAMP_LTZ(0, 3)"
@@ -168,9 +182,17 @@ def _source_table(options: Mapping[str, str]) -> str:
 ) {_with({**options, "format": "raw"})}"""
 
 
+def _late_when() -> str:
+    """The CASE branch routing a row at or behind the watermark of the operator evaluating it."""
+    ts, wm = SOURCE.event_time, f"CURRENT_WATERMARK({SOURCE.event_time})"
+    return f"""WHEN {wm} IS NOT NULL AND {ts} <= {wm}
+      THEN 'late: event time ' || DATE_FORMAT({ts}, '{ISO_MS_Z}') || ' is not after the watermark '
+        || DATE_FORMAT({wm}, '{ISO_MS_Z}')"""
+
+
 def _reason() -> str:
     """NULL for a row to aggregate; otherwise why it goes to late records (wording as the local engine)."""
-    ts, amount, wm = SOURCE.event_time, SOURCE.amount_column, f"CURRENT_WATERMARK({SOURCE.event_time})"
+    ts, amount = SOURCE.event_time, SOURCE.amount_column
     present = {n: f"{ts}_text" if n == ts else n for n in TRANSACTION_FIELDS}
     missing = " || ".join(f"CASE WHEN {col} IS NULL THEN ' {n}' ELSE '' END" for n, col in present.items())
     return f"""CASE
@@ -178,9 +200,7 @@ def _reason() -> str:
       THEN 'invalid: missing or mistyped field(s):' || {missing}
     WHEN {_typed(ts, f"{ts}_text")} IS NULL THEN 'invalid: {ts} is not an ISO-8601 UTC time: ' || {ts}_text
     WHEN NOT ({_amount_ok(amount)}) THEN 'invalid: amount must be finite and non-negative'
-    WHEN {wm} IS NOT NULL AND {ts} <= {wm}
-      THEN 'late: event time ' || DATE_FORMAT({ts}, '{ISO_MS_Z}') || ' is not after the watermark '
-        || DATE_FORMAT({wm}, '{ISO_MS_Z}')
+    {_late_when()}
   END"""
 
 
@@ -202,6 +222,22 @@ FROM (
   WHERE reason IS NULL
 )
 WHERE tid_seen = 1"""
+
+
+def _rechecked_view() -> str:
+    """The second check, after the shuffle by tid: against the job's watermark (module docstring).
+    CURRENT_WATERMARK is not deterministic, so the planner keeps this after the deduplication.
+    Both INSERTs read this view with the same columns, so the planner builds ONE deduplication
+    operator for both: its late and on-time decisions see the same watermark at the same row (two
+    operators would each merge their inputs in their own order and could disagree: a row lost or
+    counted twice). A test checks the plan."""
+    cols = ", ".join(TRANSACTION_FIELDS)
+    return f"""CREATE TEMPORARY VIEW rechecked AS
+SELECT {cols},
+  CASE
+    {_late_when()}
+  END AS reason
+FROM on_time"""
 
 
 def _window_query(inner: str, carried: list[str], window: Window) -> str:
@@ -233,7 +269,8 @@ def _check_non_negative() -> None:
 
 def _aggregates_insert() -> str:
     _check_non_negative()
-    query, carried = f"SELECT {', '.join(TRANSACTION_FIELDS)} FROM on_time", list(TRANSACTION_FIELDS)
+    query = f"SELECT {', '.join(TRANSACTION_FIELDS)} FROM rechecked WHERE reason IS NULL"
+    carried = list(TRANSACTION_FIELDS)
     for window in windows("sliding"):
         query = _window_query(query, carried, window)
         carried = carried + [a.name for a in aggregates_for(window)]
@@ -244,9 +281,16 @@ def _aggregates_insert() -> str:
 
 
 def _late_insert() -> str:
-    # The event time as received: for an invalid row it is what could not be parsed.
-    select = ", ".join(f"{f}_text AS {f}" if f == SOURCE.event_time else f for f in LATE_FIELDS)
-    return f"INSERT INTO {LATE_TABLE}\nSELECT {select}\nFROM routed\nWHERE reason IS NOT NULL"
+    # From the source: the event time as received (for an invalid row, what could not be parsed).
+    # From the second check: the parsed time (the same instant), which keeps the view's columns
+    # those of the aggregates' input (see _rechecked_view).
+    ts = SOURCE.event_time
+    received = ", ".join(f"{f}_text AS {f}" if f == ts else f for f in LATE_FIELDS)
+    parsed = ", ".join(f"DATE_FORMAT({f}, '{ISO_MS_Z}') AS {f}" if f == ts else f for f in LATE_FIELDS)
+    return (
+        f"INSERT INTO {LATE_TABLE}\nSELECT {received}\nFROM routed\nWHERE reason IS NOT NULL\n"
+        f"UNION ALL\nSELECT {parsed}\nFROM rechecked\nWHERE reason IS NOT NULL"
+    )
 
 
 def _sink_table(name: str, fields: tuple[str, ...], options: Mapping[str, str]) -> str:
@@ -262,9 +306,9 @@ def _sink_table(name: str, fields: tuple[str, ...], options: Mapping[str, str]) 
     return f"CREATE TEMPORARY TABLE {name} (\n{(',' + chr(10)).join(cols)}\n) {_with({**options, **_json_sink_format()})}"
 
 
-def settings(dedup_ttl: str = DEFAULT_DEDUP_TTL) -> dict[str, str]:
+def settings(dedup_ttl: str = DEFAULT_DEDUP_TTL, idle_timeout: str = DEFAULT_IDLE_TIMEOUT) -> dict[str, str]:
     # The TTL bounds the dedup state (one entry per tid); it is far longer than any window.
-    return {**SETTINGS, "table.exec.state.ttl": dedup_ttl}
+    return {**SETTINGS, "table.exec.state.ttl": dedup_ttl, "table.exec.source.idle-timeout": idle_timeout}
 
 
 def statements(connectors: Connectors) -> list[str]:
@@ -275,12 +319,17 @@ def statements(connectors: Connectors) -> list[str]:
         _sink_table(LATE_TABLE, LATE_FIELDS, connectors.late),
         _routed_view(),
         _on_time_view(),
+        _rechecked_view(),
         _late_insert(),
         _aggregates_insert(),
     ]
 
 
-def script(connectors: Connectors = PLACEHOLDERS, dedup_ttl: str = DEFAULT_DEDUP_TTL) -> str:
+def script(
+    connectors: Connectors = PLACEHOLDERS,
+    dedup_ttl: str = DEFAULT_DEDUP_TTL,
+    idle_timeout: str = DEFAULT_IDLE_TIMEOUT,
+) -> str:
     """The whole job as one SQL script (SET lines + statements), for people and the drift test."""
     header = (
         "-- Streaming aggregation for Managed Service for Apache Flink (Flink 1.20), rendered from\n"
@@ -288,5 +337,5 @@ def script(connectors: Connectors = PLACEHOLDERS, dedup_ttl: str = DEFAULT_DEDUP
         "-- properties; the tests run the same statements with the filesystem connector.\n"
         "-- The two INSERTs run as one statement set.\n"
     )
-    sets = "".join(f"SET '{k}' = '{v}';\n" for k, v in settings(dedup_ttl).items())
+    sets = "".join(f"SET '{k}' = '{v}';\n" for k, v in settings(dedup_ttl, idle_timeout).items())
     return header + "\n" + sets + "\n" + ";\n\n".join(statements(connectors)) + ";\n"

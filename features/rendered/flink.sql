@@ -7,6 +7,7 @@ SET 'table.local-time-zone' = 'UTC';
 SET 'pipeline.auto-watermark-interval' = '0';
 SET 'execution.runtime-mode' = 'streaming';
 SET 'table.exec.state.ttl' = '1 d';
+SET 'table.exec.source.idle-timeout' = '30 s';
 
 CREATE TEMPORARY TABLE transactions (
   payload STRING,
@@ -78,9 +79,22 @@ FROM (
 )
 WHERE tid_seen = 1;
 
+CREATE TEMPORARY VIEW rechecked AS
+SELECT tid, trans_ts, cc_num, amount,
+  CASE
+    WHEN CURRENT_WATERMARK(trans_ts) IS NOT NULL AND trans_ts <= CURRENT_WATERMARK(trans_ts)
+      THEN 'late: event time ' || DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') || ' is not after the watermark '
+        || DATE_FORMAT(CURRENT_WATERMARK(trans_ts), 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''')
+  END AS reason
+FROM on_time;
+
 INSERT INTO late_records
 SELECT tid, trans_ts_text AS trans_ts, cc_num, amount, reason
 FROM routed
+WHERE reason IS NOT NULL
+UNION ALL
+SELECT tid, DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') AS trans_ts, cc_num, amount, reason
+FROM rechecked
 WHERE reason IS NOT NULL;
 
 INSERT INTO aggregates
@@ -93,7 +107,7 @@ FROM (SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m
 FROM (SELECT tid, trans_ts, cc_num, amount,
   CAST(ABS(COUNT(*) OVER w_10m) AS BIGINT) AS num_trans_last_10m,
   CAST(ABS(AVG(amount) OVER w_10m) AS DOUBLE) AS avg_amt_last_10m
-FROM (SELECT tid, trans_ts, cc_num, amount FROM on_time)
+FROM (SELECT tid, trans_ts, cc_num, amount FROM rechecked WHERE reason IS NULL)
 WINDOW w_10m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:10:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))
 WINDOW w_2m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:02:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))
 WINDOW w_5m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:05:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW)

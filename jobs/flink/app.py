@@ -66,13 +66,12 @@ def connectors_from(props: dict[str, str]) -> flink_sql.Connectors:
         source, output, late, region = _require(
             props, "input.stream.arn", "output.stream.arn", "late.stream.arn", "aws.region"
         )
+        position, timestamp = props.get("source.init.position", "LATEST"), props.get("source.init.timestamp")
+        if position == "AT_TIMESTAMP" and not timestamp:
+            # The connector would refuse it only once the job runs; say so before submitting.
+            raise ConfigError("source.init.position AT_TIMESTAMP needs source.init.timestamp")
         return flink_sql.kinesis(
-            source,
-            output,
-            late,
-            region,
-            init_position=props.get("source.init.position", "LATEST"),
-            init_timestamp=props.get("source.init.timestamp"),
+            source, output, late, region, init_position=position, init_timestamp=timestamp
         )
     raise ConfigError(f"property connector must be kinesis or filesystem, got {kind!r}")
 
@@ -103,7 +102,10 @@ def table_environment(settings: dict[str, str]) -> Any:
 def run(props: dict[str, str], wait: bool) -> Any:
     """Build and submit the job; `wait` blocks until a bounded (test) input is exhausted."""
     connectors = connectors_from(props)
-    settings = flink_sql.settings(props.get("dedup.ttl", flink_sql.DEFAULT_DEDUP_TTL))
+    settings = flink_sql.settings(
+        props.get("dedup.ttl", flink_sql.DEFAULT_DEDUP_TTL),
+        props.get("source.idle.timeout", flink_sql.DEFAULT_IDLE_TIMEOUT),
+    )
     if "parallelism" in props:  # local runs only; the service sets parallelism itself
         settings["parallelism.default"] = props["parallelism"]
     result = statement_set(table_environment(settings), connectors).execute()

@@ -99,3 +99,22 @@ def test_watermark_bound_comes_from_the_definition():
         f"INTERVAL '0 00:00:{int(seconds):02d}.{int(seconds * 1000) % 1000:03d}' DAY TO SECOND(3)"
         in flink_sql.script()
     )
+
+
+def test_at_timestamp_without_a_timestamp_is_refused_before_the_job_starts(tmp_path, capsys):
+    # Connector 5.0 would refuse it only once the job runs on the service.
+    groups = json.loads(json.dumps(SERVICE_PROPERTIES))
+    groups[1]["PropertyMap"]["source.init.position"] = "AT_TIMESTAMP"
+    path = tmp_path / "props.json"
+    path.write_text(json.dumps(groups))
+    assert app.main({app.PROPERTIES_ENV: str(path)}) == 2
+    assert capsys.readouterr().err == "error: source.init.position AT_TIMESTAMP needs source.init.timestamp\n"
+    groups[1]["PropertyMap"]["source.init.timestamp"] = "2026-01-31T00:00:00.000Z"
+    source = app.connectors_from(groups[1]["PropertyMap"]).transactions
+    assert source["source.init.timestamp"] == "2026-01-31T00:00:00.000Z"
+
+
+def test_the_source_idle_timeout_is_a_session_setting_with_a_default():
+    assert flink_sql.settings()["table.exec.source.idle-timeout"] == flink_sql.DEFAULT_IDLE_TIMEOUT
+    assert flink_sql.settings(idle_timeout="5 s")["table.exec.source.idle-timeout"] == "5 s"
+    assert "SET 'table.exec.source.idle-timeout' = '30 s';" in flink_sql.script()

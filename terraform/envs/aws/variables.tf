@@ -56,9 +56,9 @@ variable "enable_model_endpoint" {
 }
 
 variable "stream_mode" {
-  description = "Kinesis capacity mode: ON_DEMAND or PROVISIONED."
+  description = "Kinesis capacity mode. PROVISIONED (the default) keeps the shard count fixed at shard_count, which the Flink app needs: one shard per source subtask (jobs/flink/README.md). ON_DEMAND lets Kinesis add shards (4 at creation), allowed only without the Flink app."
   type        = string
-  default     = "ON_DEMAND"
+  default     = "PROVISIONED"
 
   validation {
     condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
@@ -67,9 +67,14 @@ variable "stream_mode" {
 }
 
 variable "shard_count" {
-  description = "Shards per stream when stream_mode is PROVISIONED."
+  description = "Shards per stream when stream_mode is PROVISIONED (1 shard: 1 MB/s or 1,000 records/s in). With the Flink app it must equal flink_parallelism."
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.shard_count >= 1 && floor(var.shard_count) == var.shard_count
+    error_message = "shard_count must be a whole number >= 1."
+  }
 }
 
 variable "stream_retention_hours" {
@@ -118,9 +123,16 @@ variable "flink_app_key" {
 }
 
 variable "flink_parallelism" {
-  description = "Initial parallelism of the Flink application."
+  description = "Parallelism of the Flink application (KPUs billed: parallelism, plus one for the application). It must equal shard_count with stream_mode PROVISIONED: each source subtask then reads exactly one shard, so its per-row watermark never passes another shard's backlog (jobs/flink/README.md)."
   type        = number
   default     = 1
+
+  validation {
+    condition = !(var.enable_streaming_app && var.streaming_engine == "flink") || (
+      var.stream_mode == "PROVISIONED" && var.flink_parallelism == var.shard_count
+    )
+    error_message = "With the Flink app, stream_mode must be PROVISIONED and flink_parallelism must equal shard_count (one shard per source subtask; several shards behind one subtask route on-time rows to the late stream after a backlog, see jobs/flink/README.md)."
+  }
 }
 
 variable "ingest_zip_path" {

@@ -121,13 +121,17 @@ resource "aws_kinesisanalyticsv2_application" "this" {
 
       property_group {
         property_group_id = "FlinkApplicationProperties"
-        property_map = merge({
-          "input.stream.arn"     = var.input_stream_arn
-          "output.stream.arn"    = var.output_stream_arn
-          "late.stream.arn"      = var.late_stream_arn
-          "aws.region"           = data.aws_region.current.name
-          "source.init.position" = var.starting_position
-        }, var.extra_properties)
+        property_map = merge(
+          {
+            "input.stream.arn"     = var.input_stream_arn
+            "output.stream.arn"    = var.output_stream_arn
+            "late.stream.arn"      = var.late_stream_arn
+            "aws.region"           = data.aws_region.current.name
+            "source.init.position" = var.starting_position
+          },
+          var.starting_timestamp == null ? {} : { "source.init.timestamp" = var.starting_timestamp },
+          var.extra_properties,
+        )
       }
     }
 
@@ -158,8 +162,10 @@ resource "aws_kinesisanalyticsv2_application" "this" {
     }
 
     run_configuration {
+      # Applied on every start: the first one (no snapshot yet) and the restart that an update
+      # of code_key (a new content-addressed key) triggers on a running application.
       application_restore_configuration {
-        application_restore_type = "RESTORE_FROM_LATEST_SNAPSHOT"
+        application_restore_type = var.restore_type
       }
       flink_run_configuration {
         allow_non_restored_state = false

@@ -62,7 +62,7 @@ variable "late_stream_arn" {
 }
 
 variable "starting_position" {
-  description = "Where the source starts reading the transactions stream the first time."
+  description = "Where the source starts reading the transactions stream when it has no state (first start, or a start without restore)."
   type        = string
   default     = "LATEST"
 
@@ -72,10 +72,34 @@ variable "starting_position" {
   }
 }
 
+variable "starting_timestamp" {
+  description = "With starting_position AT_TIMESTAMP (required then): the time to start reading from, as 2026-01-31T00:00:00.000Z (milliseconds and an offset) or epoch seconds (runtime property source.init.timestamp)."
+  type        = string
+  default     = null
+
+  validation {
+    # The connector refuses AT_TIMESTAMP without source.init.timestamp, and only when the job starts.
+    condition     = var.starting_position != "AT_TIMESTAMP" || var.starting_timestamp != null
+    error_message = "starting_position AT_TIMESTAMP requires starting_timestamp (source.init.timestamp)."
+  }
+
+  validation {
+    # What connector 5.0 parses: its default source.init.timestamp.format
+    # yyyy-MM-dd'T'HH:mm:ss.SSSXXX, else a number of epoch seconds (KinesisStreamsSourceConfigUtil).
+    condition     = var.starting_timestamp == null || can(regex("^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}(Z|[+-][0-9]{2}:[0-9]{2})|[0-9]+(\\.[0-9]+)?)$", var.starting_timestamp))
+    error_message = "starting_timestamp must look like 2026-01-31T00:00:00.000Z (milliseconds and an offset) or be epoch seconds."
+  }
+}
+
 variable "extra_properties" {
-  description = "Extra entries of the FlinkApplicationProperties group (e.g. dedup.ttl, source.init.timestamp)."
+  description = "Extra entries of the FlinkApplicationProperties group (e.g. dedup.ttl, source.idle.timeout)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.extra_properties), ["input.stream.arn", "output.stream.arn", "late.stream.arn", "aws.region", "source.init.position", "source.init.timestamp"])) == 0
+    error_message = "extra_properties must not set the stream ARNs, aws.region or source.init.*: the module sets them (starting_position, starting_timestamp)."
+  }
 }
 
 variable "parallelism" {
@@ -101,9 +125,9 @@ variable "parallelism_per_kpu" {
 }
 
 variable "autoscaling" {
-  description = "Let the service scale parallelism with load."
+  description = "Let the service change the parallelism with load. Off by default: the source needs one shard per subtask (parallelism = shards of the transactions stream), which a parallelism the service picks would break, routing on-time rows to the late stream after a backlog (jobs/flink/README.md). Scale by changing the shards and the parallelism together."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "checkpoint_interval_ms" {
@@ -151,9 +175,20 @@ variable "log_retention_days" {
 }
 
 variable "start_application" {
-  description = "Start the application after creating it (false: create it stopped)."
+  description = "Run the application after apply: started on creation, restarted with the new code when code_key changes (false: create it stopped)."
   type        = bool
   default     = true
+}
+
+variable "restore_type" {
+  description = "State the application starts or restarts from: RESTORE_FROM_LATEST_SNAPSHOT (windows and dedup state kept across updates) or SKIP_RESTORE_FROM_SNAPSHOT (start empty, at starting_position: needed once when a change of the SQL makes the last snapshot unreadable)."
+  type        = string
+  default     = "RESTORE_FROM_LATEST_SNAPSHOT"
+
+  validation {
+    condition     = contains(["RESTORE_FROM_LATEST_SNAPSHOT", "SKIP_RESTORE_FROM_SNAPSHOT"], var.restore_type)
+    error_message = "restore_type must be RESTORE_FROM_LATEST_SNAPSHOT or SKIP_RESTORE_FROM_SNAPSHOT."
+  }
 }
 
 variable "kms_key_arn" {

@@ -73,3 +73,48 @@ run "rejects_zero_parallelism" {
   }
   expect_failures = [var.parallelism]
 }
+
+run "defaults_run_one_subtask_without_autoscaling" {
+  command = plan
+
+  assert {
+    condition = (aws_kinesisanalyticsv2_application.this.application_configuration[0].flink_application_configuration[0].parallelism_configuration[0].auto_scaling_enabled == false &&
+    aws_kinesisanalyticsv2_application.this.application_configuration[0].flink_application_configuration[0].parallelism_configuration[0].parallelism == 1)
+    error_message = "autoscaling is off by default (one shard per source subtask) and parallelism is 1"
+  }
+  assert {
+    condition     = aws_kinesisanalyticsv2_application.this.start_application == true
+    error_message = "the application runs after apply"
+  }
+}
+
+run "at_timestamp_passes_the_timestamp" {
+  command = plan
+  variables {
+    starting_position  = "AT_TIMESTAMP"
+    starting_timestamp = "2026-01-31T00:00:00.000Z"
+  }
+
+  assert {
+    condition = anytrue([for g in aws_kinesisanalyticsv2_application.this.application_configuration[0].environment_properties[0].property_group :
+    g.property_group_id == "FlinkApplicationProperties" && lookup(g.property_map, "source.init.timestamp", "") == "2026-01-31T00:00:00.000Z"])
+    error_message = "source.init.timestamp carries starting_timestamp"
+  }
+}
+
+run "rejects_at_timestamp_without_a_timestamp" {
+  command = plan
+  variables {
+    starting_position = "AT_TIMESTAMP"
+  }
+  expect_failures = [var.starting_timestamp]
+}
+
+run "rejects_a_timestamp_the_connector_cannot_parse" {
+  command = plan
+  variables {
+    starting_position  = "AT_TIMESTAMP"
+    starting_timestamp = "2026-01-31 00:00:00"
+  }
+  expect_failures = [var.starting_timestamp]
+}
