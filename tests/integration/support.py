@@ -31,7 +31,7 @@ class Terraform:
             **os.environ,
             **localstack.client_environment(),
             "TF_IN_AUTOMATION": "1",
-            "TF_CLI_CONFIG_FILE": str(localstack.PROJECT / "terraform" / "terraformrc.hcl"),
+            # hashicorp/aws comes from the user's CLI configuration or the registry (packager.terraform_cli).
             "TF_DATA_DIR": str(self.work / ".terraform"),
         }
 
@@ -49,7 +49,8 @@ class Terraform:
         return done.stdout
 
     def init(self) -> None:
-        self.run("init", f"-backend-config=path={self.work / 'terraform.tfstate'}")
+        # readonly: the committed lock is checked, never rewritten by a test.
+        self.run("init", "-lockfile=readonly", f"-backend-config=path={self.work / 'terraform.tfstate'}")
 
     def apply(self) -> dict[str, Any]:
         self.run("apply", "-auto-approve", f"-var=name_prefix={self.name_prefix}")
