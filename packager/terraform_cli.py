@@ -17,6 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 TERRAFORM_DIR = REPO / "terraform"
 BUILD = REPO / "build" / "terraform"
+LOCK = ".terraform.lock.hcl"
 
 # Variables that would change what a run plans or where it keeps state; everything else the user
 # set (TF_CLI_CONFIG_FILE, TF_PLUGIN_CACHE_DIR, TF_TOKEN_*, TF_LOG, ...) is theirs to keep.
@@ -83,10 +84,15 @@ def run(config: str | Path, *args: str, timeout: float = 900) -> Run:
 
 
 def init(config: str) -> Run:
-    """Install modules and providers; a root's committed lock is checked, never rewritten."""
+    """Install modules and providers; a root's committed lock is checked, never rewritten.
+
+    A module gets the roots' lock (its own is git-ignored): Terraform >= 1.4 uses a plugin cache
+    only for providers whose checksums the lock records, so the user's cache then serves it.
+    """
     if config.startswith("envs/"):
         state = data_dir(config) / "terraform.tfstate"
         return run(config, "init", "-input=false", "-lockfile=readonly", f"-backend-config=path={state}")
+    shutil.copy(TERRAFORM_DIR / "envs" / "aws" / LOCK, TERRAFORM_DIR / config / LOCK)
     return run(config, "init", "-input=false", "-backend=false")
 
 
@@ -111,7 +117,7 @@ def provider_unavailable() -> str | None:
     probe = BUILD / "probe" / "root"
     shutil.rmtree(probe.parent, ignore_errors=True)
     probe.mkdir(parents=True)
-    for name in ("versions.tf", ".terraform.lock.hcl"):
+    for name in ("versions.tf", LOCK):
         shutil.copy(TERRAFORM_DIR / "envs" / "aws" / name, probe / name)
     done = run(probe, "init", "-input=false", "-lockfile=readonly", timeout=300)
     if done.ok:
