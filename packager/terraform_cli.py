@@ -8,6 +8,7 @@ so the committed .terraform.lock.hcl is verified but never rewritten by a test o
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -97,12 +98,13 @@ def init(config: str) -> Run:
 
 
 def failure_reason(output: str) -> str:
-    """The first error line of a terraform run (what a skip or a one-line error says)."""
+    """A terraform run's first error on one line: its title and first paragraph."""
     lines = [line.strip(" │╷╵") for line in output.splitlines()]
     for i, line in enumerate(lines):
         if line.startswith("Error:"):
-            detail = next((x for x in lines[i + 1 :] if x.strip()), "")
-            return f"{line} {detail}".strip()
+            rest = lines[i + 1 :]
+            start = next((j for j, detail in enumerate(rest) if detail), len(rest))
+            return " ".join([line, *itertools.takewhile(bool, rest[start:])])
     return next((line for line in reversed(lines) if line.strip()), "no output")
 
 
