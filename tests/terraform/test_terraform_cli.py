@@ -220,7 +220,12 @@ def test_a_new_model_changes_the_endpoint_model_data(tf: Session, tmp_path: Path
     assert 'module.artifacts.keys["flink-app"]' in flink_call["expressions"]["code_key"]["references"]
 
 
-def test_plan_uploads_the_artifacts_encrypted(aws_plan: dict[str, Any]) -> None:
+def test_plan_uploads_the_artifacts_encrypted_before_their_readers(aws_plan: dict[str, Any]) -> None:
+    """The keys are known on plan, but the endpoint and the Flink app are created after the uploads:
+    each reads its object when it starts (the application's code is an S3 object named by bucket and
+    file key, https://docs.aws.amazon.com/managed-flink/latest/apiv2/API_S3ContentLocation.html)."""
+    keys = module_config(aws_plan, "artifacts")["outputs"]["keys"]
+    assert keys.get("depends_on") == ["aws_s3_object.this"]
     uploads = {r["index"]: r for r in planned(aws_plan, "aws_s3_object")}
     assert set(uploads) == {"model", "flink-app", "batch-job"}
     for upload in uploads.values():

@@ -1,6 +1,10 @@
 output "keys" {
   description = "Content-addressed S3 key of each artifact (logical name => key), including ones whose file is missing."
   value       = try(local.keys, {})
+
+  # Known at plan time, but whatever reads a key waits for the uploads (an application or endpoint
+  # created before its object exists fails).
+  depends_on = [aws_s3_object.this]
 }
 
 output "urls" {
