@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from features.definition import aggregates_of_kind
 from features.records import parse_ts
 from local import localstack
+from packager.terraform_cli import provider_unavailable
 
 TERRAFORM_ROOT = localstack.PROJECT / "terraform" / "envs" / "local"
 
@@ -49,6 +52,10 @@ class Terraform:
         return done.stdout
 
     def init(self) -> None:
+        """Skips (saying why) where hashicorp/aws cannot be installed, as the Terraform tests do."""
+        reason = provider_unavailable()
+        if reason:
+            pytest.skip(f"prerequisite missing: {reason}")
         # readonly: the committed lock is checked, never rewritten by a test.
         self.run("init", "-lockfile=readonly", f"-backend-config=path={self.work / 'terraform.tfstate'}")
 
