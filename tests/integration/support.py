@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from features.definition import aggregates_of_kind
 from features.records import parse_ts
 from local import localstack
+from packager.terraform_cli import provider_unavailable
 
 TERRAFORM_ROOT = localstack.PROJECT / "terraform" / "envs" / "local"
 
@@ -31,7 +34,7 @@ class Terraform:
             **os.environ,
             **localstack.client_environment(),
             "TF_IN_AUTOMATION": "1",
-            "TF_CLI_CONFIG_FILE": str(localstack.PROJECT / "terraform" / "terraformrc.hcl"),
+            # hashicorp/aws comes from the user's CLI configuration or the registry (packager.terraform_cli).
             "TF_DATA_DIR": str(self.work / ".terraform"),
         }
 
@@ -49,7 +52,12 @@ class Terraform:
         return done.stdout
 
     def init(self) -> None:
-        self.run("init", f"-backend-config=path={self.work / 'terraform.tfstate'}")
+        """Skips (saying why) where hashicorp/aws cannot be installed, as the Terraform tests do."""
+        reason = provider_unavailable()
+        if reason:
+            pytest.skip(f"prerequisite missing: {reason}")
+        # readonly: the committed lock is checked, never rewritten by a test.
+        self.run("init", "-lockfile=readonly", f"-backend-config=path={self.work / 'terraform.tfstate'}")
 
     def apply(self) -> dict[str, Any]:
         self.run("apply", "-auto-approve", f"-var=name_prefix={self.name_prefix}")

@@ -3,40 +3,43 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tfsession import CHECKOV_REQUIREMENTS, CHECKOV_VENV, MIRROR, Session
+from tfsession import CHECKOV_REQUIREMENTS, CHECKOV_VENV, Session
+
+from packager import offline_plan
+from packager.terraform_cli import provider_unavailable
 
 
 @pytest.fixture(scope="session")
 def terraform_ready() -> None:
-    if shutil.which("terraform") is None:
-        pytest.skip("prerequisite missing: the terraform CLI (>= 1.9) is not installed")
-    if not MIRROR.is_dir():
-        pytest.skip(f"prerequisite missing: the offline provider mirror {MIRROR} (hashicorp/aws 5.100)")
+    """Skips (saying why) only where terraform or the hashicorp/aws provider cannot be obtained."""
+    reason = provider_unavailable()
+    if reason:
+        pytest.skip(f"prerequisite missing: {reason}")
 
 
 @pytest.fixture(scope="session")
 def tf(terraform_ready: None) -> Session:
     session = Session()
-    assert session.warmup.ok, session.warmup.output
     yield session
     session.pool.shutdown(wait=True)
 
 
 @pytest.fixture(scope="session")
 def aws_plan(tf: Session) -> dict[str, Any]:
-    return json.loads(tf.command("envs/aws", "show").output)
+    """build/terraform/aws-plan.json, written by the same code as `make plan-offline`."""
+    tf.command("envs/aws", "plan-offline")
+    return json.loads(offline_plan.PLAN_JSON.read_text())
 
 
 @pytest.fixture(scope="session")
 def provider_schema(tf: Session) -> dict[str, Any]:
-    schema = json.loads(tf.command("envs/aws", "providers schema").output)
+    schema = json.loads(tf.command("envs/aws", "providers schema").stdout)
     return schema["provider_schemas"]["registry.terraform.io/hashicorp/aws"]
 
 

@@ -1,7 +1,9 @@
 # The whole system in one AWS account: KMS key, buckets, streams, feature groups, the fraud
 # model endpoint, the streaming aggregation app (Flink, or the legacy KDA SQL app), the two
-# stream functions and monitoring. `make deploy` applies it twice: first without the pieces
-# that need uploaded artifacts (model.tar.gz, flink-app.zip), then with them.
+# stream functions and monitoring. One `terraform apply` creates all of it, the artifacts
+# included: module "artifacts" uploads model.tar.gz, the Flink zip and the batch job under
+# content-addressed keys, and the endpoint's model and the Flink application read those keys,
+# so a new model or new application code changes them on the next plan.
 
 provider "aws" {
   region = var.region
@@ -33,6 +35,9 @@ locals {
   endpoint_arn    = "arn:${data.aws_partition.current.partition}:sagemaker:${var.region}:${module.kms.account_id}:endpoint/${local.endpoint_name}"
   ingest_zip      = coalesce(var.ingest_zip_path, "${local.repo_root}/build/lambda/ingest.zip")
   score_zip       = coalesce(var.score_zip_path, "${local.repo_root}/build/lambda/score.zip")
+  model_path      = coalesce(var.model_path, "${local.repo_root}/data/model/model.tar.gz")
+  flink_zip       = coalesce(var.flink_zip_path, "${local.repo_root}/build/flink-app.zip")
+  batch_job_zip   = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
   artifacts       = module.storage.bucket_names["artifacts"]
 }
 
@@ -50,6 +55,36 @@ module "storage" {
   kms_key_arn   = module.kms.key_arn
   force_destroy = var.force_destroy_buckets
   tags          = var.tags
+}
+
+# Missing files are skipped (a destroy needs none of them); the resources that read a key
+# check on plan that its file exists.
+module "artifacts" {
+  source = "../../modules/artifacts"
+
+  bucket      = local.artifacts
+  kms_key_arn = module.kms.key_arn
+  files = {
+    model     = local.model_path
+    flink-app = local.flink_zip
+    batch-job = local.batch_job_zip
+  }
+  tags = var.tags
+}
+
+# Fails the plan (never a destroy: Terraform skips conditions there) when an artifact a created
+# resource reads is missing, instead of an endpoint or application that cannot start.
+resource "terraform_data" "required_artifacts" {
+  lifecycle {
+    precondition {
+      condition     = !var.enable_model_endpoint || fileexists(local.model_path)
+      error_message = "Model archive ${local.model_path} not found: run `make history aggregate train` or pass -var model_path=... (or set enable_model_endpoint = false)."
+    }
+    precondition {
+      condition     = !(var.enable_streaming_app && var.streaming_engine == "flink") || fileexists(local.flink_zip)
+      error_message = "Flink application zip ${local.flink_zip} not found: run `make package-flink` (or pass -var flink_zip_path=...)."
+    }
+  }
 }
 
 module "streams" {
@@ -82,7 +117,7 @@ module "model_endpoint" {
   name_prefix        = var.name_prefix
   endpoint_name      = local.endpoint_name
   model_data_bucket  = local.artifacts
-  model_data_key     = var.model_data_key
+  model_data_key     = module.artifacts.keys["model"]
   endpoint_type      = var.endpoint_type
   log_retention_days = var.log_retention_days
   kms_key_arn        = module.kms.key_arn
@@ -102,7 +137,7 @@ module "streaming_app" {
 
   name_prefix        = var.name_prefix
   code_bucket        = local.artifacts
-  code_key           = var.flink_app_key
+  code_key           = module.artifacts.keys["flink-app"]
   input_stream_arn   = module.streams.arns["transactions"]
   output_stream_arn  = module.streams.arns["aggregates"]
   late_stream_arn    = module.streams.arns["late"]

@@ -14,7 +14,7 @@ output "buckets" {
 }
 
 output "artifacts_bucket" {
-  description = "Name of the artifacts bucket (model.tar.gz, flink-app.zip)."
+  description = "Name of the artifacts bucket (model.tar.gz, the Flink zip, the batch job; see artifact_keys)."
   value       = try(local.artifacts, null)
 }
 
@@ -58,12 +58,26 @@ output "alarm_topic_arn" {
   value       = try(module.monitoring.sns_topic_arn, null)
 }
 
-output "model_data_key" {
-  description = "Key make deploy uploads model.tar.gz to."
-  value       = var.model_data_key
+output "artifact_keys" {
+  description = "Content-addressed S3 key of each artifact in the artifacts bucket (model, flink-app, batch-job)."
+  value       = try(module.artifacts.keys, {})
 }
 
-output "flink_app_key" {
-  description = "Key make deploy uploads flink-app.zip to."
-  value       = var.flink_app_key
+output "deployment" {
+  description = "Names the deploy flow, feature loader, simulator and smoke test read (same keys on every root; \"\" where the root has no such thing)."
+  value = {
+    region                  = var.region
+    name_prefix             = var.name_prefix
+    transactions_stream     = try(module.streams.names["transactions"], "")
+    aggregates_stream       = try(module.streams.names["aggregates"], "")
+    predictions_stream      = try(module.streams.names["predictions"], "")
+    late_stream             = try(module.streams.names["late"], "")
+    dead_letter_queue_url   = try(module.functions.dead_letter_queue_url, "")
+    data_bucket             = try(module.storage.bucket_names["data"], "")
+    artifacts_bucket        = try(local.artifacts, "")
+    batch_feature_group     = try(module.feature_groups.names["cc-agg-batch-fg"], "")
+    streaming_feature_group = try(module.feature_groups.names["cc-agg-fg"], "")
+    endpoint_name           = var.enable_model_endpoint ? local.endpoint_name : ""
+    kms_key_arn             = try(module.kms.key_arn, "")
+  }
 }

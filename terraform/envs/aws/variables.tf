@@ -44,13 +44,13 @@ variable "streaming_engine" {
 }
 
 variable "enable_streaming_app" {
-  description = "Create the streaming aggregation app (false until its code is uploaded; `make deploy` handles this)."
+  description = "Create the streaming aggregation app."
   type        = bool
   default     = true
 }
 
 variable "enable_model_endpoint" {
-  description = "Create the model endpoint (false until model.tar.gz is uploaded; `make deploy` handles this)."
+  description = "Create the model endpoint."
   type        = bool
   default     = true
 }
@@ -110,16 +110,22 @@ variable "endpoint_max_concurrency" {
   default     = 10
 }
 
-variable "model_data_key" {
-  description = "Key of model.tar.gz in the artifacts bucket (uploaded by `make deploy`)."
+variable "model_path" {
+  description = "Path of the model archive Terraform uploads (null: data/model/model.tar.gz, written by `make train`)."
   type        = string
-  default     = "model/model.tar.gz"
+  default     = null
 }
 
-variable "flink_app_key" {
-  description = "Key of the Flink application zip in the artifacts bucket (uploaded by `make deploy`)."
+variable "flink_zip_path" {
+  description = "Path of the Flink application zip Terraform uploads (null: build/flink-app.zip from `make package-flink`)."
   type        = string
-  default     = "flink/flink-app.zip"
+  default     = null
+}
+
+variable "batch_job_zip_path" {
+  description = "Path of the batch job zip Terraform uploads (null: build/emr/batch-job.zip)."
+  type        = string
+  default     = null
 }
 
 variable "flink_parallelism" {

@@ -157,11 +157,13 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_115:Concurrency is reserved only when reserved_concurrency >= 0; new accounts (quota 10) cannot reserve any.
   for_each = local.functions
 
-  function_name                  = "${var.name_prefix}-${each.key}"
-  description                    = each.value.description
-  role                           = aws_iam_role.this[each.key].arn
-  filename                       = each.value.zip_path
-  source_code_hash               = filebase64sha256(each.value.zip_path)
+  function_name = "${var.name_prefix}-${each.key}"
+  description   = each.value.description
+  role          = aws_iam_role.this[each.key].arn
+  filename      = each.value.zip_path
+  # try(): `terraform destroy` evaluates this too and must not need the zips (nor pip to build them);
+  # the precondition below still rejects a missing zip on every plan that creates or updates.
+  source_code_hash               = try(filebase64sha256(each.value.zip_path), null)
   handler                        = "app.lambda_handler"
   runtime                        = var.runtime
   architectures                  = ["x86_64"]
@@ -189,6 +191,13 @@ resource "aws_lambda_function" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(each.value.zip_path)
+      error_message = "Function zip ${each.value.zip_path} not found: run `make package-lambdas`."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.this]
 }
