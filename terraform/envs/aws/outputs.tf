@@ -67,3 +67,13 @@ output "flink_app_key" {
   description = "Key make deploy uploads flink-app.zip to."
   value       = var.flink_app_key
 }
+
+output "batch_refresh" {
+  description = "The daily refresh: EMR Serverless application id, job role ARN, schedule name and the job's S3 locations (jobs/batch/launch.py --from-terraform)."
+  value = try(merge(module.batch_refresh.job, {
+    application_id = module.batch_refresh.application_id
+    job_role_arn   = module.batch_refresh.job_role_arn
+    schedule_name  = module.batch_refresh.schedule_name
+    enabled        = var.enable_daily_refresh
+  }), null)
+}

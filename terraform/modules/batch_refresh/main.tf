@@ -3,14 +3,15 @@
 # schedule that starts the job shortly after each UTC midnight. The job writes the features
 # under the output prefix and loads the new latest snapshots (online/) into the feature group.
 
+data "aws_partition" "current" {}
+
 locals {
   tags = merge({ "module" = "batch_refresh" }, var.tags)
 
-  # Partition, region and account come from the key's ARN: no STS call, so plans work offline.
-  arn_parts  = split(":", var.kms_key_arn)
-  partition  = local.arn_parts[1]
-  region     = local.arn_parts[3]
-  account_id = local.arn_parts[4]
+  # Region and account come from the key's ARN: no STS call, so plans work offline.
+  partition  = data.aws_partition.current.partition
+  region     = split(":", var.kms_key_arn)[3]
+  account_id = split(":", var.kms_key_arn)[4]
 
   data_bucket_arn      = "arn:${local.partition}:s3:::${var.data_bucket}"
   artifacts_bucket_arn = "arn:${local.partition}:s3:::${var.artifacts_bucket}"

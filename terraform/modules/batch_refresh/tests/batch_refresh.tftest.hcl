@@ -1,4 +1,9 @@
 mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
   mock_resource "aws_emrserverless_application" {
     defaults = {
       id  = "00fabc123def4567"
