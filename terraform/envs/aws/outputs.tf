@@ -75,5 +75,6 @@ output "batch_refresh" {
     job_role_arn   = module.batch_refresh.job_role_arn
     schedule_name  = module.batch_refresh.schedule_name
     enabled        = var.enable_daily_refresh
+    start_job_run  = module.batch_refresh.start_job_run
   }), null)
 }

@@ -35,3 +35,8 @@ output "job" {
     region        = local.region
   }, null)
 }
+
+output "start_job_run" {
+  description = "The scheduled StartJobRun request (AWS SDK member names; ClientToken is the schedule's execution id): jobs/batch/launch.py --from-terraform starts the same run by hand."
+  value       = try(local.start_job_run, null)
+}

@@ -64,7 +64,7 @@ run "application_and_schedule" {
     error_message = "the scheduler may start runs of this application and pass the job role, nothing else"
   }
   assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.job.policy).Statement : s.Resource if s.Sid == "LoadBatchFeatureGroup"][0] == [var.feature_group_arn]
+    condition     = [for s in jsondecode(aws_iam_role_policy.job.policy).Statement : s.Resource if s.Sid == "LoadBatchFeatureGroup"][0] == [var.feature_group_arn]
     error_message = "PutRecord on the batch feature group only"
   }
   assert {
