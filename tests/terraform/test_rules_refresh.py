@@ -139,9 +139,13 @@ def test_scheduler_role_may_only_start_this_job_with_this_role():
     }
     assert scheduler["StartRefreshJob"]["resources"] == ["${aws_emrserverless_application.this.arn}"]
     assert scheduler["PassJobRole"]["resources"] == ["${aws_iam_role.job.arn}"]
-    assert scheduler["PassJobRole"]["condition"] == {
-        "StringEquals": {"iam:PassedToService": "emr-serverless.amazonaws.com"}
-    }
+    assert scheduler["PassJobRole"]["conditions"] == [
+        {
+            "test": "StringEquals",
+            "variable": "iam:PassedToService",
+            "values": ["emr-serverless.amazonaws.com"],
+        }
+    ]
 
 
 def test_the_root_wires_the_batch_group_and_the_switch(aws_plan):

@@ -73,71 +73,71 @@ locals {
   # logs, use the deployment key, write records to the batch feature group only.
   job_statements = [
     {
-      sid       = "ListHistoryAndFeatures"
-      actions   = ["s3:ListBucket"]
-      resources = [local.data_bucket_arn]
-      condition = { StringLike = { "s3:prefix" = [for p in [var.history_prefix, var.features_prefix] : "${p}*"] } }
+      sid        = "ListHistoryAndFeatures"
+      actions    = ["s3:ListBucket"]
+      resources  = [local.data_bucket_arn]
+      conditions = [{ test = "StringLike", variable = "s3:prefix", values = [for p in [var.history_prefix, var.features_prefix] : "${p}*"] }]
     },
     {
-      sid       = "ReadHistory"
-      actions   = ["s3:GetObject"]
-      resources = ["${local.data_bucket_arn}/${var.history_prefix}*"]
-      condition = null
+      sid        = "ReadHistory"
+      actions    = ["s3:GetObject"]
+      resources  = ["${local.data_bucket_arn}/${var.history_prefix}*"]
+      conditions = []
     },
     {
-      sid       = "ReadJobCode"
-      actions   = ["s3:GetObject"]
-      resources = ["${local.artifacts_bucket_arn}/${var.entry_point_key}", "${local.artifacts_bucket_arn}/${var.bundle_key}"]
-      condition = null
+      sid        = "ReadJobCode"
+      actions    = ["s3:GetObject"]
+      resources  = ["${local.artifacts_bucket_arn}/${var.entry_point_key}", "${local.artifacts_bucket_arn}/${var.bundle_key}"]
+      conditions = []
     },
     {
       # Spark's overwrite deletes the previous run's files; the row counts read them back.
-      sid       = "WriteFeatures"
-      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-      resources = ["${local.data_bucket_arn}/${var.features_prefix}*"]
-      condition = null
+      sid        = "WriteFeatures"
+      actions    = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+      resources  = ["${local.data_bucket_arn}/${var.features_prefix}*"]
+      conditions = []
     },
     {
-      sid       = "WriteJobLogs"
-      actions   = ["s3:PutObject"]
-      resources = ["${local.data_bucket_arn}/${var.logs_prefix}*"]
-      condition = null
+      sid        = "WriteJobLogs"
+      actions    = ["s3:PutObject"]
+      resources  = ["${local.data_bucket_arn}/${var.logs_prefix}*"]
+      conditions = []
     },
     {
       # SSE-KMS buckets (read and write) and the logs' EncryptionKeyArn.
-      sid       = "UseDeploymentKey"
-      actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-      resources = [var.kms_key_arn]
-      condition = null
+      sid        = "UseDeploymentKey"
+      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      resources  = [var.kms_key_arn]
+      conditions = []
     },
     {
-      sid       = "LoadBatchFeatureGroup"
-      actions   = ["sagemaker:PutRecord"]
-      resources = [var.feature_group_arn]
-      condition = null
+      sid        = "LoadBatchFeatureGroup"
+      actions    = ["sagemaker:PutRecord"]
+      resources  = [var.feature_group_arn]
+      conditions = []
     },
   ]
 
   scheduler_statements = [
     {
-      sid       = "StartRefreshJob"
-      actions   = ["emr-serverless:StartJobRun"]
-      resources = [aws_emrserverless_application.this.arn]
-      condition = null
+      sid        = "StartRefreshJob"
+      actions    = ["emr-serverless:StartJobRun"]
+      resources  = [aws_emrserverless_application.this.arn]
+      conditions = []
     },
     {
-      sid       = "PassJobRole"
-      actions   = ["iam:PassRole"]
-      resources = [aws_iam_role.job.arn]
-      condition = { StringEquals = { "iam:PassedToService" = "emr-serverless.amazonaws.com" } }
+      sid        = "PassJobRole"
+      actions    = ["iam:PassRole"]
+      resources  = [aws_iam_role.job.arn]
+      conditions = [{ test = "StringEquals", variable = "iam:PassedToService", values = ["emr-serverless.amazonaws.com"] }]
     },
     {
       # The schedule's input is encrypted with the deployment key; the execution role decrypts it
       # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html).
-      sid       = "DecryptScheduleInput"
-      actions   = ["kms:Decrypt"]
-      resources = [var.kms_key_arn]
-      condition = null
+      sid        = "DecryptScheduleInput"
+      actions    = ["kms:Decrypt"]
+      resources  = [var.kms_key_arn]
+      conditions = []
     },
   ]
 }
@@ -166,63 +166,93 @@ resource "aws_emrserverless_application" "this" {
 }
 
 resource "aws_iam_role" "job" {
-  name_prefix = "${var.name_prefix}-batch-job-"
-  description = "Execution role of the ${var.name_prefix} batch refresh job (EMR Serverless)"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "EmrServerlessRunsJobs"
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "emr-serverless.amazonaws.com" }
-      # Only this account's application may use the role (confused deputy).
-      Condition = {
-        StringEquals = { "aws:SourceAccount" = local.account_id }
-        ArnLike      = { "aws:SourceArn" = aws_emrserverless_application.this.arn }
-      }
-    }]
-  })
-  tags = local.tags
+  name_prefix        = "${var.name_prefix}-batch-job-"
+  description        = "Execution role of the ${var.name_prefix} batch refresh job (EMR Serverless)"
+  assume_role_policy = data.aws_iam_policy_document.job_trust.json
+  tags               = local.tags
 }
 
 resource "aws_iam_role_policy" "job" {
   name   = "batch-job-least-privilege"
   role   = aws_iam_role.job.id
-  policy = jsonencode({ Version = "2012-10-17", Statement = [for s in local.job_statements : local.render[s.sid]] })
+  policy = data.aws_iam_policy_document.this["job"].json
 }
 
 resource "aws_iam_role" "scheduler" {
-  name_prefix = "${var.name_prefix}-refresh-sched-"
-  description = "Role EventBridge Scheduler assumes to start the ${var.name_prefix} daily refresh"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "SchedulerStartsRefresh"
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "scheduler.amazonaws.com" }
-      Condition = {
-        StringEquals = { "aws:SourceAccount" = local.account_id }
-        ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.schedule_name}" }
-      }
-    }]
-  })
-  tags = local.tags
+  name_prefix        = "${var.name_prefix}-refresh-sched-"
+  description        = "Role EventBridge Scheduler assumes to start the ${var.name_prefix} daily refresh"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_trust.json
+  tags               = local.tags
 }
 
 resource "aws_iam_role_policy" "scheduler" {
   name   = "start-refresh-job"
   role   = aws_iam_role.scheduler.id
-  policy = jsonencode({ Version = "2012-10-17", Statement = [for s in local.scheduler_statements : local.render[s.sid]] })
+  policy = data.aws_iam_policy_document.this["scheduler"].json
 }
 
-locals {
-  # Statement objects in IAM's JSON form; Condition only where one is set.
-  render = {
-    for s in concat(local.job_statements, local.scheduler_statements) : s.sid => merge(
-      { Sid = s.sid, Effect = "Allow", Action = s.actions, Resource = s.resources },
-      { for k, v in { Condition = s.condition } : k => v if v != null },
-    )
+data "aws_iam_policy_document" "this" {
+  for_each = { job = local.job_statements, scheduler = local.scheduler_statements }
+
+  dynamic "statement" {
+    for_each = each.value
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+      dynamic "condition" {
+        for_each = statement.value.conditions
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+}
+
+# Only this account's application may use the job role, and only this schedule the scheduler's
+# role (confused deputy: https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
+data "aws_iam_policy_document" "job_trust" {
+  statement {
+    sid     = "EmrServerlessRunsJobs"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["emr-serverless.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [aws_emrserverless_application.this.arn]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "scheduler_trust" {
+  statement {
+    sid     = "SchedulerStartsRefresh"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.schedule_name}"]
+    }
   }
 }
 

@@ -4,6 +4,11 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
   mock_resource "aws_emrserverless_application" {
     defaults = {
       id  = "00fabc123def4567"
@@ -57,23 +62,24 @@ run "application_and_schedule" {
     error_message = "StartJobRun input differs from tests/start_job_run.json"
   }
   assert {
-    condition = (jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Action == ["emr-serverless:StartJobRun"] &&
-      jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [aws_emrserverless_application.this.arn] &&
-      jsondecode(aws_iam_role_policy.scheduler.policy).Statement[1].Action == ["iam:PassRole"] &&
-    jsondecode(aws_iam_role_policy.scheduler.policy).Statement[1].Resource == [aws_iam_role.job.arn])
+    condition = ({ for st in data.aws_iam_policy_document.this["scheduler"].statement : st.sid => [st.actions, st.resources] } == {
+      StartRefreshJob      = [toset(["emr-serverless:StartJobRun"]), toset([aws_emrserverless_application.this.arn])]
+      PassJobRole          = [toset(["iam:PassRole"]), toset([aws_iam_role.job.arn])]
+      DecryptScheduleInput = [toset(["kms:Decrypt"]), toset([var.kms_key_arn])]
+    })
     error_message = "the scheduler may start runs of this application and pass the job role, nothing else"
   }
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.job.policy).Statement : s.Resource if s.Sid == "LoadBatchFeatureGroup"][0] == [var.feature_group_arn]
+    condition     = [for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "LoadBatchFeatureGroup"][0] == toset([var.feature_group_arn])
     error_message = "PutRecord on the batch feature group only"
   }
   assert {
-    condition = ([for s in jsondecode(aws_iam_role_policy.job.policy).Statement : s.Resource if s.Sid == "ReadHistory"][0] == ["arn:aws:s3:::unit-data-1/history/*"] &&
-    [for s in jsondecode(aws_iam_role_policy.job.policy).Statement : s.Resource if s.Sid == "WriteFeatures"][0] == ["arn:aws:s3:::unit-data-1/features/*"])
+    condition = ([for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "ReadHistory"][0] == toset(["arn:aws:s3:::unit-data-1/history/*"]) &&
+    [for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "WriteFeatures"][0] == toset(["arn:aws:s3:::unit-data-1/features/*"]))
     error_message = "read history/, write features/"
   }
   assert {
-    condition     = jsondecode(aws_iam_role.job.assume_role_policy).Statement[0].Principal.Service == "emr-serverless.amazonaws.com"
+    condition     = data.aws_iam_policy_document.job_trust.statement[0].principals == toset([{ type = "Service", identifiers = toset(["emr-serverless.amazonaws.com"]) }])
     error_message = "the job role is assumed by EMR Serverless"
   }
 }
