@@ -185,3 +185,27 @@ def test_the_scheduled_input_is_a_valid_start_job_run_request(monkeypatch):
         "unit-cc-agg-batch-fg",
         "client-us-east-1",
     )
+
+
+@pytest.mark.spark
+def test_refresh_with_spark_reads_online_back_through_the_session(tmp_path):
+    """The engine EMR runs: the online rows come back through Spark itself (no pandas or pyarrow)."""
+    import shutil
+
+    if shutil.which("java") is None:
+        pytest.skip("prerequisite missing: Java 17 for Spark")
+    loader = FakeLoader()
+    status = emr_entry.refresh(
+        str(history(tmp_path)),
+        str(tmp_path / "features"),
+        "fg",
+        None,
+        loader=loader,
+        engine="spark",
+        log=lambda line: None,
+    )
+    assert status == 0
+    (call,) = loader.calls
+    online = read_output(tmp_path / "features", "online")
+    key = SOURCE.entity
+    assert sorted(call["rows"], key=lambda r: r[key]) == sorted(online, key=lambda r: r[key])
