@@ -1,25 +1,36 @@
-"""python -m packager.emr_job: build build/emr/batch-job.zip, the daily refresh's --py-files bundle.
+"""python -m packager.emr_job: build the daily refresh's code for EMR Serverless.
+
+build/emr/batch-job.zip, the --py-files bundle:
 
 The bundle holds exactly the project modules the entry point (jobs/batch/emr_entry.py) imports,
 followed through every `import` and `from ... import` of the project's packages (module level or
 inside functions), with their packages' __init__.py: nothing else, so that the files checked
 against the EMR release's Python (tests/batch/test_emr_python.py) are the files that run there.
 Byte-for-byte reproducible (packager.zips): Terraform uploads it under a content-addressed key.
+
+build/emr/batch-deps.zip, the third-party packages of jobs/batch/emr-requirements.txt (boto3) for
+the release's Python 3.9, pure-Python wheels only, passed with spark.archives (needs PyPI).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from packager.zips import write_zip
+from packager.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = Path("jobs/batch/emr_entry.py")
 PACKAGES = ("features", "jobs")
 OUT = ROOT / "build" / "emr" / "batch-job.zip"
+REQUIREMENTS = ROOT / "jobs" / "batch" / "emr-requirements.txt"
+DEPS_OUT = ROOT / "build" / "emr" / "batch-deps.zip"
+# The EMR release's Python (emr-7.x: Amazon Linux 2023's python3), whatever machine builds the archive.
+EMR_PYTHON = "3.9"
 
 
 class PackagingError(Exception):
@@ -99,10 +110,54 @@ def build(out: Path = OUT, root: Path = ROOT, allow_missing: bool = False) -> Pa
     return write_zip({p.as_posix(): root / p for p in files}, out)
 
 
+def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) -> Path:
+    """Write the dependency archive: the pinned wheels installed for EMR_PYTHON, without scripts or
+    the files that name the installing machine (RECORD, INSTALLER, direct_url.json)."""
+    with tempfile.TemporaryDirectory(prefix="emr-deps-") as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--implementation",
+            "py",
+            "--platform",
+            "any",
+            "--python-version",
+            EMR_PYTHON,
+            "--target",
+            tmp,
+            "-r",
+            str(requirements),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+            raise PackagingError(f"cannot install {requirements.name} for Python {EMR_PYTHON}: {last}")
+        entries = {
+            name: path
+            for name, path in tree_entries(Path(tmp)).items()
+            if not name.startswith("bin/")
+            and not name.endswith(("/RECORD", "/INSTALLER", "/direct_url.json"))
+        }
+        return write_zip(entries, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="bundle path (default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="print the files the bundle holds and exit")
+    parser.add_argument(
+        "--deps-out", type=Path, default=DEPS_OUT, help="dependency archive (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--no-deps", action="store_true", help="build the bundle only (no PyPI access needed)"
+    )
     args = parser.parse_args(argv)
     if args.list:
         files, missing = closure()
@@ -111,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"missing: {name}", file=sys.stderr)
         return 1 if missing else 0
     try:
-        path = build(args.out)
+        paths = [build(args.out)] + ([] if args.no_deps else [build_dependencies(args.deps_out)])
     except PackagingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    for path in paths:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 
 

@@ -18,6 +18,7 @@ imports stay 3.9-compatible and need only the standard library, PySpark and boto
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -59,7 +60,16 @@ def default_loader() -> Loader:
     return load_records
 
 
+def use_shipped_dependencies(directory: str = "deps") -> None:
+    """Put build/emr/batch-deps.zip (boto3 for Python 3.9), which spark.archives unpacks into the
+    driver's working directory as ./deps, first on sys.path, when it is there."""
+    path = os.path.abspath(directory)
+    if os.path.isdir(path) and path not in sys.path:
+        sys.path.insert(0, path)
+
+
 def feature_store_client(region: str):
+    use_shipped_dependencies()
     import boto3
 
     return boto3.client("sagemaker-featurestore-runtime", region_name=region)

@@ -154,3 +154,4 @@ def test_the_root_wires_the_batch_group_and_the_switch(aws_plan):
     assert "var.enable_daily_refresh" in expressions["enable_schedule"]["references"]
     assert 'module.artifacts.keys["batch-job"]' in expressions["bundle_key"]["references"]
     assert 'module.artifacts.keys["emr-entry"]' in expressions["entry_point_key"]["references"]
+    assert 'module.artifacts.keys["batch-deps"]' in expressions["dependencies_key"]["references"]

@@ -164,8 +164,9 @@ module "artifacts" {
   bucket      = local.artifacts
   kms_key_arn = module.kms.key_arn
   files = {
-    batch-job = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
-    emr-entry = "${local.repo_root}/jobs/batch/emr_entry.py"
+    batch-job  = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
+    batch-deps = "${local.repo_root}/build/emr/batch-deps.zip"
+    emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
   }
   tags = var.tags
 }
@@ -178,6 +179,7 @@ module "batch_refresh" {
   artifacts_bucket   = local.artifacts
   entry_point_key    = module.artifacts.keys["emr-entry"]
   bundle_key         = module.artifacts.keys["batch-job"]
+  dependencies_key   = module.artifacts.keys["batch-deps"]
   feature_group_name = module.feature_groups.names["cc-agg-batch-fg"]
   feature_group_arn  = module.feature_groups.arns["cc-agg-batch-fg"]
   kms_key_arn        = module.kms.key_arn

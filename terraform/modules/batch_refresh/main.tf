@@ -20,6 +20,7 @@ locals {
   log_uri              = "s3://${var.data_bucket}/${var.logs_prefix}"
   entry_point_uri      = "s3://${var.artifacts_bucket}/${var.entry_point_key}"
   bundle_uri           = "s3://${var.artifacts_bucket}/${var.bundle_key}"
+  dependencies_uri     = "s3://${var.artifacts_bucket}/${var.dependencies_key}"
   schedule_name        = "${var.name_prefix}-daily-refresh"
 
   # The job's command line (jobs/batch/emr_entry.py); jobs/batch/launch.py builds the same one.
@@ -29,9 +30,11 @@ locals {
     "--feature-group", var.feature_group_name,
     "--region", local.region,
   ]
-  # The bundle holds the packages the entry point imports. Temporary views only: an in-memory
-  # catalog, so the job needs no Glue Data Catalog (EMR's default metastore) nor any grant on it.
+  # The bundle holds the packages the entry point imports; the archive boto3 for Python 3.9,
+  # unpacked as ./deps. Temporary views only: an in-memory catalog, so the job needs no Glue Data
+  # Catalog (EMR's default metastore) nor any grant on it.
   spark_conf = merge({
+    "spark.archives"                  = "${local.dependencies_uri}#deps"
     "spark.sql.catalogImplementation" = "in-memory"
     "spark.sql.session.timeZone"      = "UTC"
     "spark.sql.ansi.enabled"          = "false"
@@ -87,7 +90,7 @@ locals {
     {
       sid        = "ReadJobCode"
       actions    = ["s3:GetObject"]
-      resources  = ["${local.artifacts_bucket_arn}/${var.entry_point_key}", "${local.artifacts_bucket_arn}/${var.bundle_key}"]
+      resources  = [for key in [var.entry_point_key, var.bundle_key, var.dependencies_key] : "${local.artifacts_bucket_arn}/${key}"]
       conditions = []
     },
     {

@@ -61,6 +61,11 @@ variable "bundle_key" {
   type        = string
 }
 
+variable "dependencies_key" {
+  description = "Key of the job's third-party packages for Python 3.9 (build/emr/batch-deps.zip, spark.archives) in the artifacts bucket."
+  type        = string
+}
+
 variable "feature_group_name" {
   description = "Name of the batch feature group (cc-agg-batch-fg) the job loads the latest snapshots into."
   type        = string

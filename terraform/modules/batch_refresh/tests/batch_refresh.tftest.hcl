@@ -28,6 +28,7 @@ variables {
   artifacts_bucket   = "unit-artifacts-1"
   entry_point_key    = "artifacts/emr-entry/0123/emr_entry.py"
   bundle_key         = "artifacts/batch-job/4567/batch-job.zip"
+  dependencies_key   = "artifacts/batch-deps/89ab/batch-deps.zip"
   feature_group_name = "unit-cc-agg-batch-fg"
   feature_group_arn  = "arn:aws:sagemaker:us-east-1:123456789012:feature-group/unit-cc-agg-batch-fg"
   kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
