@@ -209,3 +209,23 @@ def test_refresh_with_spark_reads_online_back_through_the_session(tmp_path):
     online = read_output(tmp_path / "features", "online")
     key = SOURCE.entity
     assert sorted(call["rows"], key=lambda r: r[key]) == sorted(online, key=lambda r: r[key])
+
+
+def test_launch_from_terraform_sends_the_scheduled_request_with_its_own_token(monkeypatch, capsys):
+    from jobs.batch import launch
+
+    scheduled = json.loads(SCHEDULED_INPUT.read_text())
+    monkeypatch.setattr(
+        launch, "terraform_output", lambda root: {"start_job_run": scheduled, "region": "us-east-1"}
+    )
+    assert launch.main(["--from-terraform", "--dry-run"]) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert request["applicationId"] == scheduled["ApplicationId"]
+    assert request["clientToken"] == "dry-run" and request["name"] == "unit-daily-refresh-by-hand"
+    assert (
+        request["jobDriver"]["sparkSubmit"]["entryPoint"]
+        == scheduled["JobDriver"]["SparkSubmit"]["EntryPoint"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        launch.main(["--dry-run"])
+    assert exit_info.value.code == 2 and "--application-id is required" in capsys.readouterr().err
