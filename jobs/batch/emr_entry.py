@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{flag} must be an s3:// URI, got {value!r}")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    # Before anything imports boto3 (the loader may, at import time).
+    use_shipped_dependencies()
     try:
         return refresh(
             args.history,
