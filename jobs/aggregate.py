@@ -16,13 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from features import batch_sql
 from jobs.batch import engines, output, source
+from jobs.batch.compat import UTC, zip_strict
 
 
 class JobError(RuntimeError):
@@ -51,8 +52,19 @@ def check_input(path: str) -> str:
     return input_format(path)
 
 
-def run(engine: str, input_path: str, output_dir: str, log=print, **engine_options) -> dict:
-    """Run the job; returns the manifest. Raises JobError with a one-line message on bad input."""
+def run(
+    engine: str,
+    input_path: str,
+    output_dir: str,
+    log=print,
+    after: Callable[[engines.Engine], None] | None = None,
+    **engine_options,
+) -> dict:
+    """Run the job; returns the manifest. Raises JobError with a one-line message on bad input.
+
+    `after(engine)` runs once the outputs are published, before the engine closes (the daily
+    refresh reads `online/` back with it).
+    """
     input_path, output_dir = str(input_path), str(output_dir)
     if engine == "duckdb" and (output.is_remote(input_path) or output.is_remote(output_dir)):
         raise JobError(
@@ -90,7 +102,7 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
                 partial(eng.write_parquet, view, f"{staging.rstrip('/')}/{view}")
                 for view in batch_sql.OUTPUT_VIEWS
             )
-            rows = dict(zip(batch_sql.OUTPUT_VIEWS, _together(eng.concurrent, *writes), strict=True))
+            rows = dict(zip_strict(batch_sql.OUTPUT_VIEWS, _together(eng.concurrent, *writes)))
             for view, count in rows.items():
                 log(f"[{engine}] {view}: {count:,} rows")
             manifest = {
@@ -104,6 +116,8 @@ def run(engine: str, input_path: str, output_dir: str, log=print, **engine_optio
                 "seconds": round(time.perf_counter() - started, 2),
             }
             output.write_manifest(staging, manifest, eng.write_text)
+        if after is not None:
+            after(eng)
     except (source.InputError, engines.EngineError) as err:
         raise JobError(str(err)) from err
     finally:

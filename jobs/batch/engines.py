@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from features.batch_sql import DIALECTS, Dialect
+from jobs.batch.compat import zip_strict
 
 
 class EngineError(RuntimeError):
@@ -28,6 +30,7 @@ class Engine(Protocol):
     def fetch_one(self, sql: str) -> tuple: ...
     def write_parquet(self, view: str, directory: str) -> int: ...
     def write_text(self, uri: str, text: str) -> None: ...
+    def read_rows(self, directory: str) -> Iterator[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -85,6 +88,14 @@ class DuckDBEngine:
 
     def write_text(self, uri: str, text: str) -> None:
         raise EngineError(f"{uri}: the duckdb engine writes local directories only; use --engine spark")
+
+    def read_rows(self, directory: str) -> Iterator[dict[str, Any]]:
+        """The rows of a Parquet directory this engine wrote, one dict per row, a batch at a time."""
+        target = f"{directory}/*.parquet".replace("'", "''")
+        cursor = self.con.execute(f"SELECT * FROM read_parquet('{target}')")
+        names = [column[0] for column in cursor.description]
+        while batch := cursor.fetchmany(10_000):
+            yield from (dict(zip_strict(names, row)) for row in batch)
 
     def close(self) -> None:
         self.con.close()
@@ -202,6 +213,14 @@ class SparkEngine:
             stream.write(bytearray(text.encode()))
         finally:
             stream.close()
+
+    def read_rows(self, directory: str) -> Iterator[dict[str, Any]]:
+        """The rows of a Parquet directory (s3:// too), streamed to the driver a partition at a time.
+
+        Plain Rows through Spark's own socket: no pandas or pyarrow on the driver.
+        """
+        for row in self.spark.read.parquet(directory).toLocalIterator():
+            yield row.asDict()
 
     def close(self) -> None:
         self.spark.stop()

@@ -9,6 +9,11 @@ spark-submit.
 The job ships as its entry point (jobs/aggregate.py) plus a zip of the pure-Python packages it
 imports (features, jobs) passed with --py-files. `start_job_run_request()` builds the request
 without touching AWS; `main()` uploads the code and submits it.
+
+On a deployed stack (terraform/envs/aws), the application, the job role and the code come from
+Terraform: `--from-terraform` starts the daily refresh's own run (jobs/batch/emr_entry.py:
+aggregate, then load cc-agg-batch-fg) now, with the request the schedule sends
+(`terraform output batch_refresh`), only with a fresh client token.
 """
 
 from __future__ import annotations
@@ -100,6 +105,39 @@ def start_job_run_request(job: SparkJob, client_token: str | None = None) -> dic
     return request
 
 
+def sdk_to_boto3(value):
+    """A request in the AWS SDK's member names (the schedule's input) in boto3's (camelCase) names."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: sdk_to_boto3(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [sdk_to_boto3(item) for item in value]
+    return value
+
+
+def request_from_terraform(batch_refresh: dict, client_token: str | None = None) -> dict:
+    """The StartJobRun request of `terraform output -json batch_refresh`, with a fresh client token."""
+    request = sdk_to_boto3(batch_refresh["start_job_run"])
+    request["clientToken"] = client_token or str(uuid.uuid4())
+    request["name"] = f"{request['name']}-by-hand"
+    return request
+
+
+def terraform_output(root: Path, name: str = "batch_refresh") -> dict:
+    """One output of a Terraform root, as JSON (needs the state: run after `make deploy`)."""
+    import subprocess
+
+    done = subprocess.run(
+        ["terraform", f"-chdir={root}", "output", "-json", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or done.stdout.strip() in ("", "null"):
+        last = (done.stderr.strip().splitlines() or ["no value (is the stack deployed?)"])[-1]
+        raise SystemExit(f"error: terraform output {name} in {root}: {last}")
+    return json.loads(done.stdout)
+
+
 def _split(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
@@ -123,15 +161,37 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--application-id", required=True, help="EMR Serverless application id (Spark)")
-    parser.add_argument("--role-arn", required=True, help="job execution role ARN")
-    parser.add_argument("--code-prefix", required=True, help="s3:// prefix to upload the job code to")
-    parser.add_argument("--input", required=True, help="s3:// history (Parquet prefix or .csv)")
-    parser.add_argument("--output", required=True, help="s3:// output prefix")
+    parser.add_argument(
+        "--from-terraform",
+        nargs="?",
+        const=str(ROOT / "terraform" / "envs" / "aws"),
+        metavar="ROOT",
+        help="start the daily refresh's run now, as `terraform output batch_refresh` of ROOT "
+        "(default terraform/envs/aws) describes it; no other option is needed",
+    )
+    parser.add_argument("--application-id", help="EMR Serverless application id (Spark)")
+    parser.add_argument("--role-arn", help="job execution role ARN")
+    parser.add_argument("--code-prefix", help="s3:// prefix to upload the job code to")
+    parser.add_argument("--input", help="s3:// history (Parquet prefix or .csv)")
+    parser.add_argument("--output", help="s3:// output prefix")
     parser.add_argument("--log-uri", help="s3:// prefix for Spark logs")
     parser.add_argument("--kms-key-arn", help="KMS key for the logs")
     parser.add_argument("--dry-run", action="store_true", help="print the StartJobRun request and exit")
     args = parser.parse_args(argv)
+    if args.from_terraform:
+        batch_refresh = terraform_output(Path(args.from_terraform))
+        request = request_from_terraform(batch_refresh, client_token="dry-run" if args.dry_run else None)
+        if args.dry_run:
+            print(json.dumps(request, indent=2))
+            return 0
+        import boto3
+
+        client = boto3.client("emr-serverless", region_name=batch_refresh["region"])
+        print(f"started EMR Serverless job run {client.start_job_run(**request)['jobRunId']}")
+        return 0
+    for name in ("application_id", "role_arn", "code_prefix", "input", "output"):
+        if not getattr(args, name):
+            parser.error(f"--{name.replace('_', '-')} is required (or use --from-terraform)")
     for flag, value in (
         ("--code-prefix", args.code_prefix),
         ("--input", args.input),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from features.batch_sql import Dialect, distinct_id_hashes
 from features.definition import SOURCE, Column
+from jobs.batch.compat import zip_strict
 
 
 class InputError(ValueError):
@@ -91,7 +92,7 @@ def check(
     total, *bad_counts = fetch_one(problems_query(relation))
     if not total:
         raise InputError(f"{path}: no transactions (empty input)")
-    for column, bad in zip(SOURCE.columns, bad_counts, strict=True):
+    for column, bad in zip_strict(SOURCE.columns, bad_counts):
         if bad:
             (example,) = fetch_one(example_query(dialect, mapping, column))
             shown = "null" if example is None else repr(example)

@@ -201,3 +201,36 @@ module "monitoring" {
   kms_key_arn              = module.kms.key_arn
   tags                     = var.tags
 }
+
+# --- Daily refresh of cc-agg-batch-fg (branch refresh) -----------------------------------------
+# The batch job's code, uploaded under content-addressed keys (module artifacts, contract B: the
+# root's one `module "artifacts"` holds these entries beside model and flink-app).
+module "artifacts" {
+  source = "../../modules/artifacts"
+
+  bucket      = local.artifacts
+  kms_key_arn = module.kms.key_arn
+  files = {
+    batch-job  = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
+    batch-deps = "${local.repo_root}/build/emr/batch-deps.zip"
+    emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
+  }
+  tags = var.tags
+}
+
+module "batch_refresh" {
+  source = "../../modules/batch_refresh"
+
+  name_prefix        = var.name_prefix
+  data_bucket        = module.storage.bucket_names["data"]
+  artifacts_bucket   = local.artifacts
+  entry_point_key    = module.artifacts.keys["emr-entry"]
+  bundle_key         = module.artifacts.keys["batch-job"]
+  dependencies_key   = module.artifacts.keys["batch-deps"]
+  feature_group_name = module.feature_groups.names["cc-agg-batch-fg"]
+  feature_group_arn  = module.feature_groups.arns["cc-agg-batch-fg"]
+  kms_key_arn        = module.kms.key_arn
+  enable_schedule    = var.enable_daily_refresh
+  release_label      = var.emr_release_label
+  tags               = var.tags
+}

@@ -81,3 +81,14 @@ output "deployment" {
     kms_key_arn             = try(module.kms.key_arn, "")
   }
 }
+
+output "batch_refresh" {
+  description = "The daily refresh: EMR Serverless application id, job role ARN, schedule name and the job's S3 locations (jobs/batch/launch.py --from-terraform)."
+  value = try(merge(module.batch_refresh.job, {
+    application_id = module.batch_refresh.application_id
+    job_role_arn   = module.batch_refresh.job_role_arn
+    schedule_name  = module.batch_refresh.schedule_name
+    enabled        = var.enable_daily_refresh
+    start_job_run  = module.batch_refresh.start_job_run
+  }), null)
+}

@@ -195,3 +195,21 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "enable_daily_refresh" {
+  description = "Refresh cc-agg-batch-fg after each UTC midnight (EMR Serverless job started by EventBridge Scheduler); false disables the schedule."
+  type        = bool
+  default     = true
+}
+
+variable "batch_job_zip_path" {
+  description = "Path of the batch job's bundle (null: build/emr/batch-job.zip from `make package-emr`)."
+  type        = string
+  default     = null
+}
+
+variable "emr_release_label" {
+  description = "EMR Serverless release of the daily refresh (an emr-7.x release: PySpark on Python 3.9)."
+  type        = string
+  default     = "emr-7.14.0"
+}

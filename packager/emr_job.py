@@ -1,0 +1,179 @@
+"""python -m packager.emr_job: build the daily refresh's code for EMR Serverless.
+
+build/emr/batch-job.zip, the --py-files bundle:
+
+The bundle holds exactly the project modules the entry point (jobs/batch/emr_entry.py) imports,
+followed through every `import` and `from ... import` of the project's packages (module level or
+inside functions), with their packages' __init__.py: nothing else, so that the files checked
+against the EMR release's Python (tests/batch/test_emr_python.py) are the files that run there.
+Byte-for-byte reproducible (packager.zips): Terraform uploads it under a content-addressed key.
+
+build/emr/batch-deps.zip, the third-party packages of jobs/batch/emr-requirements.txt (boto3) for
+the release's Python 3.9, pure-Python wheels only, passed with spark.archives (needs PyPI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from packager.zips import tree_entries, write_zip
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY_POINT = Path("jobs/batch/emr_entry.py")
+PACKAGES = ("features", "jobs")
+OUT = ROOT / "build" / "emr" / "batch-job.zip"
+REQUIREMENTS = ROOT / "jobs" / "batch" / "emr-requirements.txt"
+DEPS_OUT = ROOT / "build" / "emr" / "batch-deps.zip"
+# The EMR release's Python (emr-7.x: Amazon Linux 2023's python3), whatever machine builds the archive.
+EMR_PYTHON = "3.9"
+
+
+class PackagingError(Exception):
+    """The bundle cannot be built; the message says why."""
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    """Dotted names a module imports, with `from M import n` also as M.n (n may be a submodule)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def closure(root: Path = ROOT, entry: Path = ENTRY_POINT) -> tuple[list[Path], list[str]]:
+    """(project files the entry point needs, relative to root; project modules imported but missing)."""
+    files: set[Path] = set()
+    missing: set[str] = set()
+    pending = [root / entry]
+    while pending:
+        path = pending.pop()
+        if path in files:
+            continue
+        files.add(path)
+        for name in _imported(ast.parse(path.read_text(), filename=str(path))):
+            parts = name.split(".")
+            if parts[0] not in PACKAGES:
+                continue
+            # The module and every package on the way to it: each __init__.py runs on import.
+            found = [
+                f for f in (_module_file(root, ".".join(parts[:d])) for d in range(1, len(parts) + 1)) if f
+            ]
+            pending.extend(found)
+            if _module_file(root, name) is None and not _is_attribute(root, parts):
+                missing.add(name)
+    # Report a missing module once, not also each name imported from it.
+    missing = {m for m in missing if not any(m.startswith(f"{other}.") for other in missing)}
+    return sorted(p.relative_to(root) for p in files), sorted(missing)
+
+
+def _is_attribute(root: Path, parts: list[str]) -> bool:
+    """`from M import n`: true when n is a name module M defines or imports (not a submodule)."""
+    parent = _module_file(root, ".".join(parts[:-1])) if len(parts) > 1 else None
+    if parent is None:
+        return False
+    tree = ast.parse(parent.read_text())
+    defined: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign):
+            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            defined.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return parts[-1] in defined
+
+
+def build(out: Path = OUT, root: Path = ROOT, allow_missing: bool = False) -> Path:
+    """Write the bundle; refuses when a project module the job imports does not exist."""
+    files, missing = closure(root)
+    if missing and not allow_missing:
+        raise PackagingError(f"{ENTRY_POINT} imports missing module(s): {', '.join(missing)}")
+    return write_zip({p.as_posix(): root / p for p in files}, out)
+
+
+def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) -> Path:
+    """Write the dependency archive: the pinned wheels installed for EMR_PYTHON, without scripts or
+    the files that name the installing machine (RECORD, INSTALLER, direct_url.json)."""
+    with tempfile.TemporaryDirectory(prefix="emr-deps-") as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--implementation",
+            "py",
+            "--platform",
+            "any",
+            "--python-version",
+            EMR_PYTHON,
+            "--target",
+            tmp,
+            "-r",
+            str(requirements),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+            raise PackagingError(f"cannot install {requirements.name} for Python {EMR_PYTHON}: {last}")
+        entries = {
+            name: path
+            for name, path in tree_entries(Path(tmp)).items()
+            if not name.startswith("bin/")
+            and not name.endswith(("/RECORD", "/INSTALLER", "/direct_url.json"))
+        }
+        return write_zip(entries, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="bundle path (default: %(default)s)")
+    parser.add_argument("--list", action="store_true", help="print the files the bundle holds and exit")
+    parser.add_argument(
+        "--deps-out", type=Path, default=DEPS_OUT, help="dependency archive (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--no-deps", action="store_true", help="build the bundle only (no PyPI access needed)"
+    )
+    args = parser.parse_args(argv)
+    if args.list:
+        files, missing = closure()
+        print("\n".join(p.as_posix() for p in files))
+        for name in missing:
+            print(f"missing: {name}", file=sys.stderr)
+        return 1 if missing else 0
+    try:
+        paths = [build(args.out)] + ([] if args.no_deps else [build_dependencies(args.deps_out)])
+    except PackagingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+  mock_resource "aws_emrserverless_application" {
+    defaults = {
+      id  = "00fabc123def4567"
+      arn = "arn:aws:emr-serverless:us-east-1:123456789012:/applications/00fabc123def4567"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/unit-batch-job-1"
+    }
+  }
+}
+
+variables {
+  name_prefix        = "unit"
+  data_bucket        = "unit-data-1"
+  artifacts_bucket   = "unit-artifacts-1"
+  entry_point_key    = "artifacts/emr-entry/0123/emr_entry.py"
+  bundle_key         = "artifacts/batch-job/4567/batch-job.zip"
+  dependencies_key   = "artifacts/batch-deps/89ab/batch-deps.zip"
+  feature_group_name = "unit-cc-agg-batch-fg"
+  feature_group_arn  = "arn:aws:sagemaker:us-east-1:123456789012:feature-group/unit-cc-agg-batch-fg"
+  kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+}
+
+run "application_and_schedule" {
+  command = apply
+
+  assert {
+    condition = (aws_emrserverless_application.this.type == "spark" && aws_emrserverless_application.this.release_label == "emr-7.14.0" &&
+      aws_emrserverless_application.this.auto_start_configuration[0].enabled && aws_emrserverless_application.this.auto_stop_configuration[0].enabled &&
+    aws_emrserverless_application.this.auto_stop_configuration[0].idle_timeout_minutes == 15)
+    error_message = "a Spark application on emr-7.x that starts on a job and stops when idle"
+  }
+  assert {
+    condition     = aws_emrserverless_application.this.maximum_capacity[0].cpu == "8 vCPU"
+    error_message = "a small maximum capacity"
+  }
+  assert {
+    condition = (aws_scheduler_schedule.this.schedule_expression == "cron(15 0 * * ? *)" && aws_scheduler_schedule.this.schedule_expression_timezone == "UTC" &&
+    aws_scheduler_schedule.this.flexible_time_window[0].mode == "OFF" && aws_scheduler_schedule.this.state == "ENABLED")
+    error_message = "enabled, 00:15 UTC, no flexible window"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this.target[0].arn == "arn:aws:scheduler:::aws-sdk:emrserverless:startJobRun"
+    error_message = "the universal target of EMR Serverless StartJobRun"
+  }
+  # The scheduled request equals the one jobs/batch/launch.py builds for the same values
+  # (tests/batch/test_emr_entry.py compares the launcher with the same file).
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.this.target[0].input) == jsondecode(file("tests/start_job_run.json"))
+    error_message = "StartJobRun input differs from tests/start_job_run.json"
+  }
+  assert {
+    condition = ({ for st in data.aws_iam_policy_document.this["scheduler"].statement : st.sid => [st.actions, st.resources] } == {
+      StartRefreshJob      = [toset(["emr-serverless:StartJobRun"]), toset([aws_emrserverless_application.this.arn])]
+      PassJobRole          = [toset(["iam:PassRole"]), toset([aws_iam_role.job.arn])]
+      DecryptScheduleInput = [toset(["kms:Decrypt"]), toset([var.kms_key_arn])]
+    })
+    error_message = "the scheduler may start runs of this application and pass the job role, nothing else"
+  }
+  assert {
+    condition     = [for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "LoadBatchFeatureGroup"][0] == toset([var.feature_group_arn])
+    error_message = "PutRecord on the batch feature group only"
+  }
+  assert {
+    condition = ([for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "ReadHistory"][0] == toset(["arn:aws:s3:::unit-data-1/history/*"]) &&
+    [for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "WriteFeatures"][0] == toset(["arn:aws:s3:::unit-data-1/features/*"]))
+    error_message = "read history/, write features/"
+  }
+  assert {
+    condition     = data.aws_iam_policy_document.job_trust.statement[0].principals == toset([{ type = "Service", identifiers = toset(["emr-serverless.amazonaws.com"]) }])
+    error_message = "the job role is assumed by EMR Serverless"
+  }
+}
+
+run "schedule_can_be_turned_off" {
+  command = plan
+
+  variables {
+    enable_schedule = false
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.this.state == "DISABLED"
+    error_message = "enable_schedule = false disables the schedule"
+  }
+}
+
+run "rejects_a_release_other_than_emr_7" {
+  command = plan
+
+  variables {
+    release_label = "emr-6.15.0"
+  }
+
+  expect_failures = [var.release_label]
+}
+
+run "rejects_a_schedule_outside_the_hour_after_midnight" {
+  command = plan
+
+  variables {
+    schedule_expression = "cron(0 12 * * ? *)"
+  }
+
+  expect_failures = [var.schedule_expression]
+}
