@@ -68,6 +68,9 @@ module "artifacts" {
     model     = local.model_path
     flink-app = local.flink_zip
     batch-job = local.batch_job_zip
+    # The daily refresh's boto3 for EMR's Python and its entry point (docs/daily-refresh.md).
+    batch-deps = "${local.repo_root}/build/emr/batch-deps.zip"
+    emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
   }
   tags = var.tags
 }
@@ -202,22 +205,7 @@ module "monitoring" {
   tags                     = var.tags
 }
 
-# --- Daily refresh of cc-agg-batch-fg (branch refresh) -----------------------------------------
-# The batch job's code, uploaded under content-addressed keys (module artifacts, contract B: the
-# root's one `module "artifacts"` holds these entries beside model and flink-app).
-module "artifacts" {
-  source = "../../modules/artifacts"
-
-  bucket      = local.artifacts
-  kms_key_arn = module.kms.key_arn
-  files = {
-    batch-job  = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
-    batch-deps = "${local.repo_root}/build/emr/batch-deps.zip"
-    emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
-  }
-  tags = var.tags
-}
-
+# Daily refresh of cc-agg-batch-fg: EMR Serverless job started after each UTC midnight.
 module "batch_refresh" {
   source = "../../modules/batch_refresh"
 

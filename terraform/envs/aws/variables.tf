@@ -123,7 +123,7 @@ variable "flink_zip_path" {
 }
 
 variable "batch_job_zip_path" {
-  description = "Path of the batch job zip Terraform uploads (null: build/emr/batch-job.zip)."
+  description = "Path of the batch job zip Terraform uploads (null: build/emr/batch-job.zip from `make package-emr`)."
   type        = string
   default     = null
 }
@@ -200,12 +200,6 @@ variable "enable_daily_refresh" {
   description = "Refresh cc-agg-batch-fg after each UTC midnight (EMR Serverless job started by EventBridge Scheduler); false disables the schedule."
   type        = bool
   default     = true
-}
-
-variable "batch_job_zip_path" {
-  description = "Path of the batch job's bundle (null: build/emr/batch-job.zip from `make package-emr`)."
-  type        = string
-  default     = null
 }
 
 variable "emr_release_label" {
