@@ -1,7 +1,7 @@
-# Terraform (issue 5): packaging, plan/deploy/destroy of terraform/envs/aws, static checks.
+# Terraform (issue 5): packaging, plan of terraform/envs/aws, static checks (deploy/destroy: mk/deploy.mk).
 # terraform runs with the repository's CLI config when the offline mirror /opt/tf-plugins exists
 # (else from the public registry) and one shared plugin cache under build/.
-.PHONY: package package-lambdas tf-init plan deploy destroy tf-fmt tf-validate tf-docs checkov-venv checkov
+.PHONY: package package-lambdas tf-init plan tf-fmt tf-validate tf-docs checkov-venv checkov
 
 REGION ?= us-east-1
 NAME_PREFIX ?= fraud
@@ -38,23 +38,6 @@ endif
 
 plan: package tf-init ## Show what deploy would change in AWS (REGION, NAME_PREFIX, BACKEND_CONFIG)
 	$(TF) -chdir=$(TF_ROOT) plan -input=false $(TF_VARS)
-
-deploy: package tf-init ## Deploy everything to AWS: apply, upload model.tar.gz and the Flink zip, apply the rest, print outputs
-	@test -f $(MODEL_TAR) || { echo "error: $(MODEL_TAR) not found: run 'make demo train' first (or set MODEL_TAR=)" >&2; exit 1; }
-	@test -f $(FLINK_ZIP) || { echo "error: $(FLINK_ZIP) not found: run 'make package-flink' (or set FLINK_ZIP=)" >&2; exit 1; }
-	@# 1: the key and the buckets the artifacts go to (targeted, so a redeploy never removes anything).
-	$(TF) -chdir=$(TF_ROOT) apply -input=false -auto-approve $(TF_VARS) -target=module.storage
-	@# 2: the artifacts the endpoint and the Flink application read.
-	$(PY) -m packager.lambdas upload --region $(REGION) \
-		--bucket "$$($(TF) -chdir=$(TF_ROOT) output -raw artifacts_bucket)" \
-		$(MODEL_TAR)="$$($(TF) -chdir=$(TF_ROOT) output -raw model_data_key)" \
-		$(FLINK_ZIP)="$$($(TF) -chdir=$(TF_ROOT) output -raw flink_app_key)"
-	@# 3: everything else.
-	$(TF) -chdir=$(TF_ROOT) apply -input=false -auto-approve $(TF_VARS)
-	$(TF) -chdir=$(TF_ROOT) output
-
-destroy: package-lambdas tf-init ## Delete everything deploy created (buckets are emptied; the KMS key waits 7 days)
-	$(TF) -chdir=$(TF_ROOT) destroy -input=false -auto-approve $(TF_VARS)
 
 tf-fmt: ## Format every Terraform file
 	terraform fmt -recursive terraform
