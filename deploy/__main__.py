@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from deploy.artifacts import ROOT, Paths, artifact_variables, as_strings, package
 from deploy.load import (
     HistorySpec,
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run(args)
-    except FlowError as err:
+    except (FlowError, ValueError, OSError, BotoCoreError, ClientError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

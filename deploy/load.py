@@ -34,8 +34,9 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class HistorySpec:
-    cards: int = 500
-    transactions: int = 40_000
+    # About 1.3 transactions per card and day, the rate of the demo's history the model is trained on.
+    cards: int = 1000
+    transactions: int = 36_000
     days: int = 28  # the 1-week snapshots need a week before the last midnight
     seed: int = 42
 
@@ -46,13 +47,18 @@ def uses_stand_ins(deployment: Mapping[str, str]) -> bool:
 
 
 def current_history(work: Path, spec: HistorySpec, now: datetime, log: Log) -> Any:
-    """A history ending now, aggregated: the layout holding history.parquet and features/online."""
+    """A history ending at the start of the current UTC day, aggregated (history.parquet, features/online)."""
     from local.pipeline import Layout, aggregate, generate_history
 
     layout = Layout(work)
-    end = now.astimezone(UTC)
-    start = end.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=spec.days)
-    log(f"history: {spec.transactions:,} transactions on {spec.cards:,} cards, {start:%Y-%m-%d} to now (UTC)")
+    # The history ends at the start of the current UTC day: the batch job's latest snapshot is at the
+    # midnight after the last transaction, so it is today's 00:00, not tomorrow's (a snapshot from
+    # the future would mark every transaction of today as older than its card's snapshot).
+    end = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=spec.days)
+    log(
+        f"history: {spec.transactions:,} transactions on {spec.cards:,} cards, {start:%Y-%m-%d} to {end:%Y-%m-%d} 00:00 UTC"
+    )
     generate_history(layout, spec.cards, spec.transactions, start, end, spec.seed)
     log("history: aggregating it with the batch job (DuckDB)")
     aggregate(layout)

@@ -1,0 +1,205 @@
+"""The deploy flow rehearsed on LocalStack: the same steps as on AWS, with --root terraform/envs/local.
+
+package (the model built because it is missing; the Flink zip with a stand-in connector jar through
+$FLINK_CONNECTOR_JAR, packager.flink_app's checked path today) -> apply (one apply; the artifacts
+uploaded by Terraform under content-addressed keys) -> load (cc-agg-batch-fg on the local Feature
+Store speaking the runtime API) -> smoke (the attack through the localstack profile's stand-ins
+over LocalStack's Kinesis and SQS; it must be caught) -> a changed model applied again (a new key)
+-> destroy (nothing left). Each step is `python -m deploy`, as `make deploy|smoke|destroy` run it,
+so a flow defect (a targeted apply losing the deployment output, a missing upload) fails here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from deploy.terraform import DEPLOYMENT_KEYS
+from local import localstack
+from tests.integration.support import Terraform, leftovers
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "it-flow"  # distinct from the other integration tests' (and the bench's) prefixes
+ROOT = "terraform/envs/local"
+STEP_TIMEOUT_S = 600
+
+
+class Flow:
+    """`python -m deploy <step>` with this test's paths, state and LocalStack environment."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.tf = Terraform(work / "terraform", PREFIX)
+        self.jar = work / "stand-in-connector.jar"
+        self.model = work / "model" / "model.tar.gz"
+        self.flink_zip = work / "flink-app.zip"
+        self.batch_job_zip = work / "batch-job.zip"
+        self.timings: dict[str, float] = {}
+
+    def env(self) -> dict[str, str]:
+        return {**self.tf.env, "FLINK_CONNECTOR_JAR": str(self.jar)}
+
+    def run(self, step: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        argv = [
+            sys.executable,
+            "-m",
+            "deploy",
+            step,
+            "--root",
+            ROOT,
+            "--var",
+            f"name_prefix={PREFIX}",
+            "--backend-config",
+            f"path={self.work / 'terraform' / 'terraform.tfstate'}",
+            "--work",
+            str(self.work / "flow"),
+            "--model",
+            str(self.model),
+            "--flink-zip",
+            str(self.flink_zip),
+            "--batch-job-zip",
+            str(self.batch_job_zip),
+            "--data",
+            str(self.work / "data"),
+            "--model-cards",
+            "200",
+            "--model-transactions",
+            "30000",  # ~1 a card and day over the 152 days of the model's history
+            "--cards",
+            "200",
+            "--transactions",
+            "6000",  # the same rate over the 28 days of the current history
+            *extra,
+        ]
+        started = time.monotonic()
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            cwd=localstack.PROJECT,
+            timeout=STEP_TIMEOUT_S,
+        )
+        self.timings[step] = self.timings.get(step, 0.0) + time.monotonic() - started
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"deploy {step} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-3000:]}"
+            )
+        return done
+
+    def deployment(self) -> dict[str, str]:
+        return self.outputs()["deployment"]
+
+    def outputs(self) -> dict:
+        return {k: v["value"] for k, v in json.loads(self.tf.run("output", "-json")).items()}
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def artifact_keys(flow: Flow) -> dict[str, str]:
+    return flow.outputs()["artifact_keys"]
+
+
+def object_keys(s3, bucket: str) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def changed_model(path: Path) -> None:
+    """The same booster in a new archive (another member added): new bytes, still a loadable model."""
+    with tarfile.open(path) as old:
+        members = [(m, old.extractfile(m).read() if m.isfile() else None) for m in old.getmembers()]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as new:
+        for member, data in members:
+            new.addfile(member, io.BytesIO(data) if data is not None else None)
+        note = b"retrained\n"
+        info = tarfile.TarInfo("CHANGED")
+        info.size = len(note)
+        new.addfile(info, io.BytesIO(note))
+    path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
+
+
+@pytest.fixture(scope="module")
+def flow(localstack_endpoint, boto, tmp_path_factory):
+    flow = Flow(tmp_path_factory.mktemp("deploy-flow"))
+    flow.jar.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # an empty zip: a stand-in for the connector jar
+    with zipfile.ZipFile(flow.batch_job_zip, "w") as z:
+        z.writestr(
+            "jobs/aggregate.py", "# stand-in for the batch job's zip (built by the refresh packaging)\n"
+        )
+    assert leftovers(boto, PREFIX) == {"streams": [], "queues": [], "buckets": [], "log groups": []}, (
+        "LocalStack holds resources of an earlier run of this test"
+    )
+    yield flow
+    if not getattr(flow, "destroyed", False):  # a failed step: leave LocalStack clean anyway
+        flow.run("destroy", check=False)
+    print("deploy flow step times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in flow.timings.items()))
+
+
+def test_the_whole_flow(flow, boto):
+    started = time.monotonic()
+    s3 = boto("s3")
+
+    # package: the missing model is built; the Flink zip carries the (stand-in) connector jar
+    flow.run("package")
+    assert flow.model.is_file()
+    with zipfile.ZipFile(flow.flink_zip) as z:
+        assert json.loads(z.read("MANIFEST.json"))["connector_jar"]["included"] is True
+
+    # apply: one apply, and the deployment output (contract A) is there with every key
+    flow.run("apply")
+    deployment = flow.deployment()
+    assert sorted(deployment) == sorted(DEPLOYMENT_KEYS)
+    assert deployment["transactions_stream"] == f"{PREFIX}-transactions"
+    assert deployment["endpoint_name"] == ""
+    # ... and the artifacts are uploaded by Terraform under content-addressed keys
+    keys = artifact_keys(flow)
+    bucket = deployment["artifacts_bucket"]
+    for name, path in (
+        ("model", flow.model),
+        ("flink-app", flow.flink_zip),
+        ("batch-job", flow.batch_job_zip),
+    ):
+        assert keys[name] == f"artifacts/{name}/{md5(path)}/{path.name}"
+    assert {keys["model"], keys["flink-app"], keys["batch-job"]} <= object_keys(s3, bucket)
+
+    # load: current snapshots into the batch feature group through the runtime API
+    loaded = flow.run("load")
+    assert f"{deployment['batch_feature_group']}: " in loaded.stdout and " 0 failed" in loaded.stdout
+    assert "history/generated.parquet" in object_keys(s3, deployment["data_bucket"])
+
+    # smoke: the attack is caught and every transaction predicted within the bound
+    smoked = flow.run("smoke")
+    summary = json.loads((flow.work / "flow" / "smoke" / "smoke-summary.json").read_text())
+    assert summary["attack_caught"] is True, smoked.stdout[-3000:]
+    assert summary["unscored"] == [] and summary["predictions"] >= summary["transactions_sent"]
+    assert "smoke passed" in smoked.stdout
+    assert f"{PREFIX}-engine-dead-letters" not in boto("kinesis").list_streams(Limit=1000)["StreamNames"]
+
+    # a changed model: the second apply uploads it under a new key and removes the old object
+    old_key = keys["model"]
+    changed_model(flow.model)
+    flow.run("apply")
+    new_key = artifact_keys(flow)["model"]
+    assert new_key != old_key and new_key == f"artifacts/model/{md5(flow.model)}/model.tar.gz"
+    in_bucket = object_keys(s3, bucket)
+    assert new_key in in_bucket and old_key not in in_bucket
+
+    # destroy: nothing left
+    flow.run("destroy")
+    flow.destroyed = True
+    assert leftovers(boto, PREFIX) == {"streams": [], "queues": [], "buckets": [], "log groups": []}
+    print(f"deploy flow rehearsal: {time.monotonic() - started:.0f} s")
