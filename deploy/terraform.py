@@ -105,8 +105,8 @@ class Terraform:
     def deployment(self) -> dict[str, str]:
         try:
             value = self.output("deployment")
-        except FlowError as err:
-            raise FlowError(f"{self.root}: no `deployment` output (was the root applied?): {err}") from None
+        except FlowError:
+            raise FlowError(f"{self.root}: no `deployment` output (was the root applied with `make deploy`?)") from None
         return check_deployment(value, str(self.root))
 
 
