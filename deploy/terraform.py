@@ -106,7 +106,9 @@ class Terraform:
         try:
             value = self.output("deployment")
         except FlowError:
-            raise FlowError(f"{self.root}: no `deployment` output (was the root applied with `make deploy`?)") from None
+            raise FlowError(
+                f"{self.root}: no `deployment` output (was the root applied with `make deploy`?)"
+            ) from None
         return check_deployment(value, str(self.root))
 
 
