@@ -1,12 +1,13 @@
 """The deploy flow rehearsed on LocalStack: the same steps as on AWS, with --root terraform/envs/local.
 
-package (the model built because it is missing; the Flink zip with a stand-in connector jar through
-$FLINK_CONNECTOR_JAR, packager.flink_app's checked path today) -> apply (one apply; the artifacts
-uploaded by Terraform under content-addressed keys) -> load (cc-agg-batch-fg on the local Feature
-Store speaking the runtime API) -> smoke (the attack through the localstack profile's stand-ins
-over LocalStack's Kinesis and SQS; it must be caught) -> a changed model applied again (a new key)
--> destroy (nothing left). Each step is `python -m deploy`, as `make deploy|smoke|destroy` run it,
-so a flow defect (a targeted apply losing the deployment output, a missing upload) fails here.
+`deploy`, as `make deploy` runs it: package (the model built because it is missing; the Flink zip
+with a stand-in connector jar through $FLINK_CONNECTOR_JAR, packager.flink_app's checked path today)
+-> apply (one apply; the artifacts uploaded by Terraform under content-addressed keys) -> load
+(cc-agg-batch-fg on the local Feature Store speaking the runtime API) -> outputs. Then `smoke` (the
+attack through the localstack profile's stand-ins over LocalStack's Kinesis and SQS; it must be
+caught), a changed model through `apply` again (a new key), and `destroy` (nothing left). Each step
+is `python -m deploy`, as the Make targets run it, so a flow defect (a targeted apply losing the
+deployment output, a missing upload) fails here.
 """
 
 from __future__ import annotations
@@ -109,10 +110,6 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def artifact_keys(flow: Flow) -> dict[str, str]:
-    return flow.outputs()["artifact_keys"]
-
-
 def object_keys(s3, bucket: str) -> set[str]:
     return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
 
@@ -153,20 +150,20 @@ def test_the_whole_flow(flow, boto):
     started = time.monotonic()
     s3 = boto("s3")
 
-    # package: the missing model is built; the Flink zip carries the (stand-in) connector jar
-    flow.run("package")
+    # deploy = package -> apply -> load -> outputs, as `make deploy ROOT=terraform/envs/local` runs it
+    deployed = flow.run("deploy")
+    # package: the missing model was built; the Flink zip carries the (stand-in) connector jar
     assert flow.model.is_file()
     with zipfile.ZipFile(flow.flink_zip) as z:
         assert json.loads(z.read("MANIFEST.json"))["connector_jar"]["included"] is True
-
     # apply: one apply, and the deployment output (contract A) is there with every key
-    flow.run("apply")
-    deployment = flow.deployment()
+    outputs = flow.outputs()
+    deployment = outputs["deployment"]
     assert sorted(deployment) == sorted(DEPLOYMENT_KEYS)
     assert deployment["transactions_stream"] == f"{PREFIX}-transactions"
     assert deployment["endpoint_name"] == ""
-    # ... and the artifacts are uploaded by Terraform under content-addressed keys
-    keys = artifact_keys(flow)
+    # ... and the artifacts were uploaded by Terraform under content-addressed keys
+    keys = outputs["artifact_keys"]
     bucket = deployment["artifacts_bucket"]
     for name, path in (
         ("model", flow.model),
@@ -175,11 +172,11 @@ def test_the_whole_flow(flow, boto):
     ):
         assert keys[name] == f"artifacts/{name}/{md5(path)}/{path.name}"
     assert {keys["model"], keys["flink-app"], keys["batch-job"]} <= object_keys(s3, bucket)
-
     # load: current snapshots into the batch feature group through the runtime API
-    loaded = flow.run("load")
-    assert f"{deployment['batch_feature_group']}: " in loaded.stdout and " 0 failed" in loaded.stdout
+    assert f"{deployment['batch_feature_group']}: " in deployed.stdout and " 0 failed" in deployed.stdout
     assert "history/generated.parquet" in object_keys(s3, deployment["data_bucket"])
+    # outputs: the deployment and the next steps
+    assert "make smoke ROOT=terraform/envs/local" in deployed.stdout
 
     # smoke: the attack is caught and every transaction predicted within the bound
     smoked = flow.run("smoke")
@@ -193,7 +190,7 @@ def test_the_whole_flow(flow, boto):
     old_key = keys["model"]
     changed_model(flow.model)
     flow.run("apply")
-    new_key = artifact_keys(flow)["model"]
+    new_key = flow.outputs()["artifact_keys"]["model"]
     assert new_key != old_key and new_key == f"artifacts/model/{md5(flow.model)}/model.tar.gz"
     in_bucket = object_keys(s3, bucket)
     assert new_key in in_bucket and old_key not in in_bucket
