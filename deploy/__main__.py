@@ -24,6 +24,7 @@ from deploy.load import (
     runtime_client,
     snapshot_rows,
     upload_history,
+    use_localstack_defaults,
     uses_stand_ins,
 )
 from deploy.smoke import SmokeOptions, smoke
@@ -118,6 +119,8 @@ def _paths(args: argparse.Namespace) -> Paths:
 
 def step_load(args: argparse.Namespace, tf: Terraform, work: Path) -> None:
     deployment = tf.deployment()
+    if uses_stand_ins(deployment):
+        use_localstack_defaults()
     region, group = deployment["region"], deployment["batch_feature_group"]
     s3 = aws_client("s3", region)
     if args.snapshots:
@@ -193,7 +196,10 @@ def run(args: argparse.Namespace) -> int:
         options.work.mkdir(parents=True, exist_ok=True)
         from rich.console import Console
 
-        return smoke(tf.deployment(), options, Console(), log)
+        deployment = tf.deployment()
+        if uses_stand_ins(deployment):
+            use_localstack_defaults()
+        return smoke(deployment, options, Console(), log)
     if args.step == "destroy":
         # The artifacts that exist, so the plan matches the applied configuration; nothing is built.
         tf = _terraform(args, as_strings(artifact_variables(root, paths, must_exist=False)))

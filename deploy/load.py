@@ -46,6 +46,16 @@ def uses_stand_ins(deployment: Mapping[str, str]) -> bool:
     return deployment["endpoint_name"] == ""
 
 
+def use_localstack_defaults() -> None:
+    """On a stand-in root, boto3 talks to LocalStack unless the environment already says where (tests, CI)."""
+    import os
+
+    from local import localstack
+
+    for name, value in localstack.client_environment().items():
+        os.environ.setdefault(name, value)
+
+
 def current_history(work: Path, spec: HistorySpec, now: datetime, log: Log) -> Any:
     """A history ending at the start of the current UTC day, aggregated (history.parquet, features/online)."""
     from local.pipeline import Layout, aggregate, generate_history
