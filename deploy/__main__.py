@@ -188,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         options = SmokeOptions(
             work=work / "smoke",
             model=args.model,
+            feature_store_db=work / "featurestore.db",
             history=HistorySpec(args.cards, args.transactions),
             background_rate=args.background_rate,
             timeout_s=args.timeout,

@@ -43,6 +43,9 @@ Log = Callable[[str], None]
 class SmokeOptions:
     work: Path
     model: Path  # served by the stand-in endpoint (envs/local only)
+    feature_store_db: Path | None = (
+        None  # the stand-in Feature Store's file (default: under work); the load step's
+    )
     history: HistorySpec = field(default_factory=HistorySpec)
     background_rate: float = 20.0
     seed: int = 7
@@ -94,7 +97,7 @@ def stand_ins(deployment: Mapping[str, str], options: SmokeOptions) -> Iterator[
         options.work / "profile",
         profile_outputs(deployment, url),
         model=options.model,
-        feature_store_db=options.work / "featurestore.db",
+        feature_store_db=options.feature_store_db or options.work / "featurestore.db",
     )
     try:
         with pipeline:

@@ -203,3 +203,36 @@ def test_the_current_history_snapshots_are_at_todays_utc_midnight(tmp_path):
     times = set(pq.read_table(layout.features / "online").column("trans_time").to_pylist())
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     assert times == {midnight}
+
+
+class FakeSQS:
+    """Hands out the same messages again on every call, as SQS does once their visibility lapses."""
+
+    def __init__(self, bodies: list[str]) -> None:
+        self.messages = [{"MessageId": str(i), "Body": b} for i, b in enumerate(bodies)]
+
+    def receive_message(self, **_):
+        return {"Messages": self.messages[:10]}
+
+
+def test_read_queue_reads_each_message_once():
+    from deploy.smoke import read_queue
+
+    got = read_queue(FakeSQS(['{"reason": "unknown_card"}', "not json"]), "url")
+    assert got == [{"reason": "unknown_card"}, {"body": "not json"}]
+
+
+def test_the_stand_ins_read_only_the_deployment_output():
+    from deploy.smoke import profile_outputs
+    from local.profiles import LocalStackProfile
+
+    deployment = {k: f"p-{k}" for k in DEPLOYMENT_KEYS} | {
+        "transactions_stream": "p-transactions",
+        "name_prefix": "p",
+    }
+    profile = LocalStackProfile.from_terraform(
+        profile_outputs(deployment, "http://127.0.0.1:4566"), "fs", "ep"
+    )
+    assert profile.name_prefix == "p"
+    assert profile.streams["predictions"] == "p-predictions_stream"
+    assert profile.dead_letter_queue_url == "p-dead_letter_queue_url"
