@@ -280,14 +280,14 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
 
 
 class StreamTail:
-    """Reads a local stream from the beginning, incrementally, across its shards."""
+    """Reads a stream from the beginning (or from now: start="LATEST"), incrementally, across its shards."""
 
-    def __init__(self, kinesis: Any, stream: str) -> None:
+    def __init__(self, kinesis: Any, stream: str, start: str = "TRIM_HORIZON") -> None:
         self.kinesis, self.stream = kinesis, stream
         shards = kinesis.list_shards(StreamName=stream)["Shards"]
         self.iterators = {
             s["ShardId"]: kinesis.get_shard_iterator(
-                StreamName=stream, ShardId=s["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                StreamName=stream, ShardId=s["ShardId"], ShardIteratorType=start
             )["ShardIterator"]
             for s in shards
         }
@@ -392,6 +392,12 @@ class DemoResult:
     dead_letters: list[dict[str, Any]]
     metrics: dict[str, dict[str, float]]
     wall_seconds: float
+    sent_tids: list[str] = field(default_factory=list)
+
+    @property
+    def unscored(self) -> list[str]:
+        """Sent transactions with no prediction (late or dead-lettered ones included)."""
+        return [t for t in self.sent_tids if t not in self.predictions]
 
     @property
     def attack_flagged(self) -> int:
@@ -450,6 +456,25 @@ def live_table(recent: list[dict[str, Any]], stats: dict[str, Any], attack: set[
     return table
 
 
+@dataclass(frozen=True)
+class ScenarioTarget:
+    """Where a scenario runs: the profile's Kinesis client, its stream names and how to read what came out.
+
+    The local profile's, the localstack profile's and a deployed stack's (deploy.smoke) differ only here.
+    """
+
+    kinesis: Any
+    transactions: str
+    predictions: str
+    late: str
+    engine_dead: str | None = None  # the local engines' dead-letter stream (the Flink app has none)
+    dead_letters: Callable[[], list[dict[str, Any]]] = list
+    metrics: Callable[[], dict[str, dict[str, float]]] = dict
+    check: Callable[[], None] | None = None
+    start: str = "TRIM_HORIZON"  # LATEST on a stream that already holds other runs' records
+    linger_s: float | None = None  # the sender's batching window (None: simulator.stream's default)
+
+
 def run_scenario(
     layout: Layout,
     background_rate: float,
@@ -459,32 +484,60 @@ def run_scenario(
     processes: Processes | None = None,
     already_sent: int = 0,
 ) -> DemoResult:
-    """Stream the attack scenario through running processes, showing predictions live.
+    """Stream the attack scenario through the local profile's running processes (see stream_scenario)."""
+    target = ScenarioTarget(
+        kinesis(layout),
+        TRANSACTIONS,
+        PREDICTIONS,
+        LATE,
+        ENGINE_DEAD,
+        dead_letters=lambda: dead_letters(layout),
+        metrics=lambda: {name: emf_totals(layout.logs / f"{name}.log") for name in FUNCTIONS},
+        check=processes.check if processes else None,
+    )
+    return stream_scenario(
+        target, layout.history, background_rate, seed, console, drain_timeout_s, already_sent
+    )
 
-    `already_sent`: transactions put on the stream before the scenario, to wait for as well.
+
+def stream_scenario(
+    target: ScenarioTarget,
+    history: Path,
+    background_rate: float,
+    seed: int,
+    console: Any,
+    drain_timeout_s: float = 60.0,
+    already_sent: int = 0,
+) -> DemoResult:
+    """Stream the seed's attack scenario (cards from `history`), showing predictions live.
+
+    Waits until every transaction came out (predicted, late or dead-lettered) or `drain_timeout_s`
+    after the last one was sent. `already_sent`: transactions put on the stream before, to wait for too.
     """
     import numpy as np
     from rich.live import Live
 
     from simulator.stream import TxFactory, attack_scenario, known_cards, read_history, send
 
-    stream = kinesis(layout)
-    factory = TxFactory(known_cards(read_history(layout.history)), np.random.default_rng(seed))
+    stream = target.kinesis
+    factory = TxFactory(known_cards(read_history(history)), np.random.default_rng(seed))
+    tails = [
+        StreamTail(stream, name, target.start)
+        for name in (target.predictions, target.late, target.engine_dead)
+        if name
+    ]
+    tail, late_tail, dead_tail = tails[0], tails[1], (tails[2] if len(tails) > 2 else None)
     schedule = attack_scenario(factory, time.time() + 0.5, background_rate)
     attack = [tx.tid for _, tx in schedule if tx.fraud]
     report_box: dict[str, Any] = {}
+    linger = {} if target.linger_s is None else {"linger_s": target.linger_s}
 
     def produce() -> None:
         try:
-            report_box["report"] = send(schedule, stream, TRANSACTIONS)
+            report_box["report"] = send(schedule, stream, target.transactions, **linger)
         except Exception as err:  # surfaced by the main thread
             report_box["error"] = err
 
-    tail, late_tail, dead_tail = (
-        StreamTail(stream, PREDICTIONS),
-        StreamTail(stream, LATE),
-        StreamTail(stream, ENGINE_DEAD),
-    )
     seen, recent, late, dead = Predictions(), [], 0, 0
     started = time.time()
     producer = threading.Thread(target=produce, daemon=True)
@@ -502,12 +555,12 @@ def run_scenario(
     with Live(live_table(recent, stats(), attack_set), console=console, refresh_per_second=8) as live:
         deadline = None
         while True:
-            if processes:
-                processes.check()
+            if target.check:
+                target.check()
             now = time.time()
             recent += seen.add(tail.read(), now)
             late += len(late_tail.read())
-            dead += len(dead_tail.read())
+            dead += len(dead_tail.read()) if dead_tail else 0
             live.update(live_table(recent, stats(), attack_set))
             if "error" in report_box:
                 raise report_box["error"]
@@ -521,9 +574,17 @@ def run_scenario(
             time.sleep(0.1)
     report = report_box["report"]
     wall = max(seen.first_seen.values(), default=started) - started
-    metrics = {name: emf_totals(layout.logs / f"{name}.log") for name in FUNCTIONS}
     return DemoResult(
-        report.sent, report.seconds, seen.by_tid, attack, late, dead, dead_letters(layout), metrics, wall
+        report.sent,
+        report.seconds,
+        seen.by_tid,
+        attack,
+        late,
+        dead,
+        target.dead_letters(),
+        target.metrics(),
+        wall,
+        sent_tids=[tx.tid for _, tx in schedule[: report.sent]],
     )
 
 

@@ -1,8 +1,8 @@
-# Terraform (issue 5): packaging, plan/deploy/destroy of terraform/envs/aws, static checks.
+# Terraform: packaging, plans of terraform/envs/aws, locks, static checks (deploy, smoke, destroy: mk/deploy.mk).
 # Where hashicorp/aws comes from is the user's CLI configuration (TF_CLI_CONFIG_FILE, ~/.terraformrc,
 # plugin cache, mirrors), else the public registry: nothing here overrides it (docs/terraform.md).
 # Roots are initialised with -lockfile=readonly: the committed locks change only through `make tf-lock`.
-.PHONY: package package-lambdas tf-check tf-init plan plan-offline deploy destroy tf-fmt tf-validate tf-lock tf-docs checkov-venv checkov
+.PHONY: package package-lambdas tf-check tf-init plan plan-offline tf-fmt tf-validate tf-lock tf-docs checkov-venv checkov
 
 REGION ?= us-east-1
 NAME_PREFIX ?= fraud
@@ -22,7 +22,7 @@ TF_DIRS := $(TF_ROOTS) $(sort $(dir $(wildcard terraform/modules/*/main.tf)))
 # Platforms the committed locks carry h1: checksums for (every platform's zh: checksum comes along).
 TF_LOCK_PLATFORMS := linux_amd64 linux_arm64 darwin_arm64
 
-package: package-lambdas package-flink ## Build the function zips and the Flink application zip (deterministic)
+package: package-lambdas package-flink package-emr ## Build the function zips, the Flink application zip and the batch job zips (deterministic)
 
 package-lambdas: venv ## Build build/lambda/ingest.zip and build/lambda/score.zip (code + shared packages + requirements)
 	$(PY) -m packager.lambdas build
@@ -44,23 +44,6 @@ plan: package tf-init ## Show what deploy would change in AWS (REGION, NAME_PREF
 
 plan-offline: venv tf-check ## Write build/terraform/aws-plan.json: plan of envs/aws with stand-in artifacts, no credentials or network
 	$(PY) -m packager.offline_plan
-
-deploy: package tf-init ## Deploy everything to AWS: apply, upload model.tar.gz and the Flink zip, apply the rest, print outputs
-	@test -f $(MODEL_TAR) || { echo "error: $(MODEL_TAR) not found: run 'make demo train' first (or set MODEL_TAR=)" >&2; exit 1; }
-	@test -f $(FLINK_ZIP) || { echo "error: $(FLINK_ZIP) not found: run 'make package-flink' (or set FLINK_ZIP=)" >&2; exit 1; }
-	@# 1: the key and the buckets the artifacts go to (targeted, so a redeploy never removes anything).
-	$(TF) -chdir=$(TF_ROOT) apply -input=false -auto-approve $(TF_VARS) -target=module.storage
-	@# 2: the artifacts the endpoint and the Flink application read.
-	$(PY) -m packager.lambdas upload --region $(REGION) \
-		--bucket "$$($(TF) -chdir=$(TF_ROOT) output -raw artifacts_bucket)" \
-		$(MODEL_TAR)="$$($(TF) -chdir=$(TF_ROOT) output -raw model_data_key)" \
-		$(FLINK_ZIP)="$$($(TF) -chdir=$(TF_ROOT) output -raw flink_app_key)"
-	@# 3: everything else.
-	$(TF) -chdir=$(TF_ROOT) apply -input=false -auto-approve $(TF_VARS)
-	$(TF) -chdir=$(TF_ROOT) output
-
-destroy: package-lambdas tf-init ## Delete everything deploy created (buckets are emptied; the KMS key waits 7 days)
-	$(TF) -chdir=$(TF_ROOT) destroy -input=false -auto-approve $(TF_VARS)
 
 tf-fmt: ## Format every Terraform file
 	terraform fmt -recursive terraform

@@ -309,7 +309,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--duration", type=float, help="stop after this many seconds (default 10 with --rate)"
     )
-    parser.add_argument("--stream", default="transactions", help="stream name")
+    parser.add_argument(
+        "--stream",
+        default=None,
+        help="stream name (default: 'transactions' with --local, else the deployed transactions stream of --root)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("terraform/envs/aws"),
+        help="Terraform root whose `deployment` output names the stream and region (when --stream is not given)",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--local", type=Path, metavar="DIR", help="write to the local stream under DIR (local profile)"
@@ -365,9 +375,26 @@ def _linger_s(args: argparse.Namespace) -> float:
     return LINGER_LOCAL_S if args.local is not None else LINGER_KINESIS_S
 
 
+def deployed_target(root: Path) -> tuple[str, str]:
+    """(transactions stream, region) from the root's `deployment` output (contract A), never a constant."""
+    from deploy.terraform import FlowError, Terraform
+
+    try:
+        deployment = Terraform(root).deployment()
+    except FlowError as err:
+        raise ValueError(f"{err}; or pass --stream NAME") from None
+    return deployment["transactions_stream"], deployment["region"]
+
+
 def run(args: argparse.Namespace) -> int:
     if args.rate is not None and args.duration is None and args.count is None:
         args.duration = 10.0
+    if args.stream is None:
+        if args.local is not None:
+            args.stream = "transactions"  # the local profile's stream (local.pipeline.TRANSACTIONS)
+        else:
+            args.stream, region = deployed_target(args.root)
+            args.region = args.region or region
     client = kinesis_client(args.local, args.endpoint_url, args.region)
     schedule = schedule_from_args(args, time.time())
     if args.local is not None:

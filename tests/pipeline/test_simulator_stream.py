@@ -249,6 +249,8 @@ def test_cli_reports_an_unreachable_kinesis_endpoint_in_one_line(history: Path, 
         "http://127.0.0.1:9",
         "--region",
         "us-east-1",
+        "--stream",
+        "transactions",
     ]
     for name, value in {
         "AWS_ACCESS_KEY_ID": "test",
@@ -302,3 +304,13 @@ def test_entries_and_tids_are_the_reference_functions_bytes() -> None:
     assert len({tx.tid for tx in made}) == len(made)
     for tx in made:
         assert tx.tid == tid_of(datetime.fromtimestamp(tx.event_ms / 1000, tz=UTC), tx.cc_num, tx.amount)
+
+
+def test_without_stream_the_name_comes_from_the_deployment_output_not_a_constant(
+    history: Path, tmp_path: Path, capsys
+) -> None:
+    # GIVEN a root with no deployment output WHEN the CLI is not told the stream THEN it says so in one line
+    argv = ["stream", "--scenario", "attack", "--cards-from", str(history), "--root", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "deployment" in err and "--stream" in err and err.count("\n") == 1

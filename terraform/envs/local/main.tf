@@ -71,3 +71,26 @@ module "functions" {
   kms_key_arn      = module.kms.key_arn
   tags             = var.tags
 }
+
+# The deployment artifacts, uploaded by Terraform under content-addressed keys as envs/aws does
+# (contract B): the model, the Flink zip and the batch job's zip when they exist. Nothing on
+# LocalStack runs them (no SageMaker, Managed Flink or EMR Serverless in its free edition); the
+# uploads and their keys are what this root rehearses.
+module "artifacts" {
+  source = "../../modules/artifacts"
+
+  bucket = module.storage.bucket_names["artifacts"]
+  files = {
+    model     = coalesce(var.model_path, "${local.repo_root}/data/model/model.tar.gz")
+    flink-app = coalesce(var.flink_zip_path, "${local.repo_root}/build/flink-app.zip")
+    batch-job = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
+  }
+  kms_key_arn = module.kms.key_arn
+  tags        = var.tags
+}
+
+locals {
+  repo_root = "${path.module}/../../.."
+  # Feature group names as the local Feature Store serves them (local.profiles: "<prefix>-<group>").
+  feature_groups = { for name in ["cc-agg-fg", "cc-agg-batch-fg"] : name => "${var.name_prefix}-${name}" }
+}

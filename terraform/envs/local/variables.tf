@@ -50,3 +50,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "model_path" {
+  description = "model.tar.gz to upload (null: <repo>/data/model/model.tar.gz; skipped when missing)."
+  type        = string
+  default     = null
+}
+
+variable "flink_zip_path" {
+  description = "Flink application zip to upload (null: <repo>/build/flink-app.zip; skipped when missing)."
+  type        = string
+  default     = null
+}
+
+variable "batch_job_zip_path" {
+  description = "Batch job zip to upload (null: <repo>/build/emr/batch-job.zip; skipped when missing)."
+  type        = string
+  default     = null
+}
