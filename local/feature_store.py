@@ -47,6 +47,8 @@ RENDERED = Path(__file__).resolve().parent.parent / "features" / "rendered" / "f
 TTL_UNITS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
 FS_ERRORS = ServiceExceptions(["ValidationError", "ResourceNotFound", "AccessForbidden", "InternalFailure"])
 MAX_IDENTIFIERS = 100
+# The Feature Store quota: at most 100 records a BatchGetRecord call, across its identifier entries.
+MAX_RECORDS_PER_CALL = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, definition TEXT NOT NULL, ttl_seconds REAL);
@@ -433,6 +435,11 @@ class LocalFeatureStore:
         if not isinstance(Identifiers, list) or not 1 <= len(Identifiers) <= MAX_IDENTIFIERS:
             raise self.exceptions.error(
                 "ValidationError", f"Identifiers must hold 1..{MAX_IDENTIFIERS} entries", op
+            )
+        asked = sum(len(i.get("RecordIdentifiersValueAsString") or ()) for i in Identifiers)
+        if asked > MAX_RECORDS_PER_CALL:
+            raise self.exceptions.error(
+                "ValidationError", f"{asked} records asked; a call may ask for {MAX_RECORDS_PER_CALL}", op
             )
         records: list[dict] = []
         errors: list[dict] = []

@@ -47,7 +47,7 @@ TRANSACTIONS, AGGREGATES, LATE, PREDICTIONS, ENGINE_DEAD = (
 STREAMS = (TRANSACTIONS, AGGREGATES, LATE, PREDICTIONS, ENGINE_DEAD)
 DEAD_LETTER_QUEUE = "dead-letters"
 FUNCTIONS = ("ingest", "score")
-ESM_BATCH_SIZE = 1000  # one BatchGetRecord covers it (<= 10,000 cards per call)
+ESM_BATCH_SIZE = 1000  # one endpoint call per batch; BatchGetRecord reads it 100 cards a call
 ESM_POLL_S = 0.005  # an idle shard is polled every 5 ms (Lambda polls each shard about once a second)
 ESM_SAVE_INTERVAL_S = 0.2  # the mapping's checkpoint file is written at most every 200 ms, and when idle
 

@@ -26,8 +26,9 @@ from functions.common.serving import (
 
 UNKNOWN_CARD = "unknown_card"
 SNAPSHOT_AFTER_EVENT = "snapshot_after_event"
-IDS_PER_IDENTIFIER = 100  # BatchGetRecord: <= 100 record ids per identifier entry
-IDENTIFIERS_PER_CALL = 100  # and <= 100 identifier entries per call (botocore service model)
+# Feature Store quota: a BatchGetRecord call carries at most 100 records, whatever the request's
+# shape allows (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html).
+RECORDS_PER_CALL = 100
 LOOKUP_ATTEMPTS = 3
 
 
@@ -80,19 +81,16 @@ class Outcome:
 
 
 def read_snapshots(store: Any, group: str, cards: Sequence[int]) -> Lookup:
-    """The online cc-agg-batch-fg records of `cards`: one BatchGetRecord per 10,000 cards (the API limit)."""
+    """The online cc-agg-batch-fg records of `cards`: one BatchGetRecord per 100 cards (the quota)."""
     found: dict[int, Sequence[dict[str, str]]] = {}
     round_trips = 0
-    per_call = IDS_PER_IDENTIFIER * IDENTIFIERS_PER_CALL
-    for start in range(0, len(cards), per_call):
-        ids = [str(c) for c in cards[start : start + per_call]]
+    for start in range(0, len(cards), RECORDS_PER_CALL):
         identifiers = [
             {
                 "FeatureGroupName": group,
-                "RecordIdentifiersValueAsString": ids[i : i + IDS_PER_IDENTIFIER],
+                "RecordIdentifiersValueAsString": [str(c) for c in cards[start : start + RECORDS_PER_CALL]],
                 "FeatureNames": list(BATCH_FEATURE_NAMES),
             }
-            for i in range(0, len(ids), IDS_PER_IDENTIFIER)
         ]
         for _ in range(LOOKUP_ATTEMPTS):
             round_trips += 1

@@ -243,21 +243,16 @@ def test_an_endpoint_fault_fails_the_invocation_so_the_ESM_retries_the_batch(kno
     assert known_cards.kinesis.records == [] and known_cards.sqs.messages == []
 
 
-def test_a_batch_reads_the_store_in_one_call_up_to_the_apis_limit(known_cards: Aws, monkeypatch) -> None:
-    # GIVEN 1,001 transactions on 1,001 distinct cards
-    event = kinesis_event(*(aggregate(f"t{i}", 4100000000000000 + i, 1.0, T0) for i in range(1001)))
+def test_a_batch_reads_the_store_100_cards_a_call(known_cards: Aws) -> None:
+    # GIVEN 201 transactions on 201 distinct cards
+    event = kinesis_event(*(aggregate(f"t{i}", 4100000000000000 + i, 1.0, T0) for i in range(201)))
     # WHEN the handler scores them
     app.lambda_handler(event, None)
-    # THEN one BatchGetRecord call (identifier entries of <= 100 ids) and one endpoint call
+    # THEN BatchGetRecord calls of at most 100 records (the Feature Store quota) and one endpoint call
     assert [
         [len(i["RecordIdentifiersValueAsString"]) for i in call] for call in known_cards.store.batch_gets
-    ] == [[100] * 10 + [1]]
-    assert len(known_cards.endpoint.calls) == 1 and len(known_cards.kinesis.records) == 1001
-    # AND beyond the API's identifiers-per-call limit (here lowered to 4) the read splits
-    monkeypatch.setattr("functions.common.scoring.IDENTIFIERS_PER_CALL", 4)
-    known_cards.store.batch_gets.clear()
-    app.lambda_handler(event, None)
-    assert [len(call) for call in known_cards.store.batch_gets] == [4, 4, 3]
+    ] == [[100], [100], [1]]
+    assert len(known_cards.endpoint.calls) == 1 and len(known_cards.kinesis.records) == 201
 
 
 def test_prediction_records_are_what_json_dumps_writes_and_the_csv_has_the_same_numbers(aws: Aws) -> None:

@@ -67,6 +67,24 @@ def test_online_only_group_keeps_no_history(store):
         )
 
 
+def test_batch_get_record_carries_at_most_100_records_a_call(store):
+    """The Feature Store quota (feature-store-quotas.html): 100 records a call, across identifier entries."""
+    ids = [str(card) for card in range(101)]
+    with pytest.raises(store.exceptions.ValidationError, match="101 records asked"):
+        store.batch_get_record(
+            Identifiers=[
+                {"FeatureGroupName": BATCH, "RecordIdentifiersValueAsString": ids[:60]},
+                {"FeatureGroupName": STREAM, "RecordIdentifiersValueAsString": ids[60:]},
+            ]
+        )
+    assert (
+        store.batch_get_record(
+            Identifiers=[{"FeatureGroupName": BATCH, "RecordIdentifiersValueAsString": ids[:100]}]
+        )["Records"]
+        == []
+    )
+
+
 def test_batch_get_record_reads_several_groups_in_one_call(store):
     store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 1, 10, 4))
     store.put_record(FeatureGroupName=BATCH, Record=record(BATCH, 2, 10, 6))
