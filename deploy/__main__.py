@@ -70,8 +70,12 @@ def parser() -> argparse.ArgumentParser:
         help="accept a Flink zip whose connector jar is a stand-in ($FLINK_CONNECTOR_SHA256): rehearsals only",
     )
     p.add_argument("--lambda-dir", type=Path, default=Paths.lambda_dir, help="folder of the Lambda zips")
+    p.add_argument("--batch-job-zip", type=Path, default=Paths.batch_job_zip, help="the batch job's zip")
     p.add_argument(
-        "--batch-job-zip", type=Path, default=Paths.batch_job_zip, help="the batch job's zip (if built)"
+        "--batch-deps-zip",
+        type=Path,
+        default=Paths.batch_deps_zip,
+        help="the batch job's dependency archive (roots that run the daily refresh)",
     )
     p.add_argument("--data", type=Path, default=Paths.data, help="where a missing model's history is built")
     p.add_argument(
@@ -116,6 +120,7 @@ def _paths(args: argparse.Namespace) -> Paths:
         flink_zip=args.flink_zip,
         lambda_dir=args.lambda_dir,
         batch_job_zip=args.batch_job_zip,
+        batch_deps_zip=args.batch_deps_zip,
         data=args.data,
         model_cards=args.model_cards,
         model_transactions=args.model_transactions,

@@ -40,6 +40,7 @@ class Paths:
     flink_zip: Path = ROOT / "build" / "flink-app.zip"
     lambda_dir: Path = ROOT / "build" / "lambda"
     batch_job_zip: Path = ROOT / "build" / "emr" / "batch-job.zip"
+    batch_deps_zip: Path = ROOT / "build" / "emr" / "batch-deps.zip"
     data: Path = ROOT / "data"  # where a missing model's history and features are built
     model_cards: int = 1000
     model_transactions: int = 200_000
@@ -51,6 +52,7 @@ class Paths:
             "model_path": self.model,
             "flink_zip_path": self.flink_zip,
             "batch_job_zip_path": self.batch_job_zip,
+            "batch_deps_zip_path": self.batch_deps_zip,
             "ingest_zip_path": self.lambda_dir / "ingest.zip",
             "score_zip_path": self.lambda_dir / "score.zip",
         }

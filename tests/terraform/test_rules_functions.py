@@ -119,8 +119,7 @@ def test_a_batch_fits_one_batch_get_record() -> None:
     https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html; an identifier entry
     holds at most 100 record ids:
     https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_BatchGetRecordIdentifier.html).
-    The score function reads a batch's distinct cards in one call, so the event source mapping's
-    batch size may not exceed 100."""
+    The score function reads 100 cards a call; a batch size of at most 100 keeps it to one call a batch."""
     variables = named_blocks(module_source("functions", "variables.tf"), "variable")
     bounds = [
         int(m.group(1))
@@ -128,8 +127,7 @@ def test_a_batch_fits_one_batch_get_record() -> None:
         for m in [re.search(r"batch_size\s*<=\s*(\d+)", str(v["condition"]))]
         if m
     ]
-    assert bounds and max(bounds) <= 100, f"batch_size upper bounds in the validations: {bounds}"
-    assert scoring.IDS_PER_IDENTIFIER <= 100
+    assert bounds and max(bounds) <= scoring.RECORDS_PER_CALL == 100, f"batch_size bounds: {bounds}"
 
 
 def test_the_planned_mappings_fit_one_batch_get_record(aws_plan: dict[str, Any]) -> None:

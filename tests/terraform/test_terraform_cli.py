@@ -227,7 +227,7 @@ def test_plan_uploads_the_artifacts_encrypted_before_their_readers(aws_plan: dic
     keys = module_config(aws_plan, "artifacts")["outputs"]["keys"]
     assert keys.get("depends_on") == ["aws_s3_object.this"]
     uploads = {r["index"]: r for r in planned(aws_plan, "aws_s3_object")}
-    assert set(uploads) == {"model", "flink-app", "batch-job"}
+    assert set(uploads) == {"model", "flink-app", "batch-job", "batch-deps", "emr-entry"}
     for upload in uploads.values():
         assert upload["values"]["server_side_encryption"] == "aws:kms"
         assert unknown(aws_plan, upload["address"])["kms_key_id"] is True

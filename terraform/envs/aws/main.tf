@@ -38,6 +38,7 @@ locals {
   model_path      = coalesce(var.model_path, "${local.repo_root}/data/model/model.tar.gz")
   flink_zip       = coalesce(var.flink_zip_path, "${local.repo_root}/build/flink-app.zip")
   batch_job_zip   = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
+  batch_deps_zip  = coalesce(var.batch_deps_zip_path, "${local.repo_root}/build/emr/batch-deps.zip")
   artifacts       = module.storage.bucket_names["artifacts"]
 }
 
@@ -69,7 +70,7 @@ module "artifacts" {
     flink-app = local.flink_zip
     batch-job = local.batch_job_zip
     # The daily refresh's boto3 for EMR's Python and its entry point (docs/daily-refresh.md).
-    batch-deps = "${local.repo_root}/build/emr/batch-deps.zip"
+    batch-deps = local.batch_deps_zip
     emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
   }
   tags = var.tags

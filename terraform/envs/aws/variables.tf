@@ -128,6 +128,12 @@ variable "batch_job_zip_path" {
   default     = null
 }
 
+variable "batch_deps_zip_path" {
+  description = "Path of the daily refresh's dependency archive Terraform uploads (boto3 for EMR's Python; null: build/emr/batch-deps.zip from `make package-emr`)."
+  type        = string
+  default     = null
+}
+
 variable "flink_parallelism" {
   description = "Parallelism of the Flink application (KPUs billed: parallelism, plus one for the application). It must equal shard_count with stream_mode PROVISIONED: each source subtask then reads exactly one shard, so its per-row watermark never passes another shard's backlog (jobs/flink/README.md)."
   type        = number
