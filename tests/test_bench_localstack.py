@@ -64,13 +64,13 @@ def test_rows_state_share_and_p99_against_their_targets():
         "bytes": {"transactions": 128.0},
     }
     fast = _phase([10.0 + i / 300 for i in range(601)], [100.0] * 601)  # 300 tx/s sustained
-    ceiling_row, share_row, p99_row = rows(top, fast, fast)
+    ceiling_row, share_row, p99_row = rows(top, fast, fast, {})
     assert ceiling_row.passed is None
     assert round(share_row.value) == 75 and share_row.passed
     assert p99_row.value == 100.0 and p99_row.passed
     slow = _phase([10.0 + i / 100 for i in range(101)], [2000.0] * 101)  # 100 tx/s: 25%
-    _, share_row, p99_row = rows(top, slow, slow)
+    _, share_row, p99_row = rows(top, slow, slow, {})
     assert not share_row.passed and not p99_row.passed
     lost = _phase([10.0 + i / 300 for i in range(601)], [100.0] * 601, sent=700)  # not all scored
-    _, share_row, p99_row = rows(top, lost, lost)
+    _, share_row, p99_row = rows(top, lost, lost, {})
     assert not share_row.passed and not p99_row.passed
