@@ -8,21 +8,24 @@ these shared cores its speed moves with the host and the load, so the targets ar
    that do nothing else: transactions written in PutRecords of 500, read by the engine in
    GetRecords of up to 5,000; aggregates written in 500s, read twice (ingest, score) in 500s;
    predictions written in 500s, read by a reader in GetRecords of up to 10,000. Records are of
-   the pipeline's sizes (built once, before the loop, by the project's encoders). Calls free: a
-   reader calls only when records it has not read are known to be there (no empty polls), so
-   the Node thread does nothing but this pipeline's records, at the shapes of a backlogged
-   pipeline. Bounded in count and time.
+   the pipeline's sizes (built once, before the loop, by the project's encoders). Calls free:
+   request bodies are serialized once, answers only counted, and a reader calls only when records
+   it has not read are known to be there (no empty polls), so the Node thread does nothing but
+   this pipeline's records, at the shapes of a backlogged pipeline. Bounded in count and time;
+   measured before and after (2) and (3), the mean is the denominator (the load moves meanwhile).
 2. The profile end to end (LocalStack's gateway and Kinesis, one shard per stream; the engine
    and both functions as the profile's processes over boto3; the local Feature Store and
-   endpoint servers): offered 1.5 x the ceiling for a bounded count, sustained transactions/s
-   from the first send to the last prediction read, as a share of (1) (target >= 50%).
+   endpoint servers): offered 1.5 x the ceiling for a bounded count, predictions/s from the first
+   read to the last, as a share of (1) (target >= 50%).
 3. The same pipeline offered half of (1) as a steady rate (event time = send time):
    event-to-prediction p50/p99, the score function's own `event_to_prediction_ms` (wall clock at
    prediction minus event time; target p99 <= 1 s).
 
-Where the CPU goes in (2) and (3) (every process of the profile, LocalStack's gateway and
-kinesis-local apart) is reported beside them; docs/performance.md reads it. LocalStack is started
-if needed and stopped again if this run started it; everything listens on 127.0.0.1.
+(2) and (3) run twice, with the consumers polling every 50 ms after an empty GetRecords (as
+before) and every local.profiles.POLL_S (as now), and report the CPU of every process (LocalStack's
+gateway and kinesis-local apart) idle and in each phase; docs/performance.md reads them.
+LocalStack is started if needed and stopped again if this run started it; everything listens on
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -592,7 +595,8 @@ def run() -> list[Result]:
         main_js = localstack.kinesis_main_js()
         if not main_js:
             raise RuntimeError(
-                "kinesis-local is not installed under .localstack (LocalStack runs as a container?)"
+                "kinesis-local is not installed under .localstack: the ceiling needs the host runtime's "
+                "(LocalStack runs as a container, or another checkout's runs; try LOCALSTACK_MODE=host)"
             )
         results += alone_results(main_js[0])
         with tempfile.TemporaryDirectory(prefix="bench-localstack-") as tmp:
@@ -611,16 +615,30 @@ def run() -> list[Result]:
 
             factory = TxFactory(known_cards(read_history(layout.history)), np.random.default_rng(5))
             samples = sample_records(factory)
+            load = [os.getloadavg()[0]]
             top = ceiling(main_js[0], samples, CEILING_TRANSACTIONS)
             # the consumers' poll interval before this suite found it limiting, then the profile's
             before = _measure(layout, Path(tmp) / "before", factory, top["rate"], BEFORE_POLL_S)
+            load.append(os.getloadavg()[0])
             after = _measure(layout, Path(tmp) / "after", factory, top["rate"], POLL_S)
+            load.append(os.getloadavg()[0])
             # again after the profile: the shares are against the mean of both, the load having moved
             again = ceiling(main_js[0], samples, CEILING_TRANSACTIONS)
             top = {**top, "rates": (top["rate"], again["rate"]), "rate": (top["rate"] + again["rate"]) / 2}
     finally:
         if not started.already_running:
             localstack.down()
+    load.append(os.getloadavg()[0])
+    results.append(
+        Result(
+            SUITE_NAME,
+            "machine load during the measurements (1-minute load average, 2 cores shared with other work)",
+            max(load),
+            "",
+            baseline="at the ceiling, after the 50 ms-poll run, after the POLL_S run, after the second "
+            "ceiling: " + ", ".join(f"{x:.1f}" for x in load),
+        )
+    )
     return results + rows(top, after, before)
 
 
