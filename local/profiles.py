@@ -41,13 +41,14 @@ FUNCTIONS = ("ingest", "score")
 ENGINE_DEAD = "engine-dead-letters"  # envs/local has no destination for malformed transactions
 STREAMING_GROUP = group_for("sliding").name
 # How long a consumer (the engine, each function's mapping) waits after an empty GetRecords; one
-# that got records polls again at once, so a backlog drains at full speed. Every call costs
-# LocalStack's single-threaded Kinesis (kinesis-local) milliseconds of CPU whatever it returns, plus
-# LocalStack's gateway: polling every 50 ms, the idle pipeline alone kept kinesis-local about 35% busy
-# here (docs/performance.md). 0.2 s is the Flink Kinesis consumer's default interval between
-# GetRecords; Lambda polls a shard about once a second, and a shard serves five GetRecords a second
-# in all (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html).
-POLL_S = 0.2
+# that got records polls again at once. Every call costs LocalStack's single-threaded Kinesis
+# (kinesis-local) milliseconds of CPU whatever it returns, plus LocalStack's gateway: at 50 ms the
+# idle pipeline alone keeps kinesis-local 30-46% of a core busy here, at 0.2 s (`--poll-s 0.2`; the
+# Flink Kinesis consumer's default interval) 14-25%. Under traffic the same-run comparisons did not
+# show 0.2 s better for throughput or p99 beyond the machine's load noise (docs/performance.md), so
+# the default stays. (A shard serves five GetRecords a second in all, on AWS:
+# https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html)
+POLL_S = 0.05
 BATCH_GROUP = group_for("daily_snapshot").name
 
 
