@@ -43,11 +43,10 @@ STREAMING_GROUP = group_for("sliding").name
 # How long a consumer (the engine, each function's mapping) waits after an empty GetRecords; one
 # that got records polls again at once. Every call costs LocalStack's single-threaded Kinesis
 # (kinesis-local) milliseconds of CPU whatever it returns, plus LocalStack's gateway: at 50 ms the
-# idle pipeline alone keeps kinesis-local 30-46% of a core busy here, at 0.2 s (`--poll-s 0.2`; the
-# Flink Kinesis consumer's default interval) 14-25%. Under traffic the same-run comparisons did not
-# show 0.2 s better for throughput or p99 beyond the machine's load noise (docs/performance.md), so
-# the default stays. (A shard serves five GetRecords a second in all, on AWS:
-# https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html)
+# idle pipeline alone keeps kinesis-local 30-56% of a core busy here, at 0.2 s (`--poll-s 0.2`, the
+# Flink Kinesis consumer's default interval) 14-25%. But under traffic a 0.2 s pause in one
+# consumer's serial loop leaves the next stage without work: the bench measured lower throughput
+# and a higher p99 with it (docs/performance.md), so the default stays 50 ms.
 POLL_S = 0.05
 BATCH_GROUP = group_for("daily_snapshot").name
 
