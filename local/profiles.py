@@ -40,6 +40,14 @@ from local.processes import Children
 FUNCTIONS = ("ingest", "score")
 ENGINE_DEAD = "engine-dead-letters"  # envs/local has no destination for malformed transactions
 STREAMING_GROUP = group_for("sliding").name
+# How long a consumer (the engine, each function's mapping) waits after an empty GetRecords; one
+# that got records polls again at once. Every call costs LocalStack's single-threaded Kinesis
+# (kinesis-local) milliseconds of CPU whatever it returns, plus LocalStack's gateway: at 50 ms the
+# idle pipeline alone keeps kinesis-local 30-56% of a core busy here, at 0.2 s (`--poll-s 0.2`, the
+# Flink Kinesis consumer's default interval) 14-25%. But under traffic a 0.2 s pause in one
+# consumer's serial loop leaves the next stage without work: the bench measured lower throughput
+# and a higher p99 with it (docs/performance.md), so the default stays 50 ms.
+POLL_S = 0.05
 BATCH_GROUP = group_for("daily_snapshot").name
 
 
@@ -171,7 +179,11 @@ def ensure_stream(kinesis: Any, name: str) -> None:
 
 
 def supervise(
-    make: Callable[[], Any], stop: threading.Event, log: Callable[[str], None], max_backoff_s: float = 2.0
+    make: Callable[[], Any],
+    stop: threading.Event,
+    log: Callable[[str], None],
+    max_backoff_s: float = 2.0,
+    poll_s: float = POLL_S,
 ) -> int:
     """Build and run a runner until `stop`; on an error, rebuild it from its durable checkpoint.
 
@@ -182,7 +194,7 @@ def supervise(
         try:
             runner = make()
             backoff = 0.2
-            runner.run(stop=stop)
+            runner.run(stop=stop, poll_s=poll_s)
         except Exception as err:
             restarts += 1
             log(f"restart {restarts} after {type(err).__name__}: {str(err)[:200]}")
@@ -197,6 +209,7 @@ def run_engine(
     idle_flush_s: float | None,
     stop: threading.Event,
     out_of_orderness_ms: int | None = None,
+    poll_s: float = POLL_S,
 ) -> int:
     from local.engine import EngineRunner, Streams
 
@@ -218,11 +231,16 @@ def run_engine(
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
 
-    return supervise(make, stop, lambda m: print(f"engine: {m}", file=sys.stderr, flush=True))
+    return supervise(make, stop, lambda m: print(f"engine: {m}", file=sys.stderr, flush=True), poll_s=poll_s)
 
 
 def run_function(
-    profile: LocalStackProfile, name: str, checkpoint: Path, batch_size: int, stop: threading.Event
+    profile: LocalStackProfile,
+    name: str,
+    checkpoint: Path,
+    batch_size: int,
+    stop: threading.Event,
+    poll_s: float = POLL_S,
 ) -> int:
     from local.esm import EsmRunner, EventSourceMapping
 
@@ -254,7 +272,7 @@ def run_function(
             retry_delay_s=0.5,
         )
 
-    return supervise(make, stop, lambda m: print(f"{name}: {m}", file=sys.stderr, flush=True))
+    return supervise(make, stop, lambda m: print(f"{name}: {m}", file=sys.stderr, flush=True), poll_s=poll_s)
 
 
 # ---------------------------------------------------------------- the whole profile
@@ -287,6 +305,7 @@ class Pipeline(Children):
     batch_size: int = 500
     threshold: float = SERVING_THRESHOLD
     out_of_orderness_ms: int | None = None  # None: the definition's (features.definition.STREAM)
+    poll_s: float = POLL_S  # the consumers' wait after an empty GetRecords
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     profile: LocalStackProfile | None = None
     stop_grace_s: ClassVar[float] = 15.0  # a consumer may be mid-call to LocalStack when asked to stop
@@ -336,6 +355,8 @@ class Pipeline(Children):
                 str(self.root / "engine-state.db"),
                 "--idle-flush-s",
                 str(self.idle_flush_s),
+                "--poll-s",
+                str(self.poll_s),
                 *(
                     ["--out-of-orderness-ms", str(self.out_of_orderness_ms)]
                     if self.out_of_orderness_ms is not None
@@ -358,6 +379,8 @@ class Pipeline(Children):
                     str(self.root / f"esm-{name}.json"),
                     "--batch-size",
                     str(self.batch_size),
+                    "--poll-s",
+                    str(self.poll_s),
                 ],
                 self.profile.function_environment(name),
             )
@@ -415,7 +438,13 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint", type=Path, required=True, help="event source mapping checkpoint file"
     )
     function.add_argument("--batch-size", type=int, default=500, help="records per invocation")
+    for command in (engine, function):
+        command.add_argument(
+            "--poll-s", type=float, default=POLL_S, help=f"wait after an empty GetRecords (default {POLL_S})"
+        )
     args = parser.parse_args(argv)
+    if not args.poll_s > 0:
+        parser.error(f"--poll-s must be positive, not {args.poll_s}")
     try:
         profile = LocalStackProfile.from_json(args.profile.read_text())
     except (OSError, ValueError, TypeError) as err:
@@ -425,9 +454,11 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     if args.command == "engine":
-        restarts = run_engine(profile, args.state, args.idle_flush_s, stop, args.out_of_orderness_ms)
+        restarts = run_engine(
+            profile, args.state, args.idle_flush_s, stop, args.out_of_orderness_ms, args.poll_s
+        )
     else:
-        restarts = run_function(profile, args.name, args.checkpoint, args.batch_size, stop)
+        restarts = run_function(profile, args.name, args.checkpoint, args.batch_size, stop, args.poll_s)
     print(json.dumps({"restarts": restarts}), file=sys.stderr, flush=True)
     return 0
 
