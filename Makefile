@@ -22,7 +22,7 @@ help: ## Show every target with its description
 # by `make lock`, mk/lock.mk): pip refuses any file whose hash the lock does not list.
 # $(call venv-install,DIR,LOCKS): create DIR from $(PYTHON) (3.11, checked) unless it exists, install LOCKS.
 define venv-install
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "error: $(PYTHON) is not Python 3.11; install it (pyenv install 3.11, uv python install 3.11, or apt install python3.11 python3.11-venv) or set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "error: Python 3.11 is required ($(PYTHON) is missing or another version); install it (pyenv install 3.11, uv python install 3.11, or apt install python3.11 python3.11-venv) or set PYTHON=/path/to/python3.11" >&2; exit 1; }
 	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install -q --disable-pip-version-check --require-hashes $(addprefix -r ,$(2))
 	@touch $@
@@ -94,7 +94,7 @@ aggregate: venv $(if $(filter spark,$(ENGINE)),spark-venv java-check) ## Aggrega
 
 demo: demo-pipeline ## The whole pipeline end to end on the local profile (generate, aggregate, train, stream an attack)
 
-bench: venv spark-venv java-check ## Measure speed and memory at the seed's scale; writes BENCHMARKS.md
+bench: venv spark-venv flink-venv localstack-runtime java-check ## Measure speed and memory at the seed's scale; writes BENCHMARKS.md
 	$(PY) -m bench
 
 clean: ## Remove generated data and build outputs (keeps the virtualenvs)
