@@ -79,6 +79,9 @@ render-check: venv ## Fail if a rendered artifact drifted from the definition
 # Every tool environment the suite drives; each is built once and reused (stamp files).
 TEST_ENVS := venv spark-venv dev-venv flink-venv checkov-venv localstack-runtime sagemaker-xgboost-venv sagemaker-venv
 
+# The terraform targets (mk/terraform.mk's tf-check) check the version too.
+tf-check: terraform-check
+
 # lint (and terraform/docs.py) run tools of the dev layer.
 lint tf-docs test-runtime test-integration: dev-venv
 

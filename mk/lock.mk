@@ -15,6 +15,8 @@ PY311 := --universal --python-version 3.11
 PY313 := --python-version 3.13
 # The Lambda zips: what the runtime python3.11 x86_64 loads (packager/lambdas.py installs for it).
 LAMBDA := --python-version 3.11 --python-platform x86_64-manylinux_2_17
+# The daily refresh's boto3 for EMR Serverless (emr-7, Python 3.9; pure-Python wheels).
+EMR := --python-version 3.9 --python-platform x86_64-manylinux_2_17
 # Compiled against requirements.txt (and spark), so the layers install into one .venv side by side.
 LAYERED := requirements-spark requirements-dev
 STANDALONE := requirements-flink requirements-checkov requirements-sagemaker requirements-sagemaker-xgboost
@@ -32,3 +34,4 @@ lock: $(LOCK_VENV)/.installed ## Re-resolve every requirements*.in into its hash
 	$(UV_COMPILE) $(PY313) requirements-localstack.in -o requirements-localstack.txt
 	@set -e; for src in functions/*/requirements.in; do echo "$(UV_COMPILE) $(LAMBDA) $$src -o $${src%.in}.txt"; \
 		$(UV_COMPILE) $(LAMBDA) $$src -o $${src%.in}.txt; done
+	$(UV_COMPILE) $(EMR) jobs/batch/emr-requirements.in -o jobs/batch/emr-requirements.txt
