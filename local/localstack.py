@@ -171,7 +171,10 @@ def venv_python() -> Path:
 
 
 def ensure_venv() -> Path:
-    """Create or refresh .venv-localstack from requirements-localstack.txt (stamped by its hash)."""
+    """Create or refresh .venv-localstack from requirements-localstack.txt (stamped by its hash).
+
+    The file is a lock with hashes (`make lock`): pip installs exactly those files or fails.
+    """
     stamp = VENV / ".installed"
     digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text().strip() == digest and venv_python().exists():
@@ -186,6 +189,7 @@ def ensure_venv() -> Path:
             "install",
             "-q",
             "--disable-pip-version-check",
+            "--require-hashes",
             "-r",
             str(REQUIREMENTS),
         ],
@@ -417,6 +421,19 @@ def start_container() -> None:
 # ---------------------------------------------------------------- lifecycle
 
 
+def prepare() -> str:
+    """Install what `up` will need, once: nothing for the container, the host runtime otherwise.
+
+    Where a Docker engine answers, LocalStack runs from its image (which brings its own Python
+    and Node), so neither Python >= 3.13 nor Node.js is needed on the host.
+    """
+    if docker_available():
+        return f"Docker answers: LocalStack will run as the container {IMAGE} (no host runtime needed)"
+    python = ensure_venv()
+    install_kinesis(python)
+    return f"LocalStack host runtime ready: {python} (kinesis-local {KINESIS_MOCK_VERSION})"
+
+
 def running_mode() -> str | None:
     if CONTAINER_FILE.exists():
         return "docker"
@@ -568,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("restart", help="down, then up keeping Kinesis's saved state")
     sub.add_parser("status", help="is it running, and who started it")
     sub.add_parser("venv", help="create .venv-localstack (first run only)")
+    sub.add_parser(
+        "prepare", help="install what `up` needs: nothing if Docker answers, else the host runtime"
+    )
     sub.add_parser("env", help="print the client environment (eval it in a shell)")
     args = parser.parse_args(argv)
     try:
@@ -585,6 +605,8 @@ def main(argv: list[str] | None = None) -> int:
             print("LocalStack stopped" if down() else "nothing to stop (not started by `up`)")
         elif args.command == "status":
             print("\n".join(iter_status()))
+        elif args.command == "prepare":
+            print(prepare())
         elif args.command == "venv":
             print(f"LocalStack virtualenv ready: {ensure_venv()}")
         elif args.command == "env":

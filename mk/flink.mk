@@ -4,10 +4,7 @@
 FLINK_VENV := .venv-flink
 
 $(FLINK_VENV)/.installed: requirements-flink.txt
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
-	$(PYTHON) -m venv $(FLINK_VENV)
-	$(FLINK_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-flink.txt
-	@touch $@
+	$(call venv-install,$(FLINK_VENV),requirements-flink.txt)
 
 flink-venv: $(FLINK_VENV)/.installed ## Create .venv-flink with PyFlink 1.20 (first run only; tests run Flink from it)
 

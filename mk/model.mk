@@ -15,10 +15,7 @@ SM_SDK_VENV := .venv-sagemaker
 
 # Both side virtualenvs: .venv-<name> from requirements-<name>.txt, built once (stamp file).
 $(SM_XGB_VENV)/.installed $(SM_SDK_VENV)/.installed: .venv-%/.installed: requirements-%.txt
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
-	$(PYTHON) -m venv .venv-$*
-	.venv-$*/bin/pip install -q --disable-pip-version-check -r $<
-	@touch $@
+	$(call venv-install,.venv-$*,$<)
 
 sagemaker-xgboost-venv: $(SM_XGB_VENV)/.installed ## Create .venv-sagemaker-xgboost (xgboost 1.7.6, as SageMaker's XGBoost 1.7-1 container)
 

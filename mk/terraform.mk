@@ -78,7 +78,7 @@ tf-docs: venv ## Regenerate the inputs/outputs tables of the module READMEs
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or set PYTHON=" >&2; exit 1; }
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements-checkov.txt
 	@touch $@
 
 checkov-venv: $(CHECKOV_VENV)/.installed ## Create .venv-checkov with the pinned checkov (first run only; the tests use it)

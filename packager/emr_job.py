@@ -123,6 +123,7 @@ def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) 
             "--disable-pip-version-check",
             "--no-compile",
             "--no-deps",
+            "--require-hashes",
             "--only-binary=:all:",
             "--implementation",
             "py",

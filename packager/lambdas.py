@@ -5,7 +5,7 @@ redeploys only when the hash changes). A zip holds, at its root: the files of fu
 (so `app.py` and the handler `app.lambda_handler`), the shared packages functions/__init__.py,
 functions/common/ and features/ under their repository paths (handlers import them the same way
 in the repo and in Lambda), and the third-party packages of functions/<name>/requirements.txt
-installed for the Lambda platform (boto3 comes with the runtime).
+installed for the Lambda platform from that lock with hashes (boto3 comes with the runtime).
 
 `upload` copies files to S3 with boto3 (used by `make deploy` for model.tar.gz and the Flink zip).
 """
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("ingest", "score")
 # Third-party wheels for the Lambda runtime (python3.11, x86_64), whatever machine builds the zip.
 PIP_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11")
-EXCLUDE = ("__pycache__", ".pyc", "/tests/", "requirements.txt")
+EXCLUDE = ("__pycache__", ".pyc", "/tests/", "requirements.txt", "requirements.in")
 
 
 class PackagingError(Exception):
@@ -49,6 +49,7 @@ def _dependencies(requirements: Path, target: Path) -> dict[str, Path]:
         "--disable-pip-version-check",
         "--no-compile",
         "--only-binary=:all:",
+        "--require-hashes",  # requirements.txt is a lock compiled for PIP_PLATFORM (`make lock`)
         *PIP_PLATFORM,
         "--target",
         str(target),

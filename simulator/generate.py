@@ -699,17 +699,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    # rich, as every CLI of the project; on stderr, so stdout carries only the summary line.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     validate(args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed)
     check_writable(args.out)
-    with tqdm(
-        total=2 * args.transactions, unit="rows", unit_scale=True, disable=args.quiet, desc="draw"
-    ) as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=args.quiet) as bar:
+        task = bar.add_task("draw", total=2 * args.transactions)
 
         def progress(stage: str, rows: int) -> None:
-            bar.set_description(stage, refresh=False)
-            bar.update(rows)
+            bar.update(task, description=stage, advance=rows)
 
         table = generate(
             args.cards, args.transactions, args.start, args.end, args.fraud_ratio, args.seed, progress

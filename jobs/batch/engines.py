@@ -112,7 +112,10 @@ class SparkEngine:
             raise EngineError(
                 "--engine spark needs Java 17 (install openjdk-17-jre-headless or set JAVA_HOME)"
             )
-        from pyspark.sql import SparkSession
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as err:  # PySpark is a layer of .venv of its own (requirements-spark.txt)
+            raise EngineError("--engine spark needs PySpark: run `make spark-venv`") from err
 
         builder = (
             SparkSession.builder.appName("cc-agg-batch")

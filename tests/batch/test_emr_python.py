@@ -144,7 +144,7 @@ def test_the_shipped_boto3_runs_on_the_emr_python(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == next(
-        line.split("==")[1]
+        line.split("==")[1].split()[0]
         for line in emr_job.REQUIREMENTS.read_text().splitlines()
         if line.startswith("boto3==")
     )

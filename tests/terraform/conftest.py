@@ -56,6 +56,7 @@ def checkov() -> Path:
                 "install",
                 "-q",
                 "--disable-pip-version-check",
+                "--require-hashes",
                 "-r",
                 str(CHECKOV_REQUIREMENTS),
             ],
