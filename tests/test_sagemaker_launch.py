@@ -256,6 +256,19 @@ def test_sent_request_is_the_builtin_xgboost_job_with_the_trainers_hyperparamete
     assert {"Key": "project", "Value": "streaming-fraud-features"} in sent["Tags"]
 
 
+def test_the_model_can_go_to_another_prefix_than_the_channels(sm_python, home):
+    """The training role Terraform creates reads features/ of the data bucket and writes models/ of the
+    artifacts bucket: --output-s3 sends the model there, the channels stay under --s3."""
+    sent = drive(
+        sm_python, home, s3_prefix="s3://fraud-data/features/sm", output_prefix="s3://fraud-artifacts/models"
+    )["sent"][0]
+    assert sent["OutputDataConfig"]["S3OutputPath"] == "s3://fraud-artifacts/models/"
+    assert {c["DataSource"]["S3DataSource"]["S3Uri"] for c in sent["InputDataConfig"]} == {
+        "s3://fraud-data/features/sm/train/",
+        "s3://fraud-data/features/sm/validation/",
+    }
+
+
 def test_written_request_is_what_train_sends_and_valid_for_botocore(driven):
     """The request the CLI writes without --submit comes from a private SDK method: it must equal
     what train() sends (job name aside), and pass botocore's CreateTrainingJob model."""

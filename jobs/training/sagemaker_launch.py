@@ -9,8 +9,8 @@ local trainer's hyperparameters (jobs/training/hyperparameters.py) plus `eval_me
 `train` and `validation` (text/csv: the built-in container's layout, label in the first column,
 no header, features in MODEL_INPUT order, see `write_channel`), output path, instance type and
 count, volume and output KMS keys, maximum runtime. The model lands at
-s3://<prefix>/output/<job name>/output/model.tar.gz with the same `xgboost-model` member as local
-training.
+s3://<output prefix>/<job name>/output/model.tar.gz (default output prefix: <prefix>/output/) with
+the same `xgboost-model` member as local training.
 
 Without --submit nothing calls AWS: the CreateTrainingJob request the trainer would send is
 written as JSON (IAM role validation, which calls iam:SimulatePrincipalPolicy, is skipped for that).
@@ -18,7 +18,7 @@ With --submit the channels are uploaded and `ModelTrainer.train(wait=False)` cre
 (the SDK validates the role first). SDK telemetry is opted out.
 
 python -m jobs.training.sagemaker_launch --features DIR --out DIR --region R --role ARN --s3 s3://bucket/prefix
-  [--volume-kms-key K] [--output-kms-key K] [--instance-type T] [--instance-count N] [--max-runtime S] [--submit]
+  [--output-s3 s3://bucket/prefix] [--volume-kms-key K] [--output-kms-key K] [--instance-type T] [--instance-count N] [--max-runtime S] [--submit]
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def image_uri(region: str) -> str:
 class LaunchConfig:
     region: str
     role_arn: str
-    s3_prefix: str  # channels under <prefix>/train/ and <prefix>/validation/, output under <prefix>/output/
+    s3_prefix: str  # channels under <prefix>/train/ and <prefix>/validation/
+    output_prefix: str | None = None  # the model's prefix; None: <prefix>/output/
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     instance_type: str = "ml.m5.xlarge"
     instance_count: int = 1
@@ -83,8 +84,9 @@ class LaunchConfig:
     tags: dict[str, str] = field(default_factory=lambda: {"project": "streaming-fraud-features"})
 
     def __post_init__(self) -> None:
-        if not S3_URI.match(self.s3_prefix):
-            raise ValueError(f"not an S3 URI: {self.s3_prefix!r} (expected s3://bucket/prefix)")
+        for uri in filter(None, (self.s3_prefix, self.output_prefix)):
+            if not S3_URI.match(uri):
+                raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket/prefix)")
         if not ROLE_ARN.match(self.role_arn):
             raise ValueError(f"not an IAM role ARN: {self.role_arn!r}")
         if self.instance_count < 1 or self.max_runtime_s < 1:
@@ -95,7 +97,7 @@ class LaunchConfig:
 
     @property
     def output_uri(self) -> str:
-        return f"{self.s3_prefix.rstrip('/')}/output/"
+        return f"{(self.output_prefix or self.s3_prefix + '/output').rstrip('/')}/"
 
 
 def sagemaker_session(region: str, boto_session: boto3.Session | None = None) -> Session:
@@ -178,7 +180,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for the channel CSVs and the request JSON")
     p.add_argument("--region", required=True, help="AWS region of the training job")
     p.add_argument("--role", required=True, help="SageMaker execution role ARN")
-    p.add_argument("--s3", required=True, help="s3://bucket/prefix for channels and output")
+    p.add_argument("--s3", required=True, help="s3://bucket/prefix for the channels (and the output)")
+    p.add_argument(
+        "--output-s3",
+        default=None,
+        help="s3://bucket/prefix for the model (default: <--s3>/output/); with the training role Terraform "
+        "creates: --s3 s3://<data bucket>/features/... --output-s3 s3://<artifacts bucket>/models/",
+    )
     p.add_argument("--instance-type", default="ml.m5.xlarge", help="training instance type")
     p.add_argument("--instance-count", type=int, default=1, help="training instances")
     p.add_argument("--max-runtime", type=int, default=3600, help="maximum runtime in seconds")
@@ -195,6 +203,7 @@ def main(argv: Sequence[str] | None = None, boto_session: boto3.Session | None =
             args.region,
             args.role,
             args.s3,
+            output_prefix=args.output_s3,
             instance_type=args.instance_type,
             instance_count=args.instance_count,
             max_runtime_s=args.max_runtime,
