@@ -1,6 +1,6 @@
 """The `package` step: every artifact the root takes, built or checked, as Terraform variables.
 
-A root says what it takes by the variables it declares (contract B): model_path, flink_zip_path,
+A root says what it takes by the variables it declares: model_path, flink_zip_path,
 batch_job_zip_path, and on envs/aws the Lambda zips (ingest_zip_path, score_zip_path). The flow
 passes each as -var, so Terraform uploads exactly the files packaged here.
 

@@ -42,7 +42,7 @@ class HistorySpec:
 
 
 def uses_stand_ins(deployment: Mapping[str, str]) -> bool:
-    """No cloud endpoint (contract A: endpoint_name "") = the local stand-ins serve the model and features."""
+    """No cloud endpoint (endpoint_name "") = the local stand-ins serve the model and features."""
     return deployment["endpoint_name"] == ""
 
 

@@ -71,7 +71,7 @@ def read_queue(sqs: Any, url: str, visibility_s: int = 30) -> list[dict[str, Any
 
 
 def profile_outputs(deployment: Mapping[str, str], localstack_url: str) -> dict[str, Any]:
-    """What local.profiles.Pipeline reads, from the deployment output only (contract A)."""
+    """What local.profiles.Pipeline reads, from the deployment output only."""
     return {
         "streams": {
             "transactions": deployment["transactions_stream"],

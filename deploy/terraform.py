@@ -2,7 +2,7 @@
 
 No -target anywhere: a targeted apply keeps only the outputs that depend on the targeted resources,
 which is how the old two-phase deploy lost `model_data_key` (issue 14, item 1). Every reader of
-the deployed names goes through `deployment()` (contract A), which fails when a key is missing.
+the deployed names goes through `deployment()`, which fails when a key is missing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Contract A (notes/CONTRACTS.md): the same keys on every root.
+# The `deployment` output's keys: the same on every root (terraform/envs/*/outputs.tf).
 DEPLOYMENT_KEYS = (
     "region",
     "name_prefix",
@@ -101,7 +101,7 @@ class Terraform:
         )
 
     def apply(self, capture: bool = False) -> None:
-        """One apply of the whole root; the artifacts are part of it (module "artifacts", contract B)."""
+        """One apply of the whole root; the artifacts are part of it (module "artifacts")."""
         self._run("apply", "-input=false", "-auto-approve", *self._var_args(), capture=capture)
 
     def destroy(self, capture: bool = False) -> None:
@@ -122,7 +122,7 @@ class Terraform:
 
 
 def check_deployment(value: object, where: str) -> dict[str, str]:
-    """The deployment output as a dict of strings with every key of contract A."""
+    """The deployment output as a dict of strings with every key the roots declare."""
     if not isinstance(value, dict):
         raise FlowError(f"{where}: the deployment output is not an object")
     missing = [k for k in DEPLOYMENT_KEYS if k not in value]

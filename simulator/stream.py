@@ -376,7 +376,7 @@ def _linger_s(args: argparse.Namespace) -> float:
 
 
 def deployed_target(root: Path) -> tuple[str, str]:
-    """(transactions stream, region) from the root's `deployment` output (contract A), never a constant."""
+    """(transactions stream, region) from the root's `deployment` output, never a constant."""
     from deploy.terraform import FlowError, Terraform
 
     try:

@@ -7,7 +7,7 @@ spark-submit --py-files batch-job.zip emr_entry.py --history s3://... --output s
    snapshots/, online/ and _SUCCESS under --output.
 2. The online/ rows, the latest snapshot of every card (its UTC midnight as event time), are read
    back through the same Spark session and written to the batch feature group with PutRecord
-   (jobs.feature_load.load_records, contract C).
+   (jobs.feature_load.load_records).
 Exit 0 when every record is written; 1 on a bad input or when any record failed (the run then
 shows FAILED in EMR Serverless).
 
@@ -55,7 +55,7 @@ class Snapshot:
 
 
 def default_loader() -> Loader:
-    from jobs.feature_load import load_records  # branch flow's loader (contract C)
+    from jobs.feature_load import load_records
 
     return load_records
 

@@ -1,6 +1,6 @@
 """The daily refresh's entry point, its bundle and the by-hand launch of the scheduled run.
 
-The loader is a fake with the interface of jobs.feature_load.load_records (contract C); the job
+The loader is a fake with the interface of jobs.feature_load.load_records; the job
 runs with the embedded engine on local files (the Spark path is the same code with another engine).
 """
 
@@ -137,9 +137,7 @@ def test_bundle_is_the_entry_points_import_closure_and_reproducible(tmp_path):
     # Not imported by the job: not shipped (the launcher, training, the Flink app, the renderers).
     assert not names & {"jobs/batch/launch.py", "jobs/train.py", "jobs/flink/app.py", "features/artifacts.py"}
     _, missing = emr_job.closure()
-    # Only branch flow's loader (contract C) may be missing until it is merged; then it is packed.
-    assert set(missing) <= {"jobs.feature_load"}
-    assert ("jobs/feature_load.py" in names) == (not missing)
+    assert missing == [] and "jobs/feature_load.py" in names  # the loader goes with the job
 
 
 def test_packaging_refuses_a_bundle_without_a_module_the_job_imports(tmp_path):

@@ -108,7 +108,7 @@ def test_apply_is_one_untargeted_apply_with_the_artifacts_as_variables(fake_terr
     assert f"-var=flink_zip_path={tmp_path / 'flink-app.zip'}" in applies[0]
     assert "-var=name_prefix=t-flow" in applies[0]
     assert "ingest_zip_path" not in applies[0]  # envs/local declares no Lambda zips
-    assert calls[-1].endswith("output -no-color -json deployment")  # read after the apply, contract A
+    assert calls[-1].endswith("output -no-color -json deployment")  # read after the apply
 
 
 def test_a_missing_deployment_output_fails_the_apply_step(fake_terraform, tmp_path):

@@ -159,7 +159,7 @@ def test_the_whole_flow(flow, boto):
     assert flow.model.is_file()
     with zipfile.ZipFile(flow.flink_zip) as z:
         assert json.loads(z.read("MANIFEST.json"))["connector_jar"]["included"] is True
-    # apply: one apply, and the deployment output (contract A) is there with every key
+    # apply: one apply, and the deployment output is there with every key
     outputs = flow.outputs()
     deployment = outputs["deployment"]
     assert sorted(deployment) == sorted(DEPLOYMENT_KEYS)

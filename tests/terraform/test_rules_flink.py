@@ -10,12 +10,12 @@ transactions stream whose shard count equals the application's parallelism, and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+from planrules import planned
 
 # Parallelism, ParallelismPerKPU, AutoScalingEnabled ("the service can increase CurrentParallelism
 # ... in response to application load"):
@@ -31,16 +31,6 @@ import pytest
 ORCHESTRATION_KPU = 1
 STREAMING_APP_VARIABLES = Path(__file__).resolve().parents[2] / "terraform/modules/streaming_app/variables.tf"
 MAX_PARALLELISM_PER_KPU = 8
-
-
-def resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from module.get("resources", [])
-    for child in module.get("child_modules", []):
-        yield from resources(child)
-
-
-def planned(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [r for r in resources(plan["planned_values"]["root_module"]) if r["type"] == kind]
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,15 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+from planrules import planned, resources
 from tfsession import CONFIGS, MODULES, REPO, TERRAFORM_DIR, Session
 
+from deploy.terraform import DEPLOYMENT_KEYS
 from features.definition import FEATURE_GROUPS
 from features.feature_groups import record_features
 from packager import offline_plan, terraform_cli
@@ -63,16 +64,6 @@ def test_plan_with_the_legacy_kda_sql_engine(tf: Session) -> None:
     assert "serverless_config" not in run.output and re.search(
         r"instance_type\s+= \"ml.m5.large\"", run.output
     )
-
-
-def resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from module.get("resources", [])
-    for child in module.get("child_modules", []):
-        yield from resources(child)
-
-
-def planned(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [r for r in resources(plan["planned_values"]["root_module"]) if r["type"] == kind]
 
 
 def unknown(plan: dict[str, Any], address: str) -> dict[str, Any]:
@@ -249,30 +240,13 @@ def unquote(text: str) -> str:
     return text.strip('"')
 
 
-DEPLOYMENT_KEYS = {
-    "region",
-    "name_prefix",
-    "transactions_stream",
-    "aggregates_stream",
-    "predictions_stream",
-    "late_stream",
-    "dead_letter_queue_url",
-    "data_bucket",
-    "artifacts_bucket",
-    "batch_feature_group",
-    "streaming_feature_group",
-    "endpoint_name",
-    "kms_key_arn",
-}
-
-
 def test_deployment_output_has_the_contract_keys(aws_plan: dict[str, Any]) -> None:
     output = aws_plan["configuration"]["root_module"]["outputs"]["deployment"]
     # `terraform show -json` lists an object expression's references, not its keys: read the source.
 
     outputs = hcl2.loads((TERRAFORM_DIR / "envs" / "aws" / "outputs.tf").read_text())["output"]
     (block,) = [body for o in outputs for name, body in o.items() if unquote(name) == "deployment"]
-    assert {unquote(k) for k in block["value"] if not k.startswith("__")} == DEPLOYMENT_KEYS
+    assert {unquote(k) for k in block["value"] if not k.startswith("__")} == set(DEPLOYMENT_KEYS)
     assert "module.streams.names" in output["expression"]["references"]
 
 

@@ -72,8 +72,8 @@ module "functions" {
   tags             = var.tags
 }
 
-# The deployment artifacts, uploaded by Terraform under content-addressed keys as envs/aws does
-# (contract B): the model, the Flink zip and the batch job's zip when they exist. Nothing on
+# The deployment artifacts, uploaded by Terraform under content-addressed keys as envs/aws does:
+# the model, the Flink zip and the batch job's zip when they exist. Nothing on
 # LocalStack runs them (no SageMaker, Managed Flink or EMR Serverless in its free edition); the
 # uploads and their keys are what this root rehearses.
 module "artifacts" {

@@ -43,7 +43,7 @@ output "artifacts_uploaded" {
   value       = module.artifacts.uploaded
 }
 
-# Contract A: the same keys on every root; "" where this root has no such thing (the endpoint:
+# The same keys on every root; "" where this root has no such thing (the endpoint:
 # the local stand-in, local.endpoint, serves the model instead).
 output "deployment" {
   description = "What the deploy flow, the feature loader, the simulator and the smoke test read (same keys as envs/aws)."
