@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     for name in chosen:
         console.print(f"[bold]bench:[/bold] {name} ...")
+        # Flush what earlier suites wrote (the batch suite leaves gigabytes of dirty pages): the
+        # kernel's writeback of it otherwise stalls the local streams' fsyncs in the next suite.
+        os.sync()
         results += suites[name].run()
     table = Table(*HEADERS, title=f"Benchmarks on {machine()}")
     for r in results:
