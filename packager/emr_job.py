@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from packager.zips import tree_entries, write_zip
+from packager.wheels import InstallError, install_locked
+from packager.zips import write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = Path("jobs/batch/emr_entry.py")
@@ -31,6 +31,8 @@ REQUIREMENTS = ROOT / "jobs" / "batch" / "emr-requirements.txt"
 DEPS_OUT = ROOT / "build" / "emr" / "batch-deps.zip"
 # The EMR release's Python (emr-7.x: Amazon Linux 2023's python3), whatever machine builds the archive.
 EMR_PYTHON = "3.9"
+# Pure-Python wheels for EMR's interpreter, each pinned package alone (the lock lists them all).
+EMR_PLATFORM = ("--no-deps", "--implementation", "py", "--platform", "any", "--python-version", EMR_PYTHON)
 
 
 class PackagingError(Exception):
@@ -114,39 +116,13 @@ def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) 
     """Write the dependency archive: the pinned wheels installed for EMR_PYTHON, without scripts or
     the files that name the installing machine (RECORD, INSTALLER, direct_url.json)."""
     with tempfile.TemporaryDirectory(prefix="emr-deps-") as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-compile",
-            "--no-deps",
-            "--require-hashes",
-            "--only-binary=:all:",
-            "--implementation",
-            "py",
-            "--platform",
-            "any",
-            "--python-version",
-            EMR_PYTHON,
-            "--target",
-            tmp,
-            "-r",
-            str(requirements),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-            raise PackagingError(f"cannot install {requirements.name} for Python {EMR_PYTHON}: {last}")
-        entries = {
-            name: path
-            for name, path in tree_entries(Path(tmp)).items()
-            if not name.startswith("bin/")
-            and not name.endswith(("/RECORD", "/INSTALLER", "/direct_url.json"))
-        }
-        return write_zip(entries, out)
+        try:
+            installed = install_locked(requirements, Path(tmp), EMR_PLATFORM)
+        except InstallError as err:
+            raise PackagingError(
+                f"cannot install {requirements.name} for Python {EMR_PYTHON}: {err}"
+            ) from None
+        return write_zip({n: p for n, p in installed.items() if not n.startswith("bin/")}, out)
 
 
 def main(argv: list[str] | None = None) -> int:
