@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -54,14 +55,20 @@ TRAINING = "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html
 
 
 def training_statements() -> dict[str, dict[str, Any]]:
-    docs = [
-        body["training"]
+    """The training role's statements: its own document's and those of its source documents."""
+    documents = {
+        name: body
         for entry in module_source("model_endpoint")["data"]
-        for kind, body in entry.items()
-        if kind == "aws_iam_policy_document" and "training" in body
-    ]
-    assert docs, "model_endpoint has no training role policy"
-    return {s["sid"]: s for s in docs[0]["statement"]}
+        for kind, blocks in entry.items()
+        if kind == "aws_iam_policy_document"
+        for name, body in blocks.items()
+    }
+    assert "training" in documents, "model_endpoint has no training role policy"
+    training = documents["training"]
+    sources = re.findall(
+        r"aws_iam_policy_document\.(\w+)\.json", str(training.get("source_policy_documents"))
+    )
+    return {s["sid"]: s for doc in (training, *(documents[n] for n in sources)) for s in doc["statement"]}
 
 
 def test_the_training_role_is_least_privilege() -> None:
@@ -79,7 +86,7 @@ def test_the_training_role_is_least_privilege() -> None:
     assert statements["WriteTrainedModels"]["resources"] == [
         "${local.output_bucket}/${var.training_models_prefix}*"
     ]
-    assert statements["PullXgboostImageForTraining"]["resources"][0].endswith("repository/sagemaker-xgboost")
+    assert statements["PullXgboostImage"]["resources"][0].endswith("repository/sagemaker-xgboost")
     assert statements["UseDeploymentKeyForTraining"]["resources"] == ["${var.kms_key_arn}"]
     assert all(not a.endswith("*") for actions in granted.values() for a in actions)
     variables = named_blocks(module_source("model_endpoint", "variables.tf"), "variable")

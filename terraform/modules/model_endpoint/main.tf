@@ -49,13 +49,8 @@ resource "aws_iam_role" "this" {
   tags               = local.tags
 }
 
-data "aws_iam_policy_document" "this" {
-  statement {
-    sid       = "ReadModelArtifact"
-    actions   = ["s3:GetObject"]
-    resources = [local.model_arn]
-  }
-
+# What the XGBoost container needs wherever it runs (the endpoint's model, a training job).
+data "aws_iam_policy_document" "xgboost_container" {
   statement {
     sid       = "PullXgboostImage"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
@@ -77,6 +72,16 @@ data "aws_iam_policy_document" "this" {
       variable = "cloudwatch:namespace"
       values   = ["/aws/sagemaker/*"]
     }
+  }
+}
+
+data "aws_iam_policy_document" "this" {
+  source_policy_documents = [data.aws_iam_policy_document.xgboost_container.json]
+
+  statement {
+    sid       = "ReadModelArtifact"
+    actions   = ["s3:GetObject"]
+    resources = [local.model_arn]
   }
 
   statement {
@@ -186,6 +191,8 @@ resource "aws_iam_role" "training" {
 data "aws_iam_policy_document" "training" {
   for_each = local.training
 
+  source_policy_documents = [data.aws_iam_policy_document.xgboost_container.json]
+
   statement {
     sid       = "ListTrainingFeatures"
     actions   = ["s3:ListBucket"]
@@ -207,29 +214,6 @@ data "aws_iam_policy_document" "training" {
     sid       = "WriteTrainedModels"
     actions   = ["s3:PutObject"]
     resources = ["${local.output_bucket}/${var.training_models_prefix}*"]
-  }
-
-  statement {
-    sid       = "PullXgboostImageForTraining"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = ["arn:${local.partition}:ecr:${local.region}:${local.image_account}:repository/sagemaker-xgboost"]
-  }
-
-  statement {
-    sid       = "EcrLogin"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "PublishContainerMetrics"
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-    condition {
-      test     = "StringLike"
-      variable = "cloudwatch:namespace"
-      values   = ["/aws/sagemaker/*"]
-    }
   }
 
   statement {
