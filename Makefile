@@ -63,7 +63,7 @@ prereqs: ## Check the prerequisites, one line each (docs/setup.md)
 	@$(MAKE) -s terraform-check 2>/dev/null && echo "ok      terraform >= 1.9" || echo "missing terraform >= 1.9: make test, make plan/deploy"
 	@if timeout 15 docker info >/dev/null 2>&1; then echo "ok      Docker answers: LocalStack runs as its container"; \
 	else echo "info    no Docker engine: LocalStack runs on the host (needs Python >= 3.13 and Node.js)"; \
-		$(PYTHON) -c 'import local.localstack as l; print("ok      Python >= 3.13 at " + l.find_python())' 2>/dev/null || echo "missing Python >= 3.13 (LOCALSTACK_PYTHON=): LocalStack host runtime"; \
+		$(PYTHON) -c 'import profiles.localstack_server as l; print("ok      Python >= 3.13 at " + l.find_python())' 2>/dev/null || echo "missing Python >= 3.13 (LOCALSTACK_PYTHON=): LocalStack host runtime"; \
 		command -v node >/dev/null && command -v npm >/dev/null && echo "ok      Node.js and npm" || echo "missing Node.js and npm: LocalStack's Kinesis (host runtime)"; fi
 
 lint: venv ## Lint and format-check the Python code (ruff check, ruff format --check)

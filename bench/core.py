@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.localstack import descendants
+from profiles.localstack_server import descendants
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 JSON-lines file to JSON files, in .venv-flink. One JVM runs two jobs: 1,000 rows first (the fixed
 cost of planning and starting a job), then the 1M rows. Reported separately: the JVM start, that
 fixed per-job cost, and events/s over the 1M job (gross, and net of the fixed cost). Baseline in
-the same run: the local engine (local/engine.py) on the same payloads, in-process.
+the same run: the local engine (jobs/local_engine/) on the same payloads, in-process.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.core import Result, Suite, measure
 from features.records import transaction_json
-from local.engine import run_engine
+from jobs.local_engine.windows import run_engine
 from simulator.generate import generate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ these shared cores its speed moves with the host and the load, so the targets ar
    event-to-prediction p50/p99, the score function's own `event_to_prediction_ms` (wall clock at
    prediction minus event time; target p99 <= 1 s).
 
-(2) and (3) run twice, with the consumers waiting local.profiles.POLL_S after an empty GetRecords
+(2) and (3) run twice, with the consumers waiting profiles.localstack.POLL_S after an empty GetRecords
 (the profile as it is) and ALT_POLL_S (less often), and report the CPU of every process (LocalStack's
 gateway and kinesis-local apart) idle and in each phase; docs/performance.md reads them.
 LocalStack is started if needed and stopped again if this run started it; everything listens on
@@ -50,9 +50,9 @@ import numpy as np
 
 from bench.core import Result, Suite, cpu_seconds
 from features.feature_groups import group_for
-from local import localstack
-from local.pipeline import Layout, aggregate, generate_history, percentile, train
-from local.profiles import POLL_S, LocalStackProfile, Pipeline, ensure_stream, free_port
+from profiles import localstack_server as localstack
+from profiles.local import Layout, aggregate, generate_history, percentile, train
+from profiles.localstack import POLL_S, LocalStackProfile, Pipeline, ensure_stream, free_port
 
 SUITE_NAME = "localstack"
 CARDS, HISTORY_TRANSACTIONS = 500, 50_000
@@ -216,11 +216,12 @@ def sample_records(factory: Any, count: int = 200) -> dict[str, list[bytes]]:
     project's own encoders: transactions (the producer's), aggregates (the engine's) and predictions
     (the score function's, for a card with no snapshot, with a full-precision probability)."""
     from features.definition import SOURCE
-    from features.records import parse_transaction
+    from features.records import TRANSACTION_FIELDS, parse_transaction
     from functions.common.aggregate import parse_aggregate
     from functions.common.scoring import prediction_json, snapshot_values
     from functions.common.serving import add_ratios, format_row
-    from local.engine import TRANSACTION_FIELDS, WindowEngine, compile_json_encoder, row_of
+    from jobs.local_engine.runner import compile_json_encoder
+    from jobs.local_engine.windows import WindowEngine, row_of
 
     now = round(time.time() * 1000)
     transactions = [factory.make(now + 7 * i).entry()["Data"] for i in range(count)]
@@ -530,7 +531,7 @@ class ProfileRun:
 
 def _measure(layout: Layout, root: Path, factory: Any, ceiling_rate: float, poll_s: float) -> ProfileRun:
     """Idle, then half the ceiling, then above it: one pipeline (streams of its own), one after the other."""
-    from local.feature_store import LocalFeatureStore
+    from local_aws.feature_store import LocalFeatureStore
 
     probe = LocalStackProfile({}, "", "", "", localstack_url=localstack.ENDPOINT)
     kinesis, sqs = probe.client("kinesis"), probe.client("sqs")

@@ -23,7 +23,7 @@ import xgboost as xgb
 from bench.core import Result, Suite, measure
 from bench.generator import ensure_full_history
 from jobs.training import artifact, splits
-from local.endpoint import Model
+from local_aws.endpoint import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "data" / "bench"
@@ -69,7 +69,7 @@ def time_calls(call, rows: np.ndarray, count: int) -> list[int]:
 
 def start_endpoint() -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local.endpoint", "--model", str(MODEL), "--port", "0"],
+        [sys.executable, "-m", "local_aws.endpoint", "--model", str(MODEL), "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,

@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.core import Result, Suite, cpu_seconds
 from features.definition import STREAM
-from local.pipeline import (
+from profiles.local import (
     BATCH_GROUP,
     ENGINE_DEAD,
     LATE,

@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 from bench.core import Result, Suite
 from features.definition import SOURCE, WINDOW_10M
 from features.records import transaction_json
-from local.engine import EngineRunner, Row, Streams, WindowEngine
-from local.stream import LocalKinesis
+from jobs.local_engine.runner import EngineRunner, Streams
+from jobs.local_engine.windows import Row, WindowEngine
+from local_aws.stream import LocalKinesis
 from simulator.generate import DEFAULTS, generate
 
 SUITE_NAME = "runtime"

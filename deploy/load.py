@@ -8,7 +8,7 @@ history/ so the daily refresh goes on from it. Given --snapshots (the batch job'
 a folder or an s3:// URL), it loads those instead.
 
 On a root without a cloud endpoint (envs/local: deployment endpoint_name ""), the Feature Store is
-the project's stand-in, `local.feature_store serve` over a SQLite file in the work folder.
+the project's stand-in, `local_aws.feature_store serve` over a SQLite file in the work folder.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def use_localstack_defaults() -> None:
     """On a stand-in root, boto3 talks to LocalStack unless the environment already says where (tests, CI)."""
     import os
 
-    from local import localstack
+    from profiles import localstack_server as localstack
 
     for name, value in localstack.client_environment().items():
         os.environ.setdefault(name, value)
@@ -58,7 +58,7 @@ def use_localstack_defaults() -> None:
 
 def current_history(work: Path, spec: HistorySpec, now: datetime, log: Log) -> Any:
     """A history ending at the start of the current UTC day, aggregated (history.parquet, features/online)."""
-    from local.pipeline import Layout, aggregate, generate_history
+    from profiles.local import Layout, aggregate, generate_history
 
     layout = Layout(work)
     # The history ends at the start of the current UTC day: the batch job's latest snapshot is at the
@@ -110,7 +110,7 @@ def load(rows: Iterator[dict[str, object]], group: str, client: Any, workers: in
 
 
 def _free_port() -> int:
-    from local.profiles import free_port
+    from profiles.localstack import free_port
 
     return free_port()
 
@@ -125,7 +125,7 @@ def local_feature_store(db: Path, name_prefix: str, log_path: Path) -> Iterator[
             [
                 sys.executable,
                 "-m",
-                "local.feature_store",
+                "local_aws.feature_store",
                 "serve",
                 "--db",
                 str(db),

@@ -5,12 +5,12 @@
 2. the seed's scenario (three ordinary cards, then a 10-transaction attack on a fourth, with
    background traffic) sent to the deployed transactions stream;
 3. the predictions and late streams read from the moment before sending, the dead-letter queue
-   read, and the demo's summary printed (local.pipeline: stream_scenario and print_summary).
+   read, and the demo's summary printed (profiles.local: stream_scenario and print_summary).
 It fails (exit 1) when the attack is not caught or a sent transaction has no prediction within
 `timeout_s` after the last one was sent (the stated bound).
 
 On a root without a cloud endpoint (envs/local), the stand-ins run as the localstack profile runs
-them (local.profiles.Pipeline): the streaming engine, the two functions behind the local event
+them (profiles.localstack.Pipeline): the streaming engine, the two functions behind the local event
 source mapping, the Feature Store and the model endpoint, all over LocalStack's Kinesis and SQS.
 """
 
@@ -71,7 +71,7 @@ def read_queue(sqs: Any, url: str, visibility_s: int = 30) -> list[dict[str, Any
 
 
 def profile_outputs(deployment: Mapping[str, str], localstack_url: str) -> dict[str, Any]:
-    """What local.profiles.Pipeline reads, from the deployment output only."""
+    """What profiles.localstack.Pipeline reads, from the deployment output only."""
     return {
         "streams": {
             "transactions": deployment["transactions_stream"],
@@ -89,8 +89,8 @@ def stand_ins(deployment: Mapping[str, str], options: SmokeOptions) -> Iterator[
     """The localstack profile's processes over the deployed LocalStack resources; their own stream removed after."""
     import os
 
-    from local import localstack
-    from local.profiles import ENGINE_DEAD, Pipeline
+    from profiles import localstack_server as localstack
+    from profiles.localstack import ENGINE_DEAD, Pipeline
 
     url = os.environ.get("AWS_ENDPOINT_URL", localstack.ENDPOINT)
     pipeline = Pipeline(
@@ -111,7 +111,7 @@ def stand_ins(deployment: Mapping[str, str], options: SmokeOptions) -> Iterator[
 
 
 def smoke(deployment: Mapping[str, str], options: SmokeOptions, console: Any, log: Log) -> int:
-    from local.pipeline import FUNCTIONS, ScenarioTarget, emf_totals, print_summary, stream_scenario
+    from profiles.local import FUNCTIONS, ScenarioTarget, emf_totals, print_summary, stream_scenario
     from simulator.stream import LINGER_KINESIS_S
 
     region = deployment["region"]

@@ -2,7 +2,7 @@
 # Host runtime in .venv-localstack (Python >= 3.13) when no Docker engine answers; files under .localstack/.
 .PHONY: localstack-venv localstack-runtime localstack-up localstack-down localstack-status test-integration
 
-LOCALSTACK := $(PY) -m local.localstack
+LOCALSTACK := $(PY) -m profiles.localstack_server
 
 localstack-venv: venv ## Create .venv-localstack with the pinned LocalStack host runtime (first run only)
 	$(LOCALSTACK) venv

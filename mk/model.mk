@@ -8,7 +8,7 @@ train: venv ## Train XGBoost on $(DATA)/features into $(DATA)/model (model.tar.g
 	$(PY) -m jobs.train --features $(DATA)/features --out $(DATA)/model
 
 endpoint: venv ## Serve $(DATA)/model/model.tar.gz on 127.0.0.1:$(ENDPOINT_PORT) (SageMaker container + runtime routes)
-	$(PY) -m local.endpoint --model $(DATA)/model/model.tar.gz --port $(ENDPOINT_PORT)
+	$(PY) -m local_aws.endpoint --model $(DATA)/model/model.tar.gz --port $(ENDPOINT_PORT)
 
 # The SageMaker Python SDK v3 (ModelTrainer) for jobs/training/sagemaker_launch.py; its pins clash with requirements.txt.
 SM_SDK_VENV := .venv-sagemaker

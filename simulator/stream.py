@@ -268,7 +268,7 @@ def send(
 
 def kinesis_client(local_dir: Path | None, endpoint_url: str | None, region: str | None) -> Any:
     if local_dir is not None:
-        from local.stream import LocalKinesis
+        from local_aws.stream import LocalKinesis
 
         return LocalKinesis(root=str(local_dir))
     import boto3
@@ -391,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
         args.duration = 10.0
     if args.stream is None:
         if args.local is not None:
-            args.stream = "transactions"  # the local profile's stream (local.pipeline.TRANSACTIONS)
+            args.stream = "transactions"  # the local profile's stream (profiles.local.TRANSACTIONS)
         else:
             args.stream, region = deployed_target(args.root)
             args.region = args.region or region

@@ -15,8 +15,8 @@ from botocore.config import Config
 
 from features.definition import MODEL_INPUT
 from jobs.training import artifact, splits, synthetic, trainer
-from local import endpoint
-from local.endpoint import Model
+from local_aws import endpoint
+from local_aws.endpoint import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 N = len(MODEL_INPUT)
@@ -297,7 +297,7 @@ def test_boto3_unknown_endpoint_name_is_a_validation_error(named_server, rows):
 
 def test_cli_serves_on_loopback(model_dir):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local.endpoint", "--model", str(model_dir), "--port", "0"],
+        [sys.executable, "-m", "local_aws.endpoint", "--model", str(model_dir), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

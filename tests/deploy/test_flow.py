@@ -256,7 +256,7 @@ def test_read_queue_reads_each_message_once():
 
 def test_the_stand_ins_read_only_the_deployment_output():
     from deploy.smoke import profile_outputs
-    from local.profiles import LocalStackProfile
+    from profiles.localstack import LocalStackProfile
 
     deployment = {k: f"p-{k}" for k in DEPLOYMENT_KEYS} | {
         "transactions_stream": "p-transactions",

@@ -24,7 +24,7 @@ import pytest
 from features.definition import STREAM, aggregates_of_kind
 from features.records import transaction_json
 from jobs.aggregate import run as run_batch_job
-from local.engine import run_engine
+from jobs.local_engine.windows import run_engine
 from simulator.generate import generate, write
 
 ROOT = Path(__file__).resolve().parents[2]

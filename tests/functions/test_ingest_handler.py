@@ -8,7 +8,7 @@ import json
 from features.feature_groups import group_for, record_features
 from features.records import parse_ts
 from functions.ingest import app
-from local.feature_store import LocalFeatureStore
+from local_aws.feature_store import LocalFeatureStore
 from tests.events.factory import aggregate, fixtures, kinesis_event, load, sequence
 from tests.functions import fakes
 from tests.functions.fakes import DLQ, Aws, emf

@@ -18,7 +18,7 @@ def test_the_zip_alone_provides_the_handler(name: str, tmp_path: Path) -> None:
     probe = (
         f"import sys; sys.path.insert(0, {str(archive)!r}); import app; "
         "assert app.__file__.startswith(sys.path[0]); "
-        "assert not [m for m in sys.modules if m.split('.')[0] in ('local', 'simulator', 'jobs', 'tests')]; "
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('local_aws', 'profiles', 'simulator', 'jobs', 'tests')]; "
         "print(app.lambda_handler.__name__)"
     )
     done = subprocess.run(

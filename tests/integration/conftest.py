@@ -1,6 +1,6 @@
 """LocalStack for the integration tests: one per session, started only if none answers.
 
-The fixture uses the same code as `make localstack-up` (local/localstack.py). If it started
+The fixture uses the same code as `make localstack-up` (profiles/localstack_server.py). If it started
 LocalStack it stops it at the end; a LocalStack that was already running is left alone.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local import localstack
+from profiles import localstack_server as localstack
 
 
 def _missing_prerequisite() -> str | None:
@@ -69,7 +69,7 @@ def batch_side(tmp_path_factory):
     """A small history, its batch features and a model trained on them (the batch half of the system)."""
     from datetime import UTC, datetime
 
-    from local.pipeline import Layout, aggregate, generate_history, train
+    from profiles.local import Layout, aggregate, generate_history, train
 
     layout = Layout(tmp_path_factory.mktemp("batch"))
     generate_history(

@@ -15,8 +15,8 @@ import pytest
 
 from features.definition import aggregates_of_kind
 from features.records import parse_ts
-from local import localstack
 from packager.terraform_cli import provider_unavailable
+from profiles import localstack_server as localstack
 
 TERRAFORM_ROOT = localstack.PROJECT / "terraform" / "envs" / "local"
 

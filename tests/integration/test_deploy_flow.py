@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from deploy.terraform import DEPLOYMENT_KEYS
-from local import localstack
 from packager import flink_app
+from profiles import localstack_server as localstack
 from tests.integration.support import Terraform, leftovers
 
 pytestmark = pytest.mark.integration

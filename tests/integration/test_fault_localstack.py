@@ -23,8 +23,8 @@ import pytest
 from features.feature_groups import group_for
 from features.records import transaction_json
 from functions.common.kinesis import put_chunk
-from local import localstack
-from local.profiles import ENGINE_DEAD, FUNCTIONS, Pipeline, ensure_stream
+from profiles import localstack_server as localstack
+from profiles.localstack import ENGINE_DEAD, FUNCTIONS, Pipeline, ensure_stream
 from simulator.stream import TxFactory, known_cards, read_history
 from tests.integration.support import (
     esm_stats,
@@ -74,7 +74,7 @@ class Producer(threading.Thread):
 def resources(localstack_endpoint, boto):
     if localstack._read_pid(localstack.PID_FILE) is None and not localstack.CONTAINER_FILE.exists():
         pytest.skip(
-            "LocalStack was not started by this project (local/localstack.py), so the test cannot restart it"
+            "LocalStack was not started by this project (profiles/localstack_server.py), so the test cannot restart it"
         )
     kinesis, sqs = boto("kinesis"), boto("sqs")
     names = {n: f"{PREFIX}-{n}" for n in LOGICAL}
@@ -89,7 +89,7 @@ def resources(localstack_endpoint, boto):
 
 
 def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, batch_side, boto, tmp_path):
-    from local.feature_store import LocalFeatureStore
+    from local_aws.feature_store import LocalFeatureStore
 
     db = tmp_path / "featurestore.db"
     LocalFeatureStore(path=str(db)).load_parquet(

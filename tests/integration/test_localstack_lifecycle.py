@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from features.records import parse_transaction
-from local import localstack
+from profiles import localstack_server as localstack
 
 pytestmark = pytest.mark.integration
 

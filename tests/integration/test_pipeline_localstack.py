@@ -20,7 +20,7 @@ import pytest
 from features.definition import aggregates_of_kind
 from features.feature_groups import group_for
 from features.records import transaction_json
-from local.profiles import ENGINE_DEAD, FUNCTIONS, Pipeline
+from profiles.localstack import ENGINE_DEAD, FUNCTIONS, Pipeline
 from simulator.stream import TxFactory, attack_scenario, known_cards, read_history, send
 from tests.integration.support import (
     Terraform,
@@ -69,7 +69,7 @@ def outputs(terraform):
 @pytest.fixture(scope="module")
 def run(outputs, batch_side, boto, tmp_path_factory):
     """Run the scenario once through the profile; collect everything the checks look at."""
-    from local.feature_store import LocalFeatureStore
+    from local_aws.feature_store import LocalFeatureStore
 
     root = tmp_path_factory.mktemp("profile")
     db = root / "featurestore.db"

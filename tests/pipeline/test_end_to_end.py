@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from features.records import format_ts, transaction_json
-from local.pipeline import (
+from profiles.local import (
     AGGREGATES,
     BATCH_GROUP,
     ENGINE_DEAD,
@@ -140,7 +140,7 @@ def _online_count(layout: Layout, card: int) -> int:
 
 def _handled(layout: Layout, function: str, processed: str) -> float:
     """Processed + dead-lettered, from the function's EMF metrics in its log."""
-    from local.pipeline import emf_totals
+    from profiles.local import emf_totals
 
     totals = emf_totals(Path(layout.logs / f"{function}.log"))
     return totals.get(processed, 0) + totals.get("RecordsDeadLettered", 0)

@@ -1,4 +1,4 @@
-"""The unchanged handlers on the local profile's clients (AWS_CLIENT_FACTORY=local.profile:client):
+"""The unchanged handlers on the local profile's clients (AWS_CLIENT_FACTORY=local_aws.clients:client):
 the embedded Feature Store, the embedded Kinesis stream, the SQS-like dead-letter queue."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from features.definition import MODEL_INPUT
 from functions.ingest import app as ingest_app
 from functions.score import app as score_app
-from local import profile
-from local.pipeline import (
+from local_aws import clients as profile
+from profiles.local import (
     BATCH_GROUP,
     PREDICTIONS,
     Layout,
@@ -42,9 +42,9 @@ def local_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
     reset_runtime(layout)
     for name, value in {**function_env(layout, "ingest"), **function_env(layout, "score")}.items():
         monkeypatch.setenv(name, value)
-    stub = types.ModuleType("local.endpoint")
+    stub = types.ModuleType("local_aws.endpoint")
     stub.Model = types.SimpleNamespace(load=lambda path: CountModel())  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "local.endpoint", stub)
+    monkeypatch.setitem(sys.modules, "local_aws.endpoint", stub)
     for cache in (profile.client, ingest_app.service, score_app.service):
         cache.cache_clear()
     yield layout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.replay import aucs, same
+from profiles.replay import aucs, same
 
 
 def test_same_is_relative_at_1e_9() -> None:

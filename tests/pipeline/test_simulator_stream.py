@@ -180,7 +180,7 @@ def read_parquet_as_generated(path: Path):
 
 
 def test_cli_streams_the_attack_scenario_to_the_local_stream(history: Path, tmp_path: Path, capsys) -> None:
-    from local.stream import LocalKinesis
+    from local_aws.stream import LocalKinesis
 
     streams = tmp_path / "streams"
     LocalKinesis(root=str(streams)).create_stream(StreamName="transactions", ShardCount=1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from local.feature_store import LocalFeatureStore
-from local.queue import LocalSQS
-from local.stream import LocalKinesis
+from local_aws.feature_store import LocalFeatureStore
+from local_aws.queue import LocalSQS
+from local_aws.stream import LocalKinesis
 
 
 class Clock:

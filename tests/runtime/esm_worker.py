@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from local.esm import EsmRunner, EventSourceMapping
-from local.stream import LocalKinesis
+from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
+from local_aws.stream import LocalKinesis
 
 
 def main() -> None:

@@ -6,8 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from local import engine, feature_store
-from local.stream import LocalKinesis
+from jobs.local_engine import __main__ as engine
+from jobs.local_engine import windows
+from local_aws import feature_store
+from local_aws.stream import LocalKinesis
 
 
 def one_line_error(capsys) -> str:
@@ -44,7 +46,7 @@ def test_engine_with_a_checkpoint_of_another_state_layout(tmp_path, capsys, monk
     LocalKinesis(tmp_path).create_stream(StreamName="transactions")
     state = ["--stream-dir", str(tmp_path), "--state", str(tmp_path / "state.db"), "--exit-when-idle-s", "0"]
     with monkeypatch.context() as patch:  # a checkpoint written by a version with another layout
-        patch.setattr(engine, "CHECKPOINT_LAYOUT", engine.CHECKPOINT_LAYOUT - 1)
+        patch.setattr(windows, "CHECKPOINT_LAYOUT", windows.CHECKPOINT_LAYOUT - 1)
         assert engine.main(state) == 0
     capsys.readouterr()
     assert engine.main(state) == 1

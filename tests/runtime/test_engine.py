@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from features.definition import STREAM, WINDOW_10M, Aggregate, Window, aggregates_for, aggregates_of_kind
 from features.records import AGGREGATE_FIELDS, LATE_FIELDS, format_ts, transaction_json
-from local.engine import WindowEngine, run_engine
+from jobs.local_engine.windows import WindowEngine, run_engine
 
 T0 = 1_589_536_800_000  # 2020-05-15T10:00:00Z
 MIN = 60_000
@@ -267,7 +267,7 @@ def test_a_pickled_engine_resumes_exactly_and_still_knows_every_tid():
 
 
 def test_a_checkpoint_of_another_state_layout_is_refused():
-    from local.engine import CheckpointLayoutError
+    from jobs.local_engine.windows import CheckpointLayoutError
 
     engine = WindowEngine()
     engine.process(tx("t0", T0))

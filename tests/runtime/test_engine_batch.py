@@ -10,7 +10,7 @@ import pytest
 
 from features.definition import SOURCE, aggregates_of_kind
 from jobs.aggregate import run as aggregate
-from local.engine import run_engine
+from jobs.local_engine.windows import run_engine
 from simulator.generate import generate, write
 
 

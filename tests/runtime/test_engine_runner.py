@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from features.records import transaction_json
-from local.engine import EngineRunner, Streams, run_engine
-from local.stream import LocalKinesis
+from jobs.local_engine.runner import EngineRunner, Streams
+from jobs.local_engine.windows import run_engine
+from local_aws.stream import LocalKinesis
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_589_536_800_000
@@ -148,7 +149,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
     argv = [
         sys.executable,
         "-m",
-        "local.engine",
+        "jobs.local_engine",
         "--stream-dir",
         str(root),
         "--batch",
@@ -248,7 +249,7 @@ def test_the_aggregate_encoder_writes_json_dumps_bytes():
     must write exactly what json.dumps does, and hand every other record to it."""
     from features.definition import SOURCE
     from features.records import AGGREGATE_FIELDS
-    from local.engine import compile_json_encoder
+    from jobs.local_engine.runner import compile_json_encoder
 
     encode = compile_json_encoder(AGGREGATE_FIELDS, frozenset((SOURCE.id_column, SOURCE.event_time)))
     aggregates, _, _ = run_engine(payloads(300, seed=5))

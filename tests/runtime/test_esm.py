@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from features.records import RecordError, parse_transaction
-from local.esm import EsmRunner, EventSourceMapping
-from local.stream import LocalKinesis
+from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
+from local_aws.stream import LocalKinesis
 
 REPORT = ("ReportBatchItemFailures",)
 

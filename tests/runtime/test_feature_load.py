@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from features.feature_groups import group_for
 from jobs import feature_load
 from jobs.feature_load import load_records
-from local.feature_store import make_server
+from local_aws.feature_store import make_server
 
 BATCH = group_for("daily_snapshot").name
 MIDNIGHT = datetime(2026, 12, 6, tzinfo=UTC).timestamp()
@@ -186,7 +186,7 @@ def test_python39_syntax_and_stdlib_plus_boto3_at_import():
     ast.parse(source, feature_version=(3, 9))
     probe = (
         "import sys, jobs.feature_load; "
-        "bad = sorted(m for m in ('pyarrow', 'rich', 'numpy', 'pandas', 'features', 'local') if m in sys.modules); "
+        "bad = sorted(m for m in ('pyarrow', 'rich', 'numpy', 'pandas', 'features', 'local_aws', 'profiles') if m in sys.modules); "
         "print(bad)"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)

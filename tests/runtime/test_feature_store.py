@@ -12,7 +12,7 @@ import pytest
 
 from features.definition import EVENT_TIME_FEATURE, SOURCE, feature_group
 from features.feature_groups import record_features
-from local.feature_store import LocalFeatureStore, make_server
+from local_aws.feature_store import LocalFeatureStore, make_server
 
 BATCH, STREAM = "cc-agg-batch-fg", "cc-agg-fg"
 

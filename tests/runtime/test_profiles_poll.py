@@ -1,10 +1,10 @@
-"""local.profiles' --poll-s: the consumers' wait after an empty GetRecords is configurable and checked."""
+"""profiles.localstack' --poll-s: the consumers' wait after an empty GetRecords is configurable and checked."""
 
 from __future__ import annotations
 
 import pytest
 
-from local import profiles
+from profiles import localstack as profiles
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan"])

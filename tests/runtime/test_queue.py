@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.queue import LocalSQS
+from local_aws.queue import LocalSQS
 
 
 def test_send_receive_hide_and_delete(sqs, clock):

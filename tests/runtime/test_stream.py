@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local.stream import LocalKinesis
+from local_aws.stream import LocalKinesis
 
 SHARD0, SHARD1 = "shardId-000000000000", "shardId-000000000001"
 
@@ -190,7 +190,7 @@ def test_a_writer_process_and_a_reader_share_the_stream(tmp_path):
     root = tmp_path / "streams"
     LocalKinesis(root).create_stream(StreamName="s")
     writer = (
-        "import sys; from local.stream import LocalKinesis; k = LocalKinesis(sys.argv[1])\n"
+        "import sys; from local_aws.stream import LocalKinesis; k = LocalKinesis(sys.argv[1])\n"
         "for b in range(4):\n"
         "    k.put_records(StreamName='s', Records=[{'Data': f'{b}-{i}', 'PartitionKey': 'k'} for i in range(250)])\n"
     )
@@ -233,7 +233,7 @@ def test_reads_start_inside_a_call_and_span_calls_and_shards(kinesis, clock):
 def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp_path, clock):
     import sqlite3
 
-    from local.stream import StreamFileError
+    from local_aws.stream import StreamFileError
 
     root = tmp_path / "streams"
     LocalKinesis(root, clock=clock).create_stream(StreamName="s")
@@ -247,7 +247,7 @@ def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp
 
 
 def test_readers_of_a_quiet_stream_poll_less_often():
-    from local.stream import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
+    from local_aws.stream import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
 
     assert (
         poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from planrules import one, planned
 
-from local.feature_store import TTL_UNITS, ttl_seconds
+from local_aws.feature_store import TTL_UNITS, ttl_seconds
 
 pytestmark = pytest.mark.terraform
 
@@ -34,7 +34,7 @@ def test_the_batch_snapshot_lives_until_the_next_refresh_and_no_longer(aws_plan:
 
 
 def test_the_local_feature_store_counts_the_ttl_from_the_event_time_too(aws_plan: dict[str, Any]) -> None:
-    """local/feature_store.py (the local profile's stand-in) reads the same unit names and expires a
+    """local_aws/feature_store.py (the local profile's stand-in) reads the same unit names and expires a
     record at event time + TTL, so the local profile lapses a snapshot when AWS would."""
     group = one(aws_plan, "aws_sagemaker_feature_group", "cc-agg-batch-fg")
     (online,) = group["values"]["online_store_config"]

@@ -91,6 +91,6 @@ module "artifacts" {
 
 locals {
   repo_root = "${path.module}/../../.."
-  # Feature group names as the local Feature Store serves them (local.profiles: "<prefix>-<group>").
+  # Feature group names as the local Feature Store serves them (profiles.localstack: "<prefix>-<group>").
   feature_groups = { for name in ["cc-agg-fg", "cc-agg-batch-fg"] : name => "${var.name_prefix}-${name}" }
 }

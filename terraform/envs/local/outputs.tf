@@ -44,7 +44,7 @@ output "artifacts_uploaded" {
 }
 
 # The same keys on every root; "" where this root has no such thing (the endpoint:
-# the local stand-in, local.endpoint, serves the model instead).
+# the local stand-in, local_aws.endpoint, serves the model instead).
 output "deployment" {
   description = "What the deploy flow, the feature loader, the simulator and the smoke test read (same keys as envs/aws)."
   value = {

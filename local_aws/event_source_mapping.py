@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from features.records import format_ts
-from local.stream import poll_wait_s
+from local_aws.stream import poll_wait_s
 
 Handler = Callable[[dict, Any], Any]
 _HANDLER_LOCKS: dict[int, threading.Lock] = {}

@@ -1,6 +1,6 @@
 """The `local` profile's clients: the local runtime's objects behind boto3's method shapes.
 
-The handlers run unchanged; `AWS_CLIENT_FACTORY=local.profile:client` hands them these instead
+The handlers run unchanged; `AWS_CLIENT_FACTORY=local_aws.clients:client` hands them these instead
 of boto3 clients. Where they live comes from the environment, like everything else a handler sees:
 
 - LOCAL_DATA_DIR: the runtime's root: streams/ (Kinesis), queues/ (SQS), featurestore.db;
@@ -57,19 +57,19 @@ def client(service: str) -> Any:
     """One object per service per process (a warm Lambda keeps its clients)."""
     root = data_dir()
     if service == "kinesis":
-        from local.stream import LocalKinesis
+        from local_aws.stream import LocalKinesis
 
         return LocalKinesis(root=str(root / "streams"))
     if service == "sqs":
-        from local.queue import LocalSQS
+        from local_aws.queue import LocalSQS
 
         return LocalSQS(root=str(root / "queues"))
     if service == "sagemaker-featurestore-runtime":
-        from local.feature_store import LocalFeatureStore
+        from local_aws.feature_store import LocalFeatureStore
 
         return LocalFeatureStore(path=str(root / "featurestore.db"))
     if service == "sagemaker-runtime":
-        from local.endpoint import Model
+        from local_aws.endpoint import Model
 
         return InProcessEndpoint(Model.load(os.environ.get(MODEL_ENV) or str(root / "model")))
     raise ValueError(f"the local profile has no {service!r} client (it has {', '.join(SERVICES)})")

@@ -18,7 +18,7 @@ run unchanged on it. Semantics kept from the service (API reference, PutRecord/D
   records are simply absent, as the service does.
 
 Groups come from features/rendered/feature_groups/*.json (the same JSON Terraform reads).
-`python -m local.feature_store serve --db PATH --port N` serves the runtime REST API
+`python -m local_aws.feature_store serve --db PATH --port N` serves the runtime REST API
 (paths from botocore's service model) on 127.0.0.1, for boto3 clients with endpoint_url.
 """
 
@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from features.records import format_ts
-from local.stream import ServiceExceptions, ThreadConnections
+from local_aws.stream import ServiceExceptions, ThreadConnections
 
 RENDERED = Path(__file__).resolve().parent.parent / "features" / "rendered" / "feature_groups"
 TTL_UNITS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
@@ -636,7 +636,7 @@ def make_server(store: LocalFeatureStore, port: int = 0) -> ThreadingHTTPServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m local.feature_store", description="Local Feature Store runtime."
+        prog="python -m local_aws.feature_store", description="Local Feature Store runtime."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the Feature Store runtime REST API on 127.0.0.1")

@@ -1,10 +1,10 @@
-"""The whole streaming path on one machine (the `local` profile), and `python -m local.pipeline demo`.
+"""The whole streaming path on one machine (the `local` profile), and `python -m profiles.local demo`.
 
-Wiring, in processes like the cloud's: the streaming engine (`python -m local.engine`), and one
-process per function (`python -m local.pipeline function ingest|score`) in which the local
+Wiring, in processes like the cloud's: the streaming engine (`python -m jobs.local_engine`), and one
+process per function (`python -m profiles.local function ingest|score`) in which the local
 event source mapping delivers the aggregates stream to the unchanged handler with Lambda's
 event shapes and rules. Each function process gets its environment as Terraform would set it,
-plus AWS_CLIENT_FACTORY=local.profile:client; its stdout (Powertools logs and EMF metrics) goes
+plus AWS_CLIENT_FACTORY=local_aws.clients:client; its stdout (Powertools logs and EMF metrics) goes
 to LOGS/<function>.log, as Lambda's goes to CloudWatch Logs.
 
 demo: generate a small history -> aggregate (DuckDB) -> train -> load cc-agg-batch-fg -> start
@@ -32,8 +32,8 @@ from typing import Any
 
 from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
-from local.processes import Children
-from local.profile import DATA_DIR_ENV, MODEL_ENV
+from local_aws.clients import DATA_DIR_ENV, MODEL_ENV
+from profiles.processes import Children
 
 STREAMING_GROUP = group_for("sliding").name
 BATCH_GROUP = group_for("daily_snapshot").name
@@ -88,7 +88,7 @@ class Layout:
 def function_env(layout: Layout, name: str, threshold: float = SERVING_THRESHOLD) -> dict[str, str]:
     """The function's environment: Terraform's variables (terraform.md) plus the local client factory."""
     env = {
-        "AWS_CLIENT_FACTORY": "local.profile:client",
+        "AWS_CLIENT_FACTORY": "local_aws.clients:client",
         DATA_DIR_ENV: str(layout.runtime.resolve()),
         MODEL_ENV: str(layout.model.resolve()),
         "POWERTOOLS_SERVICE_NAME": f"fraud-{name}",
@@ -154,7 +154,7 @@ def reset_runtime(layout: Layout) -> None:
     """A fresh runtime: empty streams, queue, store and checkpoints (the batch outputs are kept)."""
     shutil.rmtree(layout.runtime, ignore_errors=True)
     layout.logs.mkdir(parents=True)
-    from local.queue import LocalSQS
+    from local_aws.queue import LocalSQS
 
     streams = kinesis(layout)
     for name in STREAMS:
@@ -163,13 +163,13 @@ def reset_runtime(layout: Layout) -> None:
 
 
 def kinesis(layout: Layout) -> Any:
-    from local.stream import LocalKinesis
+    from local_aws.stream import LocalKinesis
 
     return LocalKinesis(root=str(layout.runtime / "streams"))
 
 
 def feature_store(layout: Layout) -> Any:
-    from local.feature_store import LocalFeatureStore
+    from local_aws.feature_store import LocalFeatureStore
 
     return LocalFeatureStore(path=str(layout.runtime / "featurestore.db"))
 
@@ -193,7 +193,7 @@ class Processes(Children):
             [
                 sys.executable,
                 "-m",
-                "local.engine",
+                "jobs.local_engine",
                 "--stream-dir",
                 str(runtime / "streams"),
                 "--state",
@@ -205,7 +205,7 @@ class Processes(Children):
         for name in FUNCTIONS:
             self._spawn(
                 name,
-                [sys.executable, "-m", "local.pipeline", "function", name, "--data", str(self.layout.root)],
+                [sys.executable, "-m", "profiles.local", "function", name, "--data", str(self.layout.root)],
                 function_env(self.layout, name, self.threshold),
             )
         ready = [ready_marker(self.layout, name) for name in FUNCTIONS] + [runtime / "engine-state.db"]
@@ -235,9 +235,9 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
     The handler's clients and model are built before the first poll (Lambda's init phase), then
     the process says it is ready, so a demo does not time cold starts as stream latency.
     """
-    from local.esm import EsmRunner, EventSourceMapping
-    from local.heap import settle_after_init
-    from local.profile import client
+    from local_aws.clients import client
+    from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
+    from local_aws.gc_tuning import settle_after_init
 
     app = importlib.import_module(f"functions.{name}.app")
     mapping = EventSourceMapping(
@@ -354,7 +354,7 @@ def emf_totals(log_path: Path) -> dict[str, float]:
 
 
 def dead_letters(layout: Layout) -> list[dict[str, Any]]:
-    from local.queue import LocalSQS
+    from local_aws.queue import LocalSQS
 
     return [
         json.loads(b)
@@ -672,7 +672,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m local.pipeline",
+        prog="python -m profiles.local",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -1,4 +1,4 @@
-"""LocalStack for the `localstack` profile: start, health, stop (python -m local.localstack up|down|...).
+"""LocalStack for the `localstack` profile: start, health, stop (python -m profiles.localstack_server up|down|...).
 
 Where a Docker engine answers, LocalStack runs as its container with the gateway published on
 127.0.0.1:4566 only. Otherwise it runs on the host (`python -m localstack.runtime.main`) from its
@@ -577,7 +577,9 @@ def iter_status() -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.localstack", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m profiles.localstack_server", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("up", help="start LocalStack on 127.0.0.1:4566 and wait until healthy")
     start.add_argument("--keep-state", action="store_true", help="keep Kinesis's saved streams and records")

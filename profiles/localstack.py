@@ -2,15 +2,15 @@
 
 Streams and the dead-letter queue are LocalStack's (created by terraform/envs/local); the Feature
 Store and the model endpoint are the project's own servers speaking the SageMaker APIs
-(`local.feature_store serve`, `local.endpoint`), because LocalStack's free edition has neither.
+(`local_aws.feature_store serve`, `local_aws.endpoint`), because LocalStack's free edition has neither.
 Every process gets plain boto3 clients; where they point is configuration only, through the
 service-specific variables botocore reads (AWS_ENDPOINT_URL_<serviceId, upper-case, `_` for
 spaces>), so the handlers run unchanged, exactly as on AWS (no AWS_CLIENT_FACTORY).
 
 Processes, each restarted in place after an error (as Lambda and Flink restart theirs): the
-engine (`python -m local.profiles engine`) reads the transactions stream with real shard
+engine (`python -m profiles.localstack engine`) reads the transactions stream with real shard
 iterators and writes aggregates, late records and its dead letters to streams; one process per
-function (`python -m local.profiles function ingest|score`) runs the local event source mapping
+function (`python -m profiles.localstack function ingest|score`) runs the local event source mapping
 on the aggregates stream. Their checkpoints are the project's (files), so after LocalStack comes
 back they resume after the last record they handled.
 """
@@ -34,8 +34,8 @@ from typing import Any, ClassVar
 
 from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
-from local import localstack
-from local.processes import Children
+from profiles import localstack_server as localstack
+from profiles.processes import Children
 
 FUNCTIONS = ("ingest", "score")
 ENGINE_DEAD = "engine-dead-letters"  # envs/local has no destination for malformed transactions
@@ -211,7 +211,7 @@ def run_engine(
     out_of_orderness_ms: int | None = None,
     poll_s: float = POLL_S,
 ) -> int:
-    from local.engine import EngineRunner, Streams
+    from jobs.local_engine.runner import EngineRunner, Streams
 
     kinesis = boto_client("kinesis")
     streams = Streams(
@@ -242,7 +242,7 @@ def run_function(
     stop: threading.Event,
     poll_s: float = POLL_S,
 ) -> int:
-    from local.esm import EsmRunner, EventSourceMapping
+    from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
 
     app = importlib.import_module(f"functions.{name}.app")
     kinesis, sqs = boto_client("kinesis"), boto_client("sqs")
@@ -318,7 +318,7 @@ class Pipeline(Children):
             "feature-store",
             [
                 "-m",
-                "local.feature_store",
+                "local_aws.feature_store",
                 "serve",
                 "--db",
                 str(self.feature_store_db),
@@ -330,7 +330,9 @@ class Pipeline(Children):
             {},
         )
         self._python(
-            "endpoint", ["-m", "local.endpoint", "--model", str(self.model), "--port", str(endpoint_port)], {}
+            "endpoint",
+            ["-m", "local_aws.endpoint", "--model", str(self.model), "--port", str(endpoint_port)],
+            {},
         )
         self.profile = LocalStackProfile.from_terraform(
             self.outputs,
@@ -347,7 +349,7 @@ class Pipeline(Children):
             "engine",
             [
                 "-m",
-                "local.profiles",
+                "profiles.localstack",
                 "engine",
                 "--profile",
                 str(profile_file),
@@ -370,7 +372,7 @@ class Pipeline(Children):
                 name,
                 [
                     "-m",
-                    "local.profiles",
+                    "profiles.localstack",
                     "function",
                     name,
                     "--profile",
@@ -412,7 +414,7 @@ class Pipeline(Children):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m local.profiles", description="The localstack profile's processes."
+        prog="python -m profiles.localstack", description="The localstack profile's processes."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     engine = sub.add_parser("engine", help="the streaming engine over LocalStack's Kinesis")

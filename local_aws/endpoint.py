@@ -12,7 +12,7 @@ route answers 4xx with a one-line message; the runtime route wraps it as SageMak
 `ModelError` (424) carrying the container's status and message, which boto3 raises as
 `client.exceptions.ModelError`.
 
-python -m local.endpoint --model data/model/model.tar.gz --port 8080
+python -m local_aws.endpoint --model data/model/model.tar.gz --port 8080
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ class OneLineErrors(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = OneLineErrors(
-        prog="python -m local.endpoint",
+        prog="python -m local_aws.endpoint",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.stream import ServiceExceptions, ThreadConnections
+from local_aws.stream import ServiceExceptions, ThreadConnections
 
 SCHEME = "local-sqs://"
 SQS_ERRORS = ServiceExceptions(

@@ -1,4 +1,4 @@
-"""python -m local.replay: replay a test period through the local pipeline and check parity.
+"""python -m profiles.replay: replay a test period through the local pipeline and check parity.
 
 1. generate a history, aggregate it with the batch job, train on the period before the test
    period (the model's offline evaluation is on the test period);
@@ -32,7 +32,7 @@ import pyarrow.dataset as ds
 
 from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, SOURCE
 from features.feature_groups import group_for, record_features
-from local.pipeline import (
+from profiles.local import (
     BATCH_GROUP,
     ENGINE_DEAD,
     LATE,
@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     training = ds.dataset(layout.features / "training", format="parquet").to_table()
     result = parity(training, history, replay, start_ms, end_ms)
     # Offline figure on the same transactions: the model scoring the batch job's features in process.
-    from local.endpoint import Model
+    from local_aws.endpoint import Model
 
     offline_scores = Model.load(str(layout.model)).predict(
         np.asarray(result["offline_rows"], dtype=np.float64)
@@ -331,7 +331,7 @@ def _metric(metrics: dict[str, Any], name: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m local.replay",
+        prog="python -m profiles.replay",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

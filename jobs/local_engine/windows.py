@@ -1,0 +1,489 @@
+"""The local streaming aggregation engine: per-card sliding-window features in event time.
+
+Core (`WindowEngine`, pure, no I/O). For every transaction, in event time:
+
+- watermark W = (largest event time among the rows BEFORE this one) - out_of_orderness
+  (features.definition.STREAM); None before the first row. This is the per-row form of Flink SQL's
+  `WATERMARK FOR trans_ts AS trans_ts - INTERVAL ...`, so both engines agree row for row.
+- a row is late iff W is not None and event_ms <= W (a watermark W promises no more rows at or
+  before W; Flink's OVER operator drops them). A late row goes to the late output with a reason
+  starting "late:" and is not aggregated.
+- then dedup: the first on-time copy of a tid is kept; a later copy goes out as "duplicate".
+- a kept row is buffered until the watermark reaches it: Flink fires an event-time timer for t when
+  W >= t, so rows with event_ms <= W are emitted, in event-time order (ties in arrival order), each
+  with the aggregates over its card's kept rows in [t - length, t], itself and its same-timestamp
+  peers included. Because nothing at or before W can still be accepted, the result equals the batch
+  job's window over the same kept rows.
+- aggregates are generic over features.definition.aggregates_of_kind("sliding")
+  (count/sum/avg/max/min, any number of windows): each card keeps its rows of the longest window
+  in two deques, shorter windows start where bisection says, and each value is computed over the
+  window when the row fires (windows are small), so averages carry no running-sum drift and match
+  the batch job to rounding. The per-row code is generated once from the definition.
+- a tid is remembered until the watermark is past its event time by the largest window plus the
+  out-of-orderness; any later copy of it is late by then anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import accumulate, chain, islice
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
+from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
+
+DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
+# Rows admitted between two releases: bounds the pending list, amortises the release.
+RELEASE_EVERY = 512
+# The pickled engine's layout; a checkpoint of another one is refused (a fresh runtime starts clean).
+CHECKPOINT_LAYOUT = 3
+
+
+class CheckpointLayoutError(RuntimeError):
+    """An engine checkpoint written by a version with another state layout."""
+
+
+class Emitted(NamedTuple):
+    """One output of the engine: kind is "aggregate", "late", "duplicate" or "dead"."""
+
+    kind: str
+    record: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Outputs:
+    """What the engine released, by kind (aggregates in event-time order, the rest in arrival order)."""
+
+    aggregates: list[dict[str, Any]] = field(default_factory=list)  # AGGREGATE_FIELDS
+    late: list[dict[str, Any]] = field(default_factory=list)  # LATE_FIELDS, reason "late: ..."
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # LATE_FIELDS, reason "duplicate: ..."
+    dead: list[dict[str, Any]] = field(default_factory=list)  # {"data", "reason", ...}
+
+    def emitted(self) -> list[Emitted]:
+        return [
+            Emitted(kind, r)
+            for kind, records in (
+                ("late", self.late),
+                ("duplicate", self.duplicates),
+                ("dead", self.dead),
+                ("aggregate", self.aggregates),
+            )
+            for r in records
+        ]
+
+
+# (tid, cc_num, amount, event_ms, trans_ts text or None): a validated transaction
+Row = tuple[str, int, float, int, str | None]
+NO_TIME = -(1 << 63)  # below every event time: "no watermark yet" in the admission loop
+_EVENT_MS, _TID = (
+    itemgetter(3),
+    itemgetter(0),
+)  # a Row's event time: pending rows are sorted by it, stably (ties keep arrival order)
+
+
+def row_of(parsed: dict[str, Any]) -> Row:
+    """A row from parse_transaction's output (or a dict with event_ms), keeping trans_ts when canonical."""
+    text = parsed.get(SOURCE.event_time)
+    canonical = (
+        isinstance(text, str) and len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z"
+    )
+    return (
+        parsed[SOURCE.id_column],
+        parsed[SOURCE.entity],
+        parsed[SOURCE.amount_column],
+        parsed["event_ms"],
+        text if canonical else None,
+    )
+
+
+# How each aggregate function reads a window: the amounts `v` from index `i` of the card's deque
+# (i = 0 for the longest window), `n` of them; all windows hold the current row, so n >= 1.
+_EXPRESSIONS = {
+    "count": "{n}",
+    "sum": "float(sum({v}))",
+    "avg": "sum({v}) / {n}",
+    "max": "float(max({v}))",
+    "min": "float(min({v}))",
+}
+# The same when the card's longest window holds the current row only (the common case).
+_SINGLE = {"count": "1", "sum": "amount", "avg": "amount", "max": "amount", "min": "amount"}
+
+
+def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., None]:
+    """A function emit(fired, out, cards, recent) generated from the definition: for each released
+    row (in event-time order) it updates the card's window and appends the row's aggregate record.
+
+    A card's rows in the longest window live in `recent` as (t, amount) while the window holds one
+    row -- the common case: a card's transactions are mostly minutes apart -- and in `cards` as
+    (times, amounts) deques, in event-time order, never empty, while it holds more; a card is in
+    one of them at most. The loop is generated once, with every window and aggregate spelled out
+    and the record built as one dict display: a call or a loop over aggregates per row would cost
+    as much as the rest of the engine. Rows come in event-time order, so a window whose newest row
+    is older than the longest window is replaced whole; otherwise the row is appended, the old rows
+    evicted, and each shorter window's start found by bisection.
+    """
+    longest = max(lengths)
+    given = {
+        SOURCE.id_column: "tid",
+        SOURCE.entity: "card",
+        SOURCE.amount_column: "amount",
+        SOURCE.event_time: "text",
+    }
+    head = ", ".join(f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS)
+    single = "{" + ", ".join([head, *(f"{a.name!r}: {_SINGLE[a.function]}" for a in aggregates)]) + "}"
+    fields = []
+    for a in aggregates:
+        w = lengths.index(a.window.length_ms)
+        whole = a.window.length_ms == longest
+        values = "amounts" if whole else f"islice(amounts, i{w}, None)"
+        fields.append(
+            f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}")
+        )
+    lines = [
+        "def emit(fired, out, cards, recent):",
+        "    append = out.append",
+        "    for tid, card, amount, t, text in fired:",
+        "        if text is None:",
+        "            text = format_ts(t)",
+        f"        lo = t - {longest}",
+        "        one = recent.get(card)",
+        "        if one is not None:",
+        "            last = one[0]",
+        "            if last < lo:",
+        "                recent[card] = (t, amount)",
+        f"                append({single})",
+        "                continue",
+        "            del recent[card]",  # a second row in the window (last >= lo: nothing to evict)
+        "            times, amounts = cards[card] = (deque((last, t)), deque((one[1], amount)))",
+        "        else:",
+        "            state = cards.get(card)",
+        "            if state is None:",
+        "                recent[card] = (t, amount)",
+        f"                append({single})",
+        "                continue",
+        "            times, amounts = state",
+        "            last = times[-1]",
+        "            if last < lo:",
+        "                del cards[card]",
+        "                recent[card] = (t, amount)",
+        f"                append({single})",
+        "                continue",
+        "            times.append(t)",
+        "            amounts.append(amount)",
+        "            while times[0] < lo:",
+        "                times.popleft()",
+        "                amounts.popleft()",
+        "        n = len(times)",
+    ]
+    for w, length in enumerate(lengths):
+        if length != longest:
+            lines += [f"        i{w} = bisect_left(times, t - {length})", f"        n{w} = n - i{w}"]
+    lines += [
+        "        record = {" + ", ".join([head, *fields]) + "}",
+        "        append(record)",
+        "        if last == t:",
+        "            share_with_peers(out, record)",
+    ]
+    namespace: dict[str, Any] = {
+        "bisect_left": bisect_left,
+        "islice": islice,
+        "deque": deque,
+        "format_ts": format_ts,
+        "share_with_peers": _make_peer_fix(aggregates),
+    }
+    exec(compile("\n".join(lines) + "\n", "<aggregate emitter>", "exec"), namespace)
+    return namespace["emit"]
+
+
+def _make_peer_fix(aggregates: tuple[Aggregate, ...]) -> Callable[[list[dict], dict], None]:
+    names = tuple(a.name for a in aggregates)
+    ts, entity = SOURCE.event_time, SOURCE.entity
+
+    def share_with_peers(out: list[dict], record: dict) -> None:
+        """A same-timestamp peer of the card was emitted before this row entered the window: peers
+        share one window, so the earlier ones (just before, same time) take these values."""
+        text, card = record[ts], record[entity]
+        k = len(out) - 2
+        while k >= 0 and out[k][ts] == text:
+            if out[k][entity] == card:
+                for name in names:
+                    out[k][name] = record[name]
+            k -= 1
+
+    return share_with_peers
+
+
+class WindowEngine:
+    """Event-time sliding-window aggregation per card (see the module docstring for the rules).
+
+    Rows are admitted one by one (lateness and dedup are decided per row, against the watermark
+    of the rows before it); rows the watermark has passed are released every RELEASE_EVERY rows
+    and at the end of each call. Releasing in batches instead of after every row changes nothing:
+    a row at or before the watermark can no longer be admitted, so the released set and its
+    event-time order are the same; it saves the per-row overhead.
+    """
+
+    def __init__(
+        self, out_of_orderness_ms: int | None = None, aggregates: Iterable[Aggregate] | None = None
+    ) -> None:
+        self.ooo = DEFAULT_OOO_MS if out_of_orderness_ms is None else int(out_of_orderness_ms)
+        aggs = tuple(aggregates if aggregates is not None else aggregates_of_kind("sliding"))
+        lengths = sorted({a.window.length_ms for a in aggs})
+        columns = sorted({a.column for a in aggs if a.column is not None})
+        if any(c != SOURCE.amount_column for c in columns):
+            raise ValueError(f"the local engine aggregates the amount column only, not {columns}")
+        self.lengths = lengths
+        self.aggregates = aggs
+        self.names = tuple(a.name for a in aggs)
+        self.emit = compile_emitter(aggs, lengths)
+        self.horizon = (max(lengths) if lengths else 0) + self.ooo
+        self.watermark: int | None = None
+        self.max_event: int | None = None
+        # admitted rows not yet released, in arrival order; sorted stably by event time at release
+        # (nearly sorted already, so the sort is linear) -- cheaper than a heap per row
+        self.pending: list[Row] = []
+        self.ordered = True  # pending is in event-time order (rows arrived in order): no sort needed
+        # card -> (times, amounts) of its rows in the longest window, in event-time order
+        self.cards: dict[int, tuple[deque, deque]] = {}
+        self.recent: dict[int, tuple[int, float]] = {}  # card -> (t, amount) when its window holds one row
+        self.seen: dict[str, int | None] = {}  # tids of the kept rows (the value is not read)
+        self.seen_order: deque[tuple[int, list[str]]] = deque()  # (last t, tids) per released batch
+        self.counts = {"in": 0, "aggregate": 0, "late": 0, "duplicate": 0, "dead": 0}
+        self._released_since_sweep = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {**self.counts, "pending": len(self.pending)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The generated builders are code: rebuilt from the aggregates on load. Windows travel as
+        # lists (pickling thousands of deques goes through copyreg and costs ten times more). The
+        # tid set is not saved: it is the tids of seen_order and pending, rebuilt on load (it was
+        # ~30% of a checkpoint's pickling).
+        self.compact()
+        state = {k: v for k, v in self.__dict__.items() if k not in ("emit", "cards", "seen")}
+        state["layout"] = CHECKPOINT_LAYOUT
+        # the windows as four flat arrays (pickled as raw bytes: ~20x faster than lists of numbers)
+        cards = self.cards
+        try:
+            state["cards"] = (
+                array("q", cards),
+                array("q", map(len, map(itemgetter(0), cards.values()))),
+                array("q", chain.from_iterable(t for t, _ in cards.values())),
+                array("d", chain.from_iterable(a for _, a in cards.values())),
+            )
+        except (OverflowError, TypeError):  # a card number or time beyond int64: the general form
+            state["cards"] = {card: (list(t), list(a)) for card, (t, a) in cards.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.pop("layout", None) != CHECKPOINT_LAYOUT:
+            raise CheckpointLayoutError(
+                "an engine checkpoint of another version's state layout; start a fresh "
+                "runtime (make demo does) or remove the --state file"
+            )
+        cards = state["cards"]
+        if isinstance(cards, dict):  # the general form (see __getstate__)
+            state["cards"] = {card: (deque(t), deque(a)) for card, (t, a) in cards.items()}
+        else:
+            keys, lengths, times, amounts = cards
+            ends = list(accumulate(lengths))
+            state["cards"] = {
+                card: (deque(times[end - n : end]), deque(amounts[end - n : end]))
+                for card, n, end in zip(keys, lengths, ends, strict=True)
+            }
+        # the tid set (see __getstate__; the value is never read: membership is the dedup)
+        seen = state["seen"] = dict.fromkeys(tid for _, tids in state["seen_order"] for tid in tids)
+        seen.update((row[0], row[3]) for row in state["pending"])
+        self.__dict__.update(state)
+        self.emit = compile_emitter(self.aggregates, self.lengths)
+
+    # --------------------------------------------------------------------------------- input
+    def process(self, record: dict | str | bytes) -> list[Emitted]:
+        """One transaction: a stream payload (str/bytes) or a transaction dict; returns what it released."""
+        out = Outputs()
+        row = self.validate(record, out)
+        if row is not None:
+            self.process_rows((row,), out)
+        return out.emitted()
+
+    def validate(self, record: dict | str | bytes, out: Outputs) -> Row | None:
+        """The row of a payload or transaction dict, or None after dead-lettering it with its reason."""
+        if isinstance(record, dict) and "event_ms" in record:
+            return row_of(record)
+        payload = json.dumps(record) if isinstance(record, dict) else record
+        try:
+            return row_of(parse_transaction(payload))
+        except RecordError as err:
+            self.dead(payload, str(err), out)
+            return None
+
+    def dead(self, payload: str | bytes, reason: str, out: Outputs, **extra: Any) -> None:
+        """Account for a malformed record and add its dead-letter output."""
+        self.counts["in"] += 1
+        self.counts["dead"] += 1
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else str(payload)
+        out.dead.append({"data": text, "reason": reason, **extra})
+
+    def process_rows(self, rows: Iterable[Row], out: Outputs | None = None) -> Outputs:
+        """Validated rows (tid, cc_num, amount, event_ms, trans_ts text or None) in arrival order.
+
+        The text, when given, must be the canonical wire form of event_ms (see `row_of`); it is
+        reused as the output's trans_ts instead of formatting the time again. Returns (adds to) `out`.
+        """
+        out = Outputs() if out is None else out
+        rows = iter(rows)
+        while chunk := list(islice(rows, RELEASE_EVERY)):
+            self._admit(chunk, out)
+        return out
+
+    def _admit(self, rows: list[Row], out: Outputs) -> None:
+        seen, ooo = self.seen, self.ooo
+        pending = self.pending
+        push, before, ordered = pending.append, len(pending), self.ordered
+        # None (no row yet) as a number below every time: one comparison per row instead of two
+        w = NO_TIME if self.watermark is None else self.watermark
+        top = NO_TIME if self.max_event is None else self.max_event
+        for row in rows:
+            tid, card, amount, t, _ = row
+            if t <= w:
+                self._reject(
+                    out.late,
+                    "late",
+                    tid,
+                    card,
+                    amount,
+                    t,
+                    f"late: event time {format_ts(t)} is not after the watermark {format_ts(w)}",
+                )
+                continue
+            if tid in seen:
+                self._reject(
+                    out.duplicates,
+                    "duplicate",
+                    tid,
+                    card,
+                    amount,
+                    t,
+                    f"duplicate: tid {tid} already seen (first copy kept)",
+                )
+                continue
+            seen[tid] = t
+            push(row)
+            if t > top:
+                top = t
+                if t - ooo > w:
+                    w = t - ooo
+            elif t < top:  # behind an admitted row: the pending list needs a sort before the release
+                ordered = False
+        self.ordered = ordered
+        self.counts["in"] += len(pending) - before
+        if top == NO_TIME:
+            return
+        self.max_event = top
+        if w != NO_TIME and (self.watermark is None or w > self.watermark):
+            self._release(w, out)
+
+    def _reject(
+        self, into: list[dict], kind: str, tid: str, card: int, amount: float, t: int, reason: str
+    ) -> None:
+        self.counts["in"] += 1
+        self.counts[kind] += 1
+        record = {
+            SOURCE.id_column: tid,
+            SOURCE.entity: card,
+            SOURCE.amount_column: amount,
+            SOURCE.event_time: format_ts(t),
+            "reason": reason,
+        }
+        into.append({f: record[f] for f in LATE_FIELDS})
+
+    def advance_watermark(self, to_ms: int, out: Outputs | None = None) -> Outputs:
+        """Move the watermark forward (never back) and release what it passes."""
+        out = Outputs() if out is None else out
+        if self.watermark is None or to_ms > self.watermark:
+            self._release(to_ms, out)
+        return out
+
+    def flush(self) -> list[Emitted]:
+        """End of input: release every buffered row (like Flink's final watermark)."""
+        return [] if self.max_event is None else self.advance_watermark(self.max_event).emitted()
+
+    # ------------------------------------------------------------------------------ releasing
+    def _release(self, mark: int, out: Outputs) -> None:
+        self.watermark = mark
+        pending = self.pending
+        if pending:
+            if not self.ordered:
+                pending.sort(key=_EVENT_MS)
+                self.ordered = True
+            cut = bisect_right(pending, mark, key=_EVENT_MS)
+            if cut:
+                fired = pending[:cut]
+                del pending[:cut]
+                self._emit(fired, out.aggregates)
+        self._expire(mark)
+
+    def _emit(self, fired: list[Row], out: list[dict]) -> None:
+        """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
+        self.emit(fired, out, self.cards, self.recent)
+        # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
+        self.seen_order.append((fired[-1][3], list(map(_TID, fired))))
+        self.counts["aggregate"] += len(fired)
+        self._released_since_sweep += len(fired)
+
+    def _expire(self, mark: int) -> None:
+        """Forget tids and idle cards that can no longer matter."""
+        limit = mark - self.horizon
+        seen_order, seen = self.seen_order, self.seen
+        while seen_order and seen_order[0][0] < limit:
+            deque(map(seen.__delitem__, seen_order.popleft()[1]), maxlen=0)  # del seen[tid] for each, in C
+        if self._released_since_sweep > 100_000:
+            self._released_since_sweep = 0
+            for c in [c for c, (times, _) in self.cards.items() if times[-1] < limit]:
+                del self.cards[c]
+            for c in [c for c, (t, _) in self.recent.items() if t < limit]:
+                del self.recent[c]
+
+    def compact(self) -> None:
+        """Drop window rows no future row can see (older than watermark - longest), and idle cards."""
+        if self.watermark is None or not self.lengths:
+            return
+        lo = self.watermark - max(self.lengths)
+        idle = []
+        for card, (times, amounts) in self.cards.items():
+            while times and times[0] < lo:
+                times.popleft()
+                amounts.popleft()
+            if not times:
+                idle.append(card)
+        for card in idle:
+            del self.cards[card]
+        for card in [c for c, (t, _) in self.recent.items() if t < lo]:
+            del self.recent[card]
+
+    @property
+    def pending_count(self) -> int:
+        return len(self.pending)
+
+
+def run_engine(
+    records: Iterable[dict | str | bytes], out_of_orderness_ms: int | None = None
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Run the core over records in arrival order, then flush: (aggregates, late, dead).
+
+    `dead` holds malformed records ({"data", "reason"}) and duplicates (LATE_FIELDS, reason "duplicate: ...").
+    """
+    engine = WindowEngine(out_of_orderness_ms)
+    out = Outputs()
+    rows = [row for row in (engine.validate(r, out) for r in records) if row is not None]
+    engine.process_rows(rows, out)
+    if engine.max_event is not None:
+        engine.advance_watermark(engine.max_event, out)
+    return out.aggregates, out.late, out.duplicates + out.dead

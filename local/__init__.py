@@ -1,1 +1,0 @@
-"""The local runtime: the parts AWS provides in the cloud, embedded for one machine."""
