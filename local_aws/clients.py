@@ -4,6 +4,8 @@ The handlers run unchanged; `AWS_CLIENT_FACTORY=local_aws.clients:client` hands 
 of boto3 clients. Where they live comes from the environment, like everything else a handler sees:
 
 - LOCAL_DATA_DIR: the runtime's root: streams/ (Kinesis), queues/ (SQS), featurestore.db;
+- LOCAL_STREAMS_DIR: the streams' folder (default LOCAL_DATA_DIR/streams; the engine's and the
+  simulator's --stream-dir/--local);
 - LOCAL_MODEL: the model (model.tar.gz or its folder) the in-process endpoint scores with
   (default LOCAL_DATA_DIR/model).
 """
@@ -18,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from clients.factory import LOCAL_DATA_DIR_ENV as DATA_DIR_ENV
+from clients.factory import LOCAL_MODEL_ENV as MODEL_ENV
+from clients.factory import LOCAL_STREAMS_DIR_ENV as STREAMS_DIR_ENV
 from features.definition import MODEL_INPUT
 
-DATA_DIR_ENV, MODEL_ENV = "LOCAL_DATA_DIR", "LOCAL_MODEL"
 SERVICES = ("kinesis", "sqs", "sagemaker-featurestore-runtime", "sagemaker-runtime")
 
 
@@ -52,24 +56,34 @@ class InProcessEndpoint:
         return {"Body": io.BytesIO(body), "ContentType": "text/csv", "InvokedProductionVariant": "local"}
 
 
-@functools.cache
 def client(service: str) -> Any:
-    """One object per service per process (a warm Lambda keeps its clients)."""
+    """One object per service and configuration per process (a warm Lambda keeps its clients)."""
     root = data_dir()
+    if service == "kinesis":
+        return _client(service, os.environ.get(STREAMS_DIR_ENV) or str(root / "streams"))
+    if service == "sqs":
+        return _client(service, str(root / "queues"))
+    if service == "sagemaker-featurestore-runtime":
+        return _client(service, str(root / "featurestore.db"))
+    if service == "sagemaker-runtime":
+        return _client(service, os.environ.get(MODEL_ENV) or str(root / "model"))
+    raise ValueError(f"the local profile has no {service!r} client (it has {', '.join(SERVICES)})")
+
+
+@functools.cache
+def _client(service: str, path: str) -> Any:
     if service == "kinesis":
         from local_aws.stream import LocalKinesis
 
-        return LocalKinesis(root=str(root / "streams"))
+        return LocalKinesis(root=path)
     if service == "sqs":
         from local_aws.queue import LocalSQS
 
-        return LocalSQS(root=str(root / "queues"))
+        return LocalSQS(root=path)
     if service == "sagemaker-featurestore-runtime":
         from local_aws.feature_store import LocalFeatureStore
 
-        return LocalFeatureStore(path=str(root / "featurestore.db"))
-    if service == "sagemaker-runtime":
-        from local_aws.endpoint import Model
+        return LocalFeatureStore(path=path)
+    from local_aws.endpoint import Model
 
-        return InProcessEndpoint(Model.load(os.environ.get(MODEL_ENV) or str(root / "model")))
-    raise ValueError(f"the local profile has no {service!r} client (it has {', '.join(SERVICES)})")
+    return InProcessEndpoint(Model.load(path))

@@ -45,8 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clients.kinesis import ShardReader, poll_wait_s
 from features.records import format_ts
-from local_aws.stream import poll_wait_s
 
 Handler = Callable[[dict, Any], Any]
 _HANDLER_LOCKS: dict[int, threading.Lock] = {}
@@ -113,10 +113,13 @@ class LambdaContext:
 
 @dataclass
 class _Shard:
-    shard_id: str
-    iterator: str | None = None
+    reader: ShardReader
     buffer: list[dict] = field(default_factory=list)
     first_buffered: float | None = None  # monotonic time the oldest buffered record was read
+
+    @property
+    def shard_id(self) -> str:
+        return self.reader.shard_id
 
 
 class FunctionError(Exception):
@@ -176,7 +179,18 @@ class EsmRunner:
             saved = json.loads(self.checkpoint_path.read_text())
             self.positions, self.stats = saved["positions"], {**self.stats, **saved["stats"]}
         shards = kinesis.list_shards(StreamName=mapping.stream_name)["Shards"]
-        self.shards = [_Shard(s["ShardId"]) for s in shards]
+        self.shards = [
+            _Shard(
+                ShardReader(
+                    kinesis,
+                    mapping.stream_name,
+                    s["ShardId"],
+                    after=self.positions.get(s["ShardId"]),
+                    start=mapping.starting_position,
+                )
+            )
+            for s in shards
+        ]
 
     # ----------------------------------------------------------------------------- checkpoint
     def _save(self) -> None:
@@ -194,30 +208,11 @@ class EsmRunner:
             self._save()
 
     # -------------------------------------------------------------------------------- reading
-    def _iterator(self, shard: _Shard) -> str:
-        last = shard.buffer[-1]["SequenceNumber"] if shard.buffer else self.positions.get(shard.shard_id)
-        if last:
-            kwargs: dict[str, Any] = {
-                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                "StartingSequenceNumber": last,
-            }
-        else:
-            kwargs = {"ShardIteratorType": self.mapping.starting_position}
-        shard.iterator = self.kinesis.get_shard_iterator(
-            StreamName=self.mapping.stream_name, ShardId=shard.shard_id, **kwargs
-        )["ShardIterator"]
-        return shard.iterator
-
     def _fill(self, shard: _Shard) -> None:
         want = self.mapping.batch_size - len(shard.buffer)
         if want <= 0:
             return
-        iterator = shard.iterator or self._iterator(shard)
-        try:
-            page = self.kinesis.get_records(ShardIterator=iterator, Limit=want)
-        except self.kinesis.exceptions.ExpiredIteratorException:
-            page = self.kinesis.get_records(ShardIterator=self._iterator(shard), Limit=want)
-        shard.iterator = page.get("NextShardIterator")
+        page = shard.reader.read(want)
         if page["Records"]:
             if not shard.buffer:
                 shard.first_buffered = time.monotonic()

@@ -51,17 +51,6 @@ DEFAULT_RETENTION_HOURS = 24
 SEQ_PREFIX = "49"  # Kinesis sequence numbers start with 49 today; cosmetic
 SEQ_DIGITS = 20
 SUFFIX = ".kinesis.db"
-# A reader of a stream that went quiet backs off: a wakeup costs ~0.1 ms of CPU here (more than an
-# empty read), so a process polling every 5 ms spent ~4% of a core doing nothing. After IDLE_AFTER_S
-# without records it polls every IDLE_POLL_S; only the first record after such a silence waits longer.
-# (The engine and the mappings back off only once they have had records: the first ones are not
-# delayed, which at a fixed rate after start-up showed in the p99 latency.)
-IDLE_AFTER_S, IDLE_POLL_S = 0.5, 0.05
-
-
-def poll_wait_s(poll_s: float, idle_s: float) -> float:
-    """How long a reader waits before its next poll, `idle_s` seconds after its last record."""
-    return max(poll_s, IDLE_POLL_S) if idle_s >= IDLE_AFTER_S else poll_s
 
 
 # ----------------------------------------------------------------------------------------- errors

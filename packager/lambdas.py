@@ -3,8 +3,8 @@
 `build` writes build/lambda/<name>.zip for each function, byte-for-byte reproducible (Terraform
 redeploys only when the hash changes). A zip holds, at its root: the files of functions/<name>/
 (so `app.py` and the handler `app.lambda_handler`), the shared packages functions/__init__.py,
-functions/common/ and features/ under their repository paths (handlers import them the same way
-in the repo and in Lambda), and the third-party packages of functions/<name>/requirements.txt
+functions/common/, clients/ and features/ under their repository paths (handlers import them the
+same way in the repo and in Lambda), and the third-party packages of functions/<name>/requirements.txt
 installed for the Lambda platform from that lock with hashes (boto3 comes with the runtime).
 """
 
@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("ingest", "score")
 # Third-party wheels for the Lambda runtime (python3.11, x86_64), whatever machine builds the zip.
 PIP_PLATFORM = ("--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11")
+# What the handlers import beside their own files.
+SHARED_PACKAGES = ("features", "clients", "functions/common")
 EXCLUDE = ("__pycache__", ".pyc", "/tests/", "requirements.txt", "requirements.in")
 
 
@@ -54,7 +56,7 @@ def function_entries(name: str, root: Path = ROOT, deps_dir: Path | None = None)
     requirements = source / "requirements.txt"
     if requirements.is_file() and deps_dir is not None:
         entries.update(_dependencies(requirements, deps_dir))
-    for package in ("features", "functions/common"):
+    for package in SHARED_PACKAGES:
         if (root / package).is_dir():
             entries.update(_entries(root / package, f"{package}/"))
     if (root / "functions" / "__init__.py").is_file():

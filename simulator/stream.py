@@ -31,9 +31,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from clients.factory import client, kinesis_settings
+from clients.kinesis import MAX_RECORDS_PER_CALL, PutRecordsError, PutStats, put_chunk
 from features.definition import SOURCE
 from features.records import format_ts, transaction_json
-from functions.common.kinesis import MAX_RECORDS_PER_CALL, PutRecordsError, PutStats, put_chunk
 from simulator.generate import amounts_cents, tid_text
 
 Clock = Callable[[], float]
@@ -267,13 +268,8 @@ def send(
 
 
 def kinesis_client(local_dir: Path | None, endpoint_url: str | None, region: str | None) -> Any:
-    if local_dir is not None:
-        from local_aws.stream import LocalKinesis
-
-        return LocalKinesis(root=str(local_dir))
-    import boto3
-
-    return boto3.client("kinesis", endpoint_url=endpoint_url, region_name=region)
+    """The configured Kinesis client (clients.factory); --local DIR and --endpoint-url stand for configuration."""
+    return client("kinesis", kinesis_settings(local_dir, endpoint_url, region))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

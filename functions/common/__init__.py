@@ -1,1 +1,1 @@
-"""Code both Lambda zips carry: configuration, clients, record parsing, batch triage, Kinesis puts."""
+"""Code both Lambda zips carry: configuration, record parsing, batch triage, scoring (clients: clients/)."""

@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from clients.kinesis import put_all
 from features.definition import SOURCE
 from features.records import encode_json, format_ts
 from functions.common.aggregate import AggregateRecord
 from functions.common.config import ScoreConfig
-from functions.common.kinesis import put_all
 from functions.common.serving import (
     BATCH_FEATURE_NAMES,
     add_ratios,

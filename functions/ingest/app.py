@@ -23,9 +23,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
+from clients.factory import client_factory
 from functions.common.aggregate import AggregateRecord, feature_store_record, newest_by_card, parse_aggregate
 from functions.common.batch import DeadLetters, TriageProcessor, handle_batch, payload
-from functions.common.clients import client_factory
 from functions.common.config import IngestConfig
 
 logger = Logger()

@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
+from clients.factory import client_factory
 from functions.common.aggregate import AggregateRecord, parse_aggregate
 from functions.common.batch import (
     REJECTED,
@@ -27,7 +28,6 @@ from functions.common.batch import (
     handle_batch,
     payload,
 )
-from functions.common.clients import client_factory
 from functions.common.config import ScoreConfig
 from functions.common.scoring import Outcome, Scorer
 

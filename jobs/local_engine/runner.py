@@ -37,10 +37,10 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from clients.kinesis import ShardReader, poll_wait_s
 from features.definition import SOURCE
 from features.records import TRANSACTION_FIELDS, RecordError, encode_json, parse_transaction
 from jobs.local_engine.windows import Outputs, WindowEngine, row_of
-from local_aws.stream import poll_wait_s
 
 # Idle-input poll of the engine process: a local stream read is a cheap SQLite query, so 5 ms
 # (~1% of a core idle) keeps the poll out of the event-to-prediction latency; a remote Kinesis
@@ -102,7 +102,6 @@ class EngineRunner:
         self.db.executescript(_STATE_SCHEMA)
         self.ooo = out_of_orderness_ms
         self.shards = [s["ShardId"] for s in kinesis.list_shards(StreamName=streams.input)["Shards"]]
-        self.iterators: dict[str, str] = {}
         self.buffer: dict[str, list[dict]] = {s: [] for s in self.shards}
         self.suppress: Counter[tuple[str, bytes]] = Counter()
         self.last_input = time.monotonic()
@@ -115,6 +114,11 @@ class EngineRunner:
             (*TRANSACTION_FIELDS, *self.cp.engine.names), frozenset((SOURCE.id_column, SOURCE.event_time))
         )
         self.recovered = self._recover()
+        # each input shard read on from its checkpointed (and recovered) position
+        self.readers = {
+            sid: ShardReader(kinesis, streams.input, sid, after=self.cp.positions.get(sid))
+            for sid in self.shards
+        }
 
     # ------------------------------------------------------------------------------ checkpoint
     def _load(self) -> Checkpointed:
@@ -178,51 +182,32 @@ class EngineRunner:
 
     def _published_since(self, stream: str) -> Iterator[bytes]:
         tips = self.cp.out_tips.get(stream, {})
+        since = datetime.fromtimestamp(self.cp.created - 1.0, UTC)
         for shard in self.kinesis.list_shards(StreamName=stream)["Shards"]:
             sid = shard["ShardId"]
-            if sid in tips:
-                it = self.kinesis.get_shard_iterator(
-                    StreamName=stream,
-                    ShardId=sid,
-                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
-                    StartingSequenceNumber=tips[sid],
-                )["ShardIterator"]
-            else:
-                it = self.kinesis.get_shard_iterator(
-                    StreamName=stream,
-                    ShardId=sid,
-                    ShardIteratorType="AT_TIMESTAMP",
-                    Timestamp=datetime.fromtimestamp(self.cp.created - 1.0, UTC),
-                )["ShardIterator"]
-            while True:
-                page = self.kinesis.get_records(ShardIterator=it, Limit=10_000)
-                for r in page["Records"]:
-                    yield bytes(r["Data"])
-                it = page["NextShardIterator"]
-                if not page["Records"] or not it:
-                    break
+            reader = ShardReader(
+                self.kinesis, stream, sid, after=tips.get(sid), start="AT_TIMESTAMP", timestamp=since
+            )
+            for r in reader.read_available():
+                yield bytes(r["Data"])
 
     def _read_range(self, sid: str, first: str, last: str) -> list[dict]:
-        it = self.kinesis.get_shard_iterator(
-            StreamName=self.streams.input,
-            ShardId=sid,
-            ShardIteratorType="AT_SEQUENCE_NUMBER",
-            StartingSequenceNumber=first,
-        )["ShardIterator"]
+        reader = ShardReader(
+            self.kinesis, self.streams.input, sid, start="AT_SEQUENCE_NUMBER", sequence=first
+        )
         out: list[dict] = []
         while True:
-            page = self.kinesis.get_records(ShardIterator=it, Limit=10_000)
-            for r in page["Records"]:
+            records = reader.read()["Records"]
+            for r in records:
                 if int(r["SequenceNumber"]) > int(last):
                     return out
                 out.append(r)
                 if r["SequenceNumber"] == last:
                     return out
-            if not page["Records"]:
+            if not records:
                 raise RuntimeError(
                     f"input records {first}..{last} of {sid} are gone (retention?); cannot recover exactly"
                 )
-            it = page["NextShardIterator"]
 
     # ------------------------------------------------------------------------------ processing
     def _fetch(self) -> list[tuple[str, dict]]:
@@ -231,15 +216,8 @@ class EngineRunner:
         for sid in self.shards:
             buf = self.buffer[sid]
             if len(buf) < self.batch_limit:
-                it = self.iterators.get(sid) or self._iterator(sid)
-                try:
-                    page = self.kinesis.get_records(ShardIterator=it, Limit=self.batch_limit - len(buf))
-                except self.kinesis.exceptions.ExpiredIteratorException:
-                    page = self.kinesis.get_records(
-                        ShardIterator=self._iterator(sid, buf), Limit=self.batch_limit - len(buf)
-                    )
+                page = self.readers[sid].read(self.batch_limit - len(buf))
                 buf += page["Records"]
-                self.iterators[sid] = page["NextShardIterator"]
                 if page.get("MillisBehindLatest", 0) > 0 and buf:
                     limited.append(_arrival(buf[-1]))
         if not limited or len(self.shards) == 1:  # everything buffered (no test per record)
@@ -261,19 +239,6 @@ class EngineRunner:
             batch += [(sid, r) for r in buf[:k]]
             self.buffer[sid] = buf[k:]
         return batch
-
-    def _iterator(self, sid: str, buffered: list[dict] | None = None) -> str:
-        last = buffered[-1]["SequenceNumber"] if buffered else self.cp.positions.get(sid)
-        kwargs: dict[str, Any] = (
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": last}
-            if last
-            else {"ShardIteratorType": "TRIM_HORIZON"}
-        )
-        it = self.kinesis.get_shard_iterator(StreamName=self.streams.input, ShardId=sid, **kwargs)[
-            "ShardIterator"
-        ]
-        self.iterators[sid] = it
-        return it
 
     def _process(self, records: list[tuple[str, dict]]) -> None:
         engine = self.engine

@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from clients.factory import client_factory
 from features.definition import SERVING_THRESHOLD
-from functions.common.clients import client_factory
 from functions.common.config import ConfigError, IngestConfig, ScoreConfig
 from tests.functions import fakes
 

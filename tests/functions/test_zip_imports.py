@@ -1,5 +1,5 @@
 """Each function's zip (packager.lambdas layout) imports on its own: the handlers need only the zip's
-packages (functions.common, features) and the runtime's (boto3, Powertools from the zip's requirements)."""
+packages (functions.common, clients, features) and the runtime's (boto3, Powertools from the zip's requirements)."""
 
 from __future__ import annotations
 

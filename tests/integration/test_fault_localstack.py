@@ -20,9 +20,9 @@ import time
 import numpy as np
 import pytest
 
+from clients.kinesis import put_chunk
 from features.feature_groups import group_for
 from features.records import transaction_json
-from functions.common.kinesis import put_chunk
 from profiles import localstack_server as localstack
 from profiles.localstack import ENGINE_DEAD, FUNCTIONS, Pipeline, ensure_stream
 from simulator.stream import TxFactory, known_cards, read_history

@@ -45,10 +45,10 @@ def local_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
     stub = types.ModuleType("local_aws.endpoint")
     stub.Model = types.SimpleNamespace(load=lambda path: CountModel())  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "local_aws.endpoint", stub)
-    for cache in (profile.client, ingest_app.service, score_app.service):
+    for cache in (profile._client, ingest_app.service, score_app.service):
         cache.cache_clear()
     yield layout
-    for cache in (profile.client, ingest_app.service, score_app.service):
+    for cache in (profile._client, ingest_app.service, score_app.service):
         cache.cache_clear()
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clients.kinesis import PutRecordsError, chunks, put_chunk
 from features.records import parse_transaction
-from functions.common.kinesis import PutRecordsError, chunks, put_chunk
 from simulator.__main__ import main, parser
 from simulator.generate import generate, write
 from simulator.stream import (

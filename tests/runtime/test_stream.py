@@ -247,7 +247,7 @@ def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp
 
 
 def test_readers_of_a_quiet_stream_poll_less_often():
-    from local_aws.stream import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
+    from clients.kinesis import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
 
     assert (
         poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005
