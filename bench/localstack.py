@@ -51,8 +51,8 @@ import numpy as np
 from bench.core import Result, Suite, cpu_seconds
 from features.feature_groups import group_for
 from profiles import localstack_server as localstack
-from profiles.local import Layout, aggregate, generate_history, percentile, train
 from profiles.localstack import POLL_S, LocalStackProfile, Pipeline, ensure_stream, free_port
+from profiles.steps import Layout, aggregate, generate_history, percentile, train
 
 SUITE_NAME = "localstack"
 CARDS, HISTORY_TRANSACTIONS = 500, 50_000

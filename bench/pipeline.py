@@ -19,7 +19,8 @@ import numpy as np
 
 from bench.core import Result, Suite, cpu_seconds
 from features.definition import STREAM
-from profiles.local import (
+from profiles.local import Processes
+from profiles.steps import (
     BATCH_GROUP,
     ENGINE_DEAD,
     LATE,
@@ -27,7 +28,6 @@ from profiles.local import (
     TRANSACTIONS,
     Layout,
     Predictions,
-    Processes,
     StreamTail,
     aggregate,
     emf_totals,

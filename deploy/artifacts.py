@@ -80,7 +80,7 @@ def check_flink_zip(path: Path, allow_stand_in: bool = False) -> None:
 
 def build_model(paths: Paths, log: Log) -> Path:
     """model.tar.gz from a generated history, as `make demo` builds it (generate, aggregate, train)."""
-    from profiles.local import Layout, aggregate, generate_history, train
+    from profiles.steps import Layout, aggregate, generate_history, train
 
     layout = Layout(paths.data)
     log(

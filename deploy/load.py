@@ -58,7 +58,7 @@ def use_localstack_defaults() -> None:
 
 def current_history(work: Path, spec: HistorySpec, now: datetime, log: Log) -> Any:
     """A history ending at the start of the current UTC day, aggregated (history.parquet, features/online)."""
-    from profiles.local import Layout, aggregate, generate_history
+    from profiles.steps import Layout, aggregate, generate_history
 
     layout = Layout(work)
     # The history ends at the start of the current UTC day: the batch job's latest snapshot is at the

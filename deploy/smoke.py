@@ -5,7 +5,7 @@
 2. the seed's scenario (three ordinary cards, then a 10-transaction attack on a fourth, with
    background traffic) sent to the deployed transactions stream;
 3. the predictions and late streams read from the moment before sending, the dead-letter queue
-   read, and the demo's summary printed (profiles.local: stream_scenario and print_summary).
+   read, and the demo's summary printed (profiles.demo: stream_scenario and print_summary).
 It fails (exit 1) when the attack is not caught or a sent transaction has no prediction within
 `timeout_s` after the last one was sent (the stated bound).
 
@@ -111,7 +111,8 @@ def stand_ins(deployment: Mapping[str, str], options: SmokeOptions) -> Iterator[
 
 
 def smoke(deployment: Mapping[str, str], options: SmokeOptions, console: Any, log: Log) -> int:
-    from profiles.local import FUNCTIONS, ScenarioTarget, emf_totals, print_summary, stream_scenario
+    from profiles.demo import ScenarioTarget, print_summary, stream_scenario
+    from profiles.steps import FUNCTIONS, emf_totals
     from simulator.stream import LINGER_KINESIS_S
 
     region = deployment["region"]

@@ -3,8 +3,8 @@
 Streams and the dead-letter queue are LocalStack's (created by terraform/envs/local); the Feature
 Store and the model endpoint are the project's own servers speaking the SageMaker APIs
 (`local_aws.feature_store serve`, `local_aws.endpoint`), because LocalStack's free edition has neither.
-Every process gets plain boto3 clients; where they point is configuration only, through the
-service-specific variables botocore reads (AWS_ENDPOINT_URL_<serviceId, upper-case, `_` for
+Every process gets plain boto3 clients from clients.factory; where they point is configuration only,
+through the service-specific variables botocore reads (AWS_ENDPOINT_URL_<serviceId, upper-case, `_` for
 spaces>), so the handlers run unchanged, exactly as on AWS (no AWS_CLIENT_FACTORY).
 
 Processes, each restarted in place after an error (as Lambda and Flink restart theirs): the
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from clients.factory import client
 from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
 from profiles import localstack_server as localstack
@@ -162,13 +163,6 @@ class LocalStackProfile:
         return cls(**json.loads(text))
 
 
-def boto_client(service: str) -> Any:
-    """A boto3 client configured by the environment only (the profile's variables)."""
-    import boto3
-
-    return boto3.client(service)
-
-
 def ensure_stream(kinesis: Any, name: str) -> None:
     if name not in kinesis.list_streams(Limit=1000)["StreamNames"]:
         kinesis.create_stream(StreamName=name, ShardCount=1)
@@ -213,7 +207,7 @@ def run_engine(
 ) -> int:
     from jobs.local_engine.runner import EngineRunner, Streams
 
-    kinesis = boto_client("kinesis")
+    kinesis = client("kinesis")
     streams = Streams(
         profile.streams["transactions"],
         profile.streams["aggregates"],
@@ -245,7 +239,7 @@ def run_function(
     from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
 
     app = importlib.import_module(f"functions.{name}.app")
-    kinesis, sqs = boto_client("kinesis"), boto_client("sqs")
+    kinesis, sqs = client("kinesis"), client("sqs")
     # terraform/modules/functions' mapping, but from the start of the stream and without a batching
     # window (the tests start consumers after creating the streams; latency is measured end to end).
     mapping = EventSourceMapping(

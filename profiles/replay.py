@@ -32,7 +32,8 @@ import pyarrow.dataset as ds
 
 from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, SOURCE
 from features.feature_groups import group_for, record_features
-from profiles.local import (
+from profiles.local import Processes
+from profiles.steps import (
     BATCH_GROUP,
     ENGINE_DEAD,
     LATE,
@@ -40,7 +41,6 @@ from profiles.local import (
     TRANSACTIONS,
     Layout,
     Predictions,
-    Processes,
     StreamTail,
     aggregate,
     dead_letters,

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clients.factory import client, kinesis_settings
+from clients import factory
 from clients.kinesis import MAX_RECORDS_PER_CALL, PutRecordsError, PutStats, put_chunk
 from features.definition import SOURCE
 from features.records import format_ts, transaction_json
@@ -269,7 +269,7 @@ def send(
 
 def kinesis_client(local_dir: Path | None, endpoint_url: str | None, region: str | None) -> Any:
     """The configured Kinesis client (clients.factory); --local DIR and --endpoint-url stand for configuration."""
-    return client("kinesis", kinesis_settings(local_dir, endpoint_url, region))
+    return factory.client("kinesis", factory.kinesis_settings(local_dir, endpoint_url, region))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -387,7 +387,7 @@ def run(args: argparse.Namespace) -> int:
         args.duration = 10.0
     if args.stream is None:
         if args.local is not None:
-            args.stream = "transactions"  # the local profile's stream (profiles.local.TRANSACTIONS)
+            args.stream = "transactions"  # the local profile's stream (profiles.steps.TRANSACTIONS)
         else:
             args.stream, region = deployed_target(args.root)
             args.region = args.region or region

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import signal
 import sqlite3
@@ -15,17 +16,22 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clients.factory import CLIENT_FACTORY_ENV, client, kinesis_settings
+from jobs.local_engine.gc_tuning import settle_after_init
 from jobs.local_engine.runner import ENDPOINT_POLL_MS, LOCAL_POLL_MS, EngineRunner, Streams
 from jobs.local_engine.windows import DEFAULT_OOO_MS
 
 
-def kinesis_endpoint(url: str, region: str) -> Any:
-    """A boto3 Kinesis client on an endpoint (LocalStack); the environment's keys, or LocalStack's dummies."""
-    import boto3
+def kinesis_client(stream_dir: Path | None, endpoint_url: str | None, region: str) -> Any:
+    """The configured Kinesis client (clients.factory); --stream-dir and --endpoint-url stand for
+    configuration. On an endpoint: the environment's keys, or LocalStack's dummies."""
+    settings = kinesis_settings(stream_dir, endpoint_url, region if endpoint_url else None)
+    if endpoint_url:
+        import boto3
 
-    session = boto3.session.Session()
-    keys = {} if session.get_credentials() else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    return boto3.client("kinesis", endpoint_url=url, region_name=region, **keys)
+        if not boto3.session.Session().get_credentials():
+            settings |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    return client("kinesis", settings)
 
 
 def ensure_streams(kinesis: Any, names: Iterable[str]) -> None:
@@ -47,11 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the local streaming aggregation engine.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stream-dir", type=Path, help="directory of the local streams (local profile)")
+    # Without either flag the clients are the environment's (AWS_CLIENT_FACTORY, AWS_ENDPOINT_URL_KINESIS).
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--stream-dir",
+        type=Path,
+        help="directory of the local streams (the local profile's clients on it)",
+    )
     where.add_argument(
         "--endpoint-url",
-        help="a Kinesis endpoint, e.g. LocalStack's http://127.0.0.1:4566 (localstack profile)",
+        help="a Kinesis endpoint, e.g. LocalStack's http://127.0.0.1:4566 (boto3 on it)",
     )
     parser.add_argument("--region", default="us-east-1", help="region of --endpoint-url")
     parser.add_argument("--input", default=Streams.input, help="transactions stream")
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "--state",
         type=Path,
         default=None,
-        help="state database (default: STREAM_DIR/engine-state.db; required with --endpoint-url)",
+        help="state database (default: STREAM_DIR/engine-state.db; required without --stream-dir)",
     )
     parser.add_argument("--batch", type=int, default=5000, help="records read per shard per batch")
     parser.add_argument(
@@ -89,21 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         "--poll-ms",
         type=float,
         default=None,
-        help=f"wait between reads of an idle input (default: {LOCAL_POLL_MS:g} with --stream-dir, "
-        f"{ENDPOINT_POLL_MS:g} with --endpoint-url); a latency floor of the streaming path",
+        help=f"wait between reads of an idle input (default: {LOCAL_POLL_MS:g} on the local profile's "
+        f"streams, {ENDPOINT_POLL_MS:g} on an endpoint); a latency floor of the streaming path",
     )
     parser.add_argument(
         "--out-of-orderness-ms", type=int, default=DEFAULT_OOO_MS, help="allowed out-of-orderness"
     )
     args = parser.parse_args(argv)
-    from local_aws.gc_tuning import settle_after_init
-    from local_aws.stream import LocalKinesis
-
     problem = None
-    if args.stream_dir and not (args.stream_dir / f"{args.input}.kinesis.db").exists():
+    if args.stream_dir is not None and not args.stream_dir.is_dir():  # not created by a typo
         problem = f"no stream {args.input!r} under {args.stream_dir}"
-    elif args.endpoint_url and args.state is None:
-        problem = "--state is required with --endpoint-url"
+    elif args.stream_dir is None and args.state is None:
+        problem = "--state is required without --stream-dir"
     elif not 1 <= args.batch <= 10_000:
         problem = "--batch must be 1..10000"
     elif args.out_of_orderness_ms < 0:
@@ -116,11 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        kinesis = (
-            LocalKinesis(args.stream_dir)
-            if args.stream_dir
-            else kinesis_endpoint(args.endpoint_url, args.region)
-        )
+        kinesis = kinesis_client(args.stream_dir, args.endpoint_url, args.region)
+        try:
+            kinesis.describe_stream_summary(StreamName=args.input)
+        except kinesis.exceptions.ResourceNotFoundException:
+            where = f" under {args.stream_dir}" if args.stream_dir else ""
+            print(f"error: no stream {args.input!r}{where}", file=sys.stderr)
+            return 2
         ensure_streams(kinesis, (args.output, args.late, args.dead))
         runner = EngineRunner(
             kinesis,
@@ -133,15 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
         settle_after_init()
-        poll_ms = (
-            args.poll_ms
-            if args.poll_ms is not None
-            else LOCAL_POLL_MS
-            if args.stream_dir
-            else ENDPOINT_POLL_MS
+        local = args.stream_dir is not None or (
+            args.endpoint_url is None and bool(os.environ.get(CLIENT_FACTORY_ENV))
         )
+        poll_ms = args.poll_ms if args.poll_ms is not None else LOCAL_POLL_MS if local else ENDPOINT_POLL_MS
         runner.run(stop, exit_when_idle_s=args.exit_when_idle_s, poll_s=poll_ms / 1000)
     except (
+        ImportError,  # an AWS_CLIENT_FACTORY naming a missing module
         OSError,
         RuntimeError,
         ValueError,

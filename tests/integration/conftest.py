@@ -69,7 +69,7 @@ def batch_side(tmp_path_factory):
     """A small history, its batch features and a model trained on them (the batch half of the system)."""
     from datetime import UTC, datetime
 
-    from profiles.local import Layout, aggregate, generate_history, train
+    from profiles.steps import Layout, aggregate, generate_history, train
 
     layout = Layout(tmp_path_factory.mktemp("batch"))
     generate_history(

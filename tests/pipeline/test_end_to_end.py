@@ -13,7 +13,9 @@ import pytest
 from rich.console import Console
 
 from features.records import format_ts, transaction_json
-from profiles.local import (
+from profiles.demo import run_scenario
+from profiles.local import Processes
+from profiles.steps import (
     AGGREGATES,
     BATCH_GROUP,
     ENGINE_DEAD,
@@ -21,14 +23,12 @@ from profiles.local import (
     STREAMING_GROUP,
     TRANSACTIONS,
     Layout,
-    Processes,
     StreamTail,
     aggregate,
     feature_store,
     generate_history,
     kinesis,
     reset_runtime,
-    run_scenario,
     train,
     wait_for,
 )
@@ -140,7 +140,7 @@ def _online_count(layout: Layout, card: int) -> int:
 
 def _handled(layout: Layout, function: str, processed: str) -> float:
     """Processed + dead-lettered, from the function's EMF metrics in its log."""
-    from profiles.local import emf_totals
+    from profiles.steps import emf_totals
 
     totals = emf_totals(Path(layout.logs / f"{function}.log"))
     return totals.get(processed, 0) + totals.get("RecordsDeadLettered", 0)

@@ -14,15 +14,8 @@ from features.definition import MODEL_INPUT
 from functions.ingest import app as ingest_app
 from functions.score import app as score_app
 from local_aws import clients as profile
-from profiles.local import (
-    BATCH_GROUP,
-    PREDICTIONS,
-    Layout,
-    StreamTail,
-    dead_letters,
-    function_env,
-    reset_runtime,
-)
+from profiles.local import function_env
+from profiles.steps import BATCH_GROUP, PREDICTIONS, Layout, StreamTail, dead_letters, reset_runtime
 from tests.events.factory import aggregate, kinesis_event, model_row
 
 CARD, NEW_CARD = 4000000000000001, 4999999999999999

@@ -1,4 +1,5 @@
-"""Garbage-collector settings for the local runtime's long-running processes (engine, function hosts).
+"""Garbage-collector settings for the local runtime's long-running processes (this engine, and the
+local profile's function hosts).
 
 The per-record work allocates many small containers that die young (freed by reference counting),
 yet CPython's cyclic collector runs a young collection every 700 allocations and, as survivors
