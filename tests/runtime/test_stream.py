@@ -244,13 +244,3 @@ def test_a_stream_file_of_the_row_per_record_layout_is_refused_with_its_path(tmp
         )
     with pytest.raises(StreamFileError, match=r"s\.kinesis\.db: a stream file of an older layout"):
         LocalKinesis(root, clock=clock).put_record(StreamName="s", Data="r", PartitionKey="k")
-
-
-def test_readers_of_a_quiet_stream_poll_less_often():
-    from clients.kinesis import IDLE_AFTER_S, IDLE_POLL_S, poll_wait_s
-
-    assert (
-        poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005
-    )  # traffic: the reader's pace
-    assert poll_wait_s(0.005, IDLE_AFTER_S) == IDLE_POLL_S > 0.005  # quiet: fewer wakeups
-    assert poll_wait_s(0.2, 60.0) == 0.2  # never faster than asked
