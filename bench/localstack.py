@@ -432,10 +432,10 @@ def _processes(pipeline: Pipeline) -> dict[str, list[int]]:
     """The pids of every process of the run, by role (LocalStack's only when this checkout started it)."""
     roles = {name: [child.pid] for name, child in pipeline.children.items()}
     roles["bench (producer, reader)"] = [os.getpid()]
-    pid = localstack._read_pid(localstack.PID_FILE)
+    pid = localstack.read_pid(localstack.PID_FILE)
     if pid:
         tree = localstack.descendants(pid)
-        node = [p for p in tree if "kinesis-local" in localstack._cmdline(p)]
+        node = [p for p in tree if "kinesis-local" in localstack.cmdline(p)]
         roles["kinesis-local"] = node
         roles["LocalStack gateway"] = [p for p in tree if p not in node]
     return roles

@@ -252,7 +252,8 @@ def install_kinesis(python: Path) -> None:
 # ---------------------------------------------------------------- processes
 
 
-def _read_pid(path: Path) -> int | None:
+def read_pid(path: Path) -> int | None:
+    """The pid written in `path` if that process is running, else None."""
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
@@ -293,7 +294,8 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
+    """A process's command line as one string ("" once it is gone)."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -437,7 +439,7 @@ def prepare() -> str:
 def running_mode() -> str | None:
     if CONTAINER_FILE.exists():
         return "docker"
-    if _read_pid(PID_FILE):
+    if read_pid(PID_FILE):
         return "host"
     return None
 
@@ -452,7 +454,7 @@ def up(
     if ready(health()):
         return Started(running_mode() or "external", 0.0, True, {})
     STATE.mkdir(exist_ok=True)
-    if _read_pid(PID_FILE) or CONTAINER_FILE.exists():
+    if read_pid(PID_FILE) or CONTAINER_FILE.exists():
         down()  # ours but unhealthy: start again
     if not keep_state:
         shutil.rmtree(PERSISTED, ignore_errors=True)
@@ -526,7 +528,7 @@ def stop_host(pid: int) -> None:
     frozen = time.time()
     _kill(pid, signal.SIGSTOP)
     tree = descendants(pid)
-    if any("kinesis-local" in _cmdline(p) for p in tree[1:]):
+    if any("kinesis-local" in cmdline(p) for p in tree[1:]):
         end = time.monotonic() + 4 * KINESIS_PERSIST_INTERVAL_S + 5
         while not _saved_after(frozen) and time.monotonic() < end:
             time.sleep(0.1)
@@ -549,7 +551,7 @@ def down() -> bool:
         subprocess.run(["docker", "stop", container], capture_output=True)
         CONTAINER_FILE.unlink()
         stopped = True
-    pid = _read_pid(PID_FILE)
+    pid = read_pid(PID_FILE)
     if pid:
         stop_host(pid)
         stopped = True
@@ -568,7 +570,7 @@ def iter_status() -> Iterator[str]:
     yield f"endpoint {ENDPOINT}: {'healthy' if ready(status) else 'not ready' if status else 'not answering'}"
     mode = running_mode()
     yield f"started by `up`: {mode or 'no'}"
-    pid = _read_pid(PID_FILE)
+    pid = read_pid(PID_FILE)
     if pid:
         yield f"pid {pid}, listening on {', '.join(listening_sockets(descendants(pid))) or '-'}"
 

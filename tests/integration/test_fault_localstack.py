@@ -72,7 +72,7 @@ class Producer(threading.Thread):
 
 @pytest.fixture
 def resources(localstack_endpoint, boto):
-    if localstack._read_pid(localstack.PID_FILE) is None and not localstack.CONTAINER_FILE.exists():
+    if localstack.read_pid(localstack.PID_FILE) is None and not localstack.CONTAINER_FILE.exists():
         pytest.skip(
             "LocalStack was not started by this project (profiles/localstack_server.py), so the test cannot restart it"
         )
@@ -102,7 +102,7 @@ def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, bat
         producer.start()
         time.sleep(5)
         before = len(producer.acknowledged)
-        pid_before = localstack._read_pid(localstack.PID_FILE)
+        pid_before = localstack.read_pid(localstack.PID_FILE)
         localstack.restart()
         boto("sqs").create_queue(QueueName=f"{PREFIX}-dead-letters")  # SQS keeps no state across restarts
         time.sleep(5)
@@ -112,7 +112,7 @@ def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, bat
         acknowledged = producer.acknowledged
         assert before > 0 and len(acknowledged) > before, "the stream must run before and after the outage"
         assert producer.failed_calls > 0, "the outage never reached the producer: not a mid-stream restart"
-        assert localstack._read_pid(localstack.PID_FILE) != pid_before
+        assert localstack.read_pid(localstack.PID_FILE) != pid_before
 
         tids = {tx.tid for tx in acknowledged}
 

@@ -21,7 +21,7 @@ def test_gateway_reports_every_service_the_profile_uses(localstack_endpoint):
 
 
 def test_nothing_it_started_listens_beyond_loopback(localstack_endpoint):
-    pid = localstack._read_pid(localstack.PID_FILE)
+    pid = localstack.read_pid(localstack.PID_FILE)
     if pid is None:
         pytest.skip(
             "LocalStack was started outside this project (container or another process): its sockets are not ours"
@@ -33,7 +33,7 @@ def test_nothing_it_started_listens_beyond_loopback(localstack_endpoint):
 
 
 def test_kinesis_local_carries_every_patch(localstack_endpoint):
-    if localstack._read_pid(localstack.PID_FILE) is None:
+    if localstack.read_pid(localstack.PID_FILE) is None:
         pytest.skip("LocalStack was started outside this project: its kinesis-local is not ours")
     scripts = localstack.kinesis_main_js()
     assert scripts, "kinesis-local is not installed under .localstack/"
