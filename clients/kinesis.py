@@ -132,6 +132,26 @@ def poll_wait_s(poll_s: float, idle_s: float) -> float:
     return max(poll_s, IDLE_POLL_S) if idle_s >= IDLE_AFTER_S else poll_s
 
 
+class IdlePace:
+    """A polling loop's pace: at once after records, `poll_s` after an empty read, and poll_wait_s's
+    slower pace once the input went quiet after traffic (not before the first records, which would
+    delay them, nor while the loop `holds` work that is due on a clock: a batching window, a flush)."""
+
+    def __init__(self, poll_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.poll_s, self.clock = poll_s, clock
+        self.last_records, self.traffic = clock(), False
+
+    def records(self) -> None:
+        """The last read returned records."""
+        self.last_records, self.traffic = self.clock(), True
+
+    def idle_s(self) -> float:
+        return self.clock() - self.last_records
+
+    def wait_s(self, holds: bool = False) -> float:
+        return poll_wait_s(self.poll_s, self.idle_s()) if self.traffic and not holds else self.poll_s
+
+
 class ShardReader:
     """Reads one shard in sequence order: GetRecords on a shard iterator it keeps.
 

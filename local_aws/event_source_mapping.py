@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clients.kinesis import ShardReader, poll_wait_s
+from clients.kinesis import IdlePace, ShardReader
 from features.records import format_ts
 
 Handler = Callable[[dict, Any], Any]
@@ -242,20 +242,17 @@ class EsmRunner:
         self, stop: threading.Event | None = None, idle_exit_s: float | None = None, poll_s: float = 0.05
     ) -> None:
         """Poll until `stop` is set (or nothing arrived for idle_exit_s seconds)."""
-        stop = stop or threading.Event()
-        idle_since, traffic = time.monotonic(), False
+        stop, pace = stop or threading.Event(), IdlePace(poll_s)
         try:
             while not stop.is_set():
                 if self.poll_once():
-                    idle_since, traffic = time.monotonic(), True
+                    pace.records()
                     continue
                 self.flush()
-                pending = any(s.buffer for s in self.shards)
-                idle = time.monotonic() - idle_since
-                if idle_exit_s is not None and not pending and idle >= idle_exit_s:
+                pending = any(s.buffer for s in self.shards)  # a batching window keeps its pace
+                if idle_exit_s is not None and not pending and pace.idle_s() >= idle_exit_s:
                     return
-                # a batching window keeps its pace; before the first records, the poll's own pace
-                stop.wait(poll_wait_s(poll_s, idle) if traffic and not pending else poll_s)
+                stop.wait(pace.wait_s(holds=pending))
         finally:
             self.flush()
 

@@ -37,7 +37,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from clients.kinesis import ShardReader, poll_wait_s
+from clients.kinesis import IdlePace, ShardReader
 from features.definition import SOURCE
 from features.records import TRANSACTION_FIELDS, RecordError, encode_json, parse_transaction
 from jobs.local_engine.windows import Outputs, WindowEngine, row_of
@@ -342,18 +342,15 @@ class EngineRunner:
     def run(
         self, stop: threading.Event | None = None, exit_when_idle_s: float | None = None, poll_s: float = 0.05
     ) -> None:
-        stop = stop or threading.Event()
-        idle_since, traffic = time.monotonic(), False
+        stop, pace = stop or threading.Event(), IdlePace(poll_s)
         while not stop.is_set():
             if self.step():
-                idle_since, traffic = time.monotonic(), True
+                pace.records()
                 continue
             flush_due = self.idle_flush_s is not None and self.engine.pending  # an idle flush keeps its pace
-            idle = time.monotonic() - idle_since
-            if exit_when_idle_s is not None and idle >= exit_when_idle_s and not flush_due:
+            if exit_when_idle_s is not None and pace.idle_s() >= exit_when_idle_s and not flush_due:
                 break
-            # before the first input, the poll's own pace: the first transactions are not delayed
-            stop.wait(poll_wait_s(poll_s, idle) if traffic and not flush_due else poll_s)
+            stop.wait(pace.wait_s(holds=flush_due))
         self.checkpoint()
 
 

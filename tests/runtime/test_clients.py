@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from clients import factory
-from clients.kinesis import IDLE_AFTER_S, IDLE_POLL_S, ShardReader, poll_wait_s, shard_readers
+from clients.kinesis import IDLE_AFTER_S, IDLE_POLL_S, IdlePace, ShardReader, poll_wait_s, shard_readers
 from features.records import transaction_json
 from jobs.local_engine.runner import EngineRunner, Streams
 from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
@@ -85,6 +85,17 @@ def test_readers_of_a_quiet_stream_poll_less_often():
     assert poll_wait_s(0.005, 0.0) == poll_wait_s(0.005, IDLE_AFTER_S - 0.01) == 0.005  # traffic
     assert poll_wait_s(0.005, IDLE_AFTER_S) == IDLE_POLL_S > 0.005  # quiet: fewer wakeups
     assert poll_wait_s(0.2, 60.0) == 0.2  # never faster than asked
+
+
+def test_a_loop_slows_down_only_after_its_traffic_went_quiet(clock):
+    pace = IdlePace(0.005, clock)
+    clock.advance(60)
+    assert pace.wait_s() == 0.005  # before the first records: the first ones are not delayed
+    pace.records()
+    assert pace.idle_s() == 0 and pace.wait_s() == 0.005
+    clock.advance(IDLE_AFTER_S)
+    assert pace.wait_s() == IDLE_POLL_S
+    assert pace.wait_s(holds=True) == 0.005  # work due on a clock keeps the poll's pace
 
 
 # ------------------------------------------------------------- the engine and the mapping on it
