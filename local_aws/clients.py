@@ -20,16 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from clients.factory import LOCAL_DATA_DIR_ENV as DATA_DIR_ENV
-from clients.factory import LOCAL_MODEL_ENV as MODEL_ENV
-from clients.factory import LOCAL_STREAMS_DIR_ENV as STREAMS_DIR_ENV
+from clients.factory import LOCAL_DATA_DIR_ENV, LOCAL_MODEL_ENV, LOCAL_STREAMS_DIR_ENV
 from features.definition import MODEL_INPUT
 
 SERVICES = ("kinesis", "sqs", "sagemaker-featurestore-runtime", "sagemaker-runtime")
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV, "data/local"))
+    return Path(os.environ.get(LOCAL_DATA_DIR_ENV, "data/local"))
 
 
 class InProcessEndpoint:
@@ -60,13 +58,13 @@ def client(service: str) -> Any:
     """One object per service and configuration per process (a warm Lambda keeps its clients)."""
     root = data_dir()
     if service == "kinesis":
-        return _client(service, os.environ.get(STREAMS_DIR_ENV) or str(root / "streams"))
+        return _client(service, os.environ.get(LOCAL_STREAMS_DIR_ENV) or str(root / "streams"))
     if service == "sqs":
         return _client(service, str(root / "queues"))
     if service == "sagemaker-featurestore-runtime":
         return _client(service, str(root / "featurestore.db"))
     if service == "sagemaker-runtime":
-        return _client(service, os.environ.get(MODEL_ENV) or str(root / "model"))
+        return _client(service, os.environ.get(LOCAL_MODEL_ENV) or str(root / "model"))
     raise ValueError(f"the local profile has no {service!r} client (it has {', '.join(SERVICES)})")
 
 

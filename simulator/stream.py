@@ -8,8 +8,10 @@ Three sources, one sender:
   transactions on a fourth, with optional background traffic; event time = send time.
 
 The sender batches PutRecords (<= 500 records, <= 5 MiB) and resends throttled or failed
-entries with backoff. It writes to the local stream (`--local DIR`) or any Kinesis endpoint
-(boto3; `--endpoint-url` for LocalStack). Every run is bounded (`--count`, `--duration`).
+entries with backoff. Its Kinesis client comes from clients.factory, as the environment configures
+it (AWS_CLIENT_FACTORY, or boto3's settings); `--local DIR` stands for the local profile's streams
+under DIR, `--endpoint-url` for a Kinesis endpoint (LocalStack). Every run is bounded (`--count`,
+`--duration`).
 A batch holds what falls due within the linger: 5 ms for the local stream (an insert), 100 ms for
 Kinesis (the KPL's RecordMaxBufferedTime): a PutRecords call costs LocalStack's Kinesis ~25 ms
 of CPU whatever its size, so at 1,000 tx/s a 5 ms linger (200 calls/s) saturates it.
