@@ -1,4 +1,9 @@
-"""python -m jobs.local_engine: the local streaming aggregation engine as a process."""
+"""python -m jobs.local_engine: the local streaming aggregation engine as a process.
+
+Its Kinesis client comes from clients.factory, as the environment configures it (the local profile:
+AWS_CLIENT_FACTORY=local_aws.clients:client with LOCAL_DATA_DIR; LocalStack: AWS_ENDPOINT_URL_KINESIS);
+`--stream-dir DIR` and `--endpoint-url URL` stand for that configuration.
+"""
 
 from __future__ import annotations
 
