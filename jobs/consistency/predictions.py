@@ -71,17 +71,32 @@ class Counter:
 
 
 def rows_of(content: bytes, counter: Counter | None = None) -> Iterator[tuple]:
-    """The flat rows of one file's bytes (gzip or not); blank lines ignored, bad lines skipped."""
+    """The flat rows of one file's bytes (gzip or not); blank lines ignored, bad lines skipped.
+
+    A line may hold several records back to back (Firehose concatenates the stream's records as they
+    are, with no delimiter unless one is appended): each is decoded in turn.
+    """
     if content[:2] == GZIP_MAGIC:
         content = gzip.decompress(content)
-    for line in content.splitlines():
-        if not line.strip():
-            continue
-        try:
-            yield flat_row(json.loads(line))
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            if counter is not None:
-                counter.skip(line, err)
+    decoder = json.JSONDecoder()
+    for raw in content.splitlines():
+        line = raw.decode("utf-8", errors="replace")
+        position = _skip_blanks(line, 0)
+        while position < len(line):
+            try:
+                record, position = decoder.raw_decode(line, position)
+                yield flat_row(record)
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                if counter is not None:
+                    counter.skip(raw, err)
+                break
+            position = _skip_blanks(line, position)
+
+
+def _skip_blanks(text: str, position: int) -> int:
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
 
 
 def local_files(path: str) -> list[str]:

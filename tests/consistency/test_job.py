@@ -145,3 +145,14 @@ def test_bad_inputs_get_one_line(case, tmp_path, capsys):
         cli.main(["--predictions", str(empty), *common, "--max-unexplained", "2"])
     assert cli.main(["--predictions", "s3://b/p", *common]) == 2
     assert "--engine spark" in capsys.readouterr().err
+
+
+def test_records_back_to_back_on_one_line_are_each_read(case):
+    from jobs.consistency.predictions import Counter, rows_of
+
+    a, b = (json.dumps(r) for r in case.records[:2])
+    counter = Counter()
+    rows = list(rows_of(f"{a}{b}\n  {a} \n{{bad\n{b}{{bad\n".encode(), counter))
+    first, second = case.records[0]["tid"], case.records[1]["tid"]
+    assert [r[0] for r in rows] == [first, second, first, second]
+    assert counter.bad == 2

@@ -18,7 +18,9 @@ def test_spark_and_duckdb_agree_through_the_emr_entry_point(tmp_path):
     if shutil.which("java") is None:
         pytest.skip("prerequisite missing: Java 17 for Spark")
     case = build(tmp_path)
-    duck = run("duckdb", str(case.predictions), str(case.features), str(case.model), str(tmp_path / "duck"), 0.5)
+    duck = run(
+        "duckdb", str(case.predictions), str(case.features), str(case.model), str(tmp_path / "duck"), 0.5
+    )
     published = []
 
     class Recorder:
@@ -38,10 +40,20 @@ def test_spark_and_duckdb_agree_through_the_emr_entry_point(tmp_path):
     )
     assert status == 0
     spark = json.loads((tmp_path / "spark" / "consistency.json").read_text())
-    for key in ("served", "compared", "reasons", "features", "duplicate_records", "unreadable_lines", "period"):
+    for key in (
+        "served",
+        "compared",
+        "reasons",
+        "features",
+        "duplicate_records",
+        "unreadable_lines",
+        "period",
+    ):
         assert spark[key] == duck[key], key
     assert spark["unserved_in_period"] == duck["unserved_in_period"]
     for key, value in duck["auc"].items():
         assert spark["auc"][key] == pytest.approx(value, abs=1e-12), key
-    assert {s["tid"]: s["reason"] for s in spark["samples"]} == {s["tid"]: s["reason"] for s in duck["samples"]}
+    assert {s["tid"]: s["reason"] for s in spark["samples"]} == {
+        s["tid"]: s["reason"] for s in duck["samples"]
+    }
     assert published[0]["MetricData"][0]["Value"] == pytest.approx(duck["match_rate"])
