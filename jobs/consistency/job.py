@@ -115,9 +115,7 @@ class DuckDBInputs:
         return [dict(zip_strict(names, row)) for row in cursor.fetchall()]
 
     def write_text(self, path: str, text: str) -> None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "w") as file:
-            file.write(text)
+        write_local(path, text)
 
 
 class SparkInputs:
@@ -174,7 +172,13 @@ class SparkInputs:
         if is_remote(path):
             self.engine.write_text(path, text)
         else:
-            DuckDBInputs.write_text(self, path, text)  # type: ignore[arg-type]
+            write_local(path, text)
+
+
+def write_local(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as file:
+        file.write(text)
 
 
 def _hidden(uri: str) -> bool:
