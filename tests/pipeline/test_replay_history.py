@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +27,7 @@ def seed_csv(path: Path, days: int = 21, transactions: int = 9_000, peers: int =
         cards=CARDS,
         transactions=transactions,
         start=datetime(2020, 1, 1),
-        end=datetime(2020, 1, 1 + days),
+        end=datetime(2020, 1, 1) + timedelta(days=days),
         fraud_ratio=0.02,
         seed=23,
     )
