@@ -5,7 +5,9 @@ with a stand-in connector jar through $FLINK_CONNECTOR_JAR, packager.flink_app's
 -> apply (one apply; the artifacts uploaded by Terraform under content-addressed keys) -> load
 (cc-agg-batch-fg on the local Feature Store speaking the runtime API) -> outputs. Then `smoke` (the
 attack through the localstack profile's stand-ins over LocalStack's Kinesis and SQS; it must be
-caught), a changed model through `apply` again (a new key), and `destroy` (nothing left). Each step
+caught), the consistency job on the smoke's predictions (read back from the predictions stream)
+against the batch features of the history they extend, a changed model through `apply` again
+(a new key), and `destroy` (nothing left). Each step
 is `python -m deploy`, as the Make targets run it, so a flow defect (a targeted apply losing the
 deployment output, a missing upload) fails here.
 """
@@ -112,6 +114,80 @@ class Flow:
         return {k: v["value"] for k, v in json.loads(self.tf.run("output", "-json")).items()}
 
 
+def stream_records(kinesis, stream: str) -> list[dict]:
+    """Every record of the stream, from the start of each shard (what the Firehose archive would hold)."""
+    from profiles.local import StreamTail
+
+    return StreamTail(kinesis, stream).read()
+
+
+def next_day_history(history: Path, records: list[dict], out: Path) -> Path:
+    """The history as the next daily refresh reads it: the smoke's history plus the transactions it
+    served. Labels: the attack card's transactions (the card with the most of them) are the fraud."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from features.records import parse_ts
+
+    table = pq.read_table(history)
+    counts: dict[int, int] = {}
+    for r in records:
+        counts[r["cc_num"]] = counts.get(r["cc_num"], 0) + 1
+    attack_card = max(counts, key=counts.__getitem__)
+    served = pa.table(
+        {
+            "tid": [r["tid"] for r in records],
+            "trans_ts": pa.array(
+                [parse_ts(r["trans_ts"]) * 1000 for r in records], pa.timestamp("us", tz="UTC")
+            ),
+            "cc_num": [r["cc_num"] for r in records],
+            "amount": [float(r["amount"]) for r in records],
+            "fraud_label": pa.array([int(r["cc_num"] == attack_card) for r in records], pa.int32()),
+        }
+    )
+    pq.write_table(pa.concat_tables([table, served.cast(table.schema)]), out)
+    return out
+
+
+def consistency_step(flow: Flow, boto, deployment: dict[str, str], served: int) -> dict:
+    """The consistency job on the smoke's predictions, as the daily run does after the batch refresh."""
+    from jobs.aggregate import run as aggregate
+
+    work = flow.work / "consistency"
+    work.mkdir()
+    records = stream_records(boto("kinesis"), deployment["predictions_stream"])
+    assert len({r["tid"] for r in records}) == served
+    predictions = work / "predictions.ndjson"
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in records))
+    history = flow.work / "flow" / "smoke" / "history" / "history.parquet"
+    aggregate(
+        "duckdb", str(next_day_history(history, records, work / "history.parquet")), str(work / "features")
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs.consistency",
+            "--predictions",
+            str(predictions),
+            "--features",
+            str(work / "features"),
+            "--model",
+            str(flow.model),
+            "--out",
+            str(work / "report"),
+            "--max-unexplained",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=localstack.PROJECT,
+        timeout=STEP_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((work / "report" / "consistency.json").read_text())
+
+
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
@@ -188,6 +264,12 @@ def test_the_whole_flow(flow, boto):
     assert summary["unscored"] == [] and summary["predictions"] >= summary["transactions_sent"]
     assert "smoke passed" in smoked.stdout
     assert f"{PREFIX}-engine-dead-letters" not in boto("kinesis").list_streams(Limit=1000)["StreamNames"]
+
+    # consistency: the served feature vectors against the batch job's, every one equal or explained
+    report = consistency_step(flow, boto, deployment, summary["predictions"])
+    assert report["served"] == summary["predictions"] and report["unexplained_share"] == 0
+    assert report["match_rate"] >= 0.99, report["reasons"]
+    print(f"deploy flow consistency: match rate {report['match_rate']:.4f}, reasons {report['reasons']}")
 
     # a changed model: the second apply uploads it under a new key and removes the old object
     old_key = keys["model"]
