@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from features.definition import STREAM
 from functions.common.scoring import RECORDS_PER_CALL
@@ -77,7 +78,7 @@ LATE_SHARE = Fact(
 
 # Size every per-second quota for 80% use: bursts and uneven partition keys need room, and a
 # provisioned shard at 100% throttles (ProvisionedThroughputExceeded) on the first burst.
-TARGET_UTILIZATION = Fact(0.8, "of each quota", "this module's planning rule (headroom for bursts)")
+TARGET_UTILIZATION = Fact(0.8, "of each quota", "bench/capacity.py: the planning rule (headroom for bursts)")
 
 # --- Kinesis Data Streams -------------------------------------------------------------------------
 
@@ -678,18 +679,41 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def _limit_text(lim: Limit, tps: float) -> str:
-    if not lim.scales:
-        return f"{lim.name}, at any rate ({lim.source})"
-    at = tps / lim.utilization
-    return f"{lim.name}: {lim.utilization:.0%} used, reached at ~{at:,.0f} tx/s ({lim.source})"
+SEARCH_CEILING = 1e8  # tx/s beyond which a limit counts as never reached
 
 
-def first_limits(limits: Sequence[Limit], tps: float) -> str:
-    """The limit hit at any rate (if any), then the scaling limit nearest to its quota."""
-    fixed = [lim for lim in limits if not lim.scales]
-    scaling = max((lim for lim in limits if lim.scales), key=lambda lim: lim.utilization)
-    return "; then ".join(_limit_text(lim, tps) for lim in [*fixed, scaling])
+def reached_at(limits_at: Callable[[float], Sequence[Limit]], name: str, tps: float) -> float:
+    """The lowest rate (to 0.1%) at which limit `name` is used in full, given the sizing at any
+    rate: the figures grow in steps (shards, KPUs), so this searches rather than extrapolates."""
+
+    def used_up(rate: float) -> bool:
+        return next(lim for lim in limits_at(rate) if lim.name == name).utilization >= 1.0
+
+    if used_up(tps):
+        low, high = 0.0, tps
+    else:
+        low, high = tps, tps * 2
+        while not used_up(high):
+            if high > SEARCH_CEILING:
+                return math.inf
+            low, high = high, high * 2
+    while high - low > high * 1e-3:
+        mid = (low + high) / 2
+        low, high = (low, mid) if used_up(mid) else (mid, high)
+    return high
+
+
+def first_limits(limits_at: Callable[[float], Sequence[Limit]], tps: float) -> str:
+    """A limit hit at any rate (if any), then the quota the load reaches first as it grows from `tps`."""
+    limits = limits_at(tps)
+    text = [f"{lim.name}, at any rate ({lim.source})" for lim in limits if not lim.scales]
+    rates = {lim.name: reached_at(limits_at, lim.name, tps) for lim in limits if lim.scales}
+    first = min(rates, key=rates.__getitem__)
+    lim = next(lim for lim in limits if lim.name == first)
+    text.append(
+        f"{lim.name} ({lim.limit:,.0f}): reached at ~{rates[first]:,.0f} tx/s, {lim.utilization:.0%} used now ({lim.source})"
+    )
+    return "; then ".join(text)
 
 
 def report(
@@ -739,7 +763,11 @@ def report(
                     f"GetRecord {seed.get_record_per_s:,.0f}/s of {FS_TPS_PER_API.value:,.0f} (2 per transaction)",
                 ],
                 ["endpoint", s.endpoint, f"InvokeEndpoint {seed.invoke_per_s:,.0f}/s (one per transaction)"],
-                ["first limit", first_limits(s.limits, tps), first_limits(seed.limits, tps)],
+                [
+                    "first limit",
+                    first_limits(lambda rate: size(rate, cards).limits, tps),
+                    first_limits(lambda rate: size_seed(rate).limits, tps),
+                ],
             ],
         ),
         "",
@@ -786,8 +814,13 @@ def budget_p99(tps: float, cards: int = DEFAULT_CARDS) -> tuple[float, float]:
     return total(budget(size(tps, cards), Freshness()))
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not the usage block
+        self.exit(2, f"error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m bench.capacity", description=__doc__.splitlines()[0])
     parser.add_argument("--tps", type=float, required=True, help="transactions per second")
     parser.add_argument(
         "--cards", type=int, default=DEFAULT_CARDS, help=f"active cards (default {DEFAULT_CARDS:,})"
@@ -796,11 +829,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency", action="store_true", help="add the event-to-prediction budget")
     args = parser.parse_args(argv)
     if not (math.isfinite(args.tps) and args.tps > 0):
-        parser.exit(2, f"error: --tps must be a positive number, got {args.tps:g}\n")
+        parser.error(f"--tps must be a positive number, got {args.tps:g}")
     if args.cards < 1:
-        parser.exit(2, f"error: --cards must be >= 1, got {args.cards}\n")
+        parser.error(f"--cards must be >= 1, got {args.cards}")
     if args.region not in PRICES:
-        parser.exit(2, f"error: no prices for region {args.region!r} (have: {', '.join(PRICES)})\n")
+        parser.error(f"no prices for region {args.region!r} (have: {', '.join(PRICES)})")
     sys.stdout.write(report(args.tps, args.cards, args.region, args.latency))
     return 0
 
