@@ -110,6 +110,28 @@ def stand_ins(deployment: Mapping[str, str], options: SmokeOptions) -> Iterator[
                 kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
 
 
+def latency_against_budget(
+    summary: Mapping[str, Any], rate: float, stand_ins: bool
+) -> tuple[str, dict[str, float]]:
+    """The measured event-to-prediction p50/p99 beside bench.capacity's budget for the aws profile
+    at the smoke's background rate: a line to log and the budget's figures for the summary file."""
+    from bench.capacity import budget_p99
+
+    b50, b99 = budget_p99(rate)
+    measured = (
+        f"measured p50 {summary['latency_ms_p50']:,.0f} ms / p99 {summary['latency_ms_p99']:,.0f} ms "
+        f"over {summary['predictions']:,} prediction(s)"
+        if summary["predictions"]
+        else "no prediction to measure"
+    )
+    where = "; these stand-ins poll differently, so only the aws profile is held to it" if stand_ins else ""
+    line = (
+        f"event-to-prediction {measured}; budget on the aws profile at {rate:g} tx/s "
+        f"(python -m bench.capacity --tps {rate:g} --latency): p50 ~{b50:,.0f} ms / p99 <= {b99:,.0f} ms{where}"
+    )
+    return line, {"budget_ms_p50": b50, "budget_ms_p99": b99}
+
+
 def smoke(deployment: Mapping[str, str], options: SmokeOptions, console: Any, log: Log) -> int:
     from profiles.demo import ScenarioTarget, print_summary, stream_scenario
     from profiles.steps import FUNCTIONS, emf_totals
@@ -171,6 +193,9 @@ def smoke(deployment: Mapping[str, str], options: SmokeOptions, console: Any, lo
         )
     print_summary(console, result)
     summary = {**result.summary(), "unscored": result.unscored}
+    line, figures = latency_against_budget(summary, options.background_rate, uses_stand_ins(deployment))
+    log(line)
+    summary |= figures
     (options.work / "smoke-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     failures = []
     if not summary["attack_caught"]:

@@ -205,7 +205,7 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
     ),
 )
 
-STREAM = StreamSettings(out_of_orderness=timedelta(seconds=2))
+STREAM = StreamSettings(out_of_orderness=timedelta(milliseconds=200))
 
 # The model's input, in order: the transaction amount, every aggregate, every ratio.
 MODEL_INPUT: tuple[str, ...] = (

@@ -17,7 +17,7 @@ CREATE TEMPORARY TABLE transactions (
   trans_ts_text AS JSON_VALUE(payload, '$.trans_ts'),
   trans_ts AS COALESCE(CASE WHEN JSON_VALUE(payload, '$.tid') IS NOT NULL AND TRY_CAST(JSON_VALUE(payload, '$.cc_num') AS BIGINT) IS NOT NULL AND TRY_CAST(JSON_VALUE(payload, '$.amount') AS DOUBLE) BETWEEN 0 AND 1.7976931348623157E308 THEN CAST(TO_TIMESTAMP(REPLACE(REPLACE(JSON_VALUE(payload, '$.trans_ts'), 'T', ' '), 'Z', '')) AS TIMESTAMP_LTZ(3)) END, TO_TIMESTAMP_LTZ(0, 3)),
   arrival AS PROCTIME(),
-  WATERMARK FOR trans_ts AS trans_ts - INTERVAL '0 00:00:02.000' DAY TO SECOND(3)
+  WATERMARK FOR trans_ts AS trans_ts - INTERVAL '0 00:00:00.200' DAY TO SECOND(3)
 ) WITH (
   'connector' = 'kinesis',
   'stream.arn' = '${input.stream.arn}',

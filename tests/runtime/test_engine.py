@@ -76,12 +76,12 @@ def test_nothing_is_late_before_the_first_watermark_and_a_late_duplicate_is_late
 
 
 def test_rows_are_released_once_the_watermark_reaches_them_in_event_time_order():
-    engine = WindowEngine()
-    assert engine.process(tx("a", T0 + 1000)) == []
+    engine, ahead = WindowEngine(), OOO // 2
+    assert engine.process(tx("a", T0 + ahead)) == []
     assert engine.process(tx("b", T0)) == []  # within the out-of-orderness: buffered, not late
-    released = engine.process(tx("c", T0 + 1000 + OOO))  # watermark = T0 + 1000: a and b
+    released = engine.process(tx("c", T0 + ahead + OOO))  # watermark = T0 + ahead: a and b
     assert [(e.kind, e.record["tid"]) for e in released] == [("aggregate", "b"), ("aggregate", "a")]
-    assert engine.watermark == T0 + 1000 and engine.stats["pending"] == 1
+    assert engine.watermark == T0 + ahead and engine.stats["pending"] == 1
     assert [e.record["tid"] for e in engine.flush()] == ["c"]
 
 
@@ -250,7 +250,7 @@ def test_a_pickled_engine_resumes_exactly_and_still_knows_every_tid():
     ]
     # released (same and later time), pending, pending
     again = [tx("t0", T0), tx("t5", T0 + 500 * 700), tx("t399", T0 + 399 * 700), tx("t398", T0 + 398 * 700)]
-    whole = WindowEngine()
+    whole = WindowEngine(2000)  # a 2 s bound keeps t398 and t399 pending (700 ms apart)
     for r in first:
         whole.process(r)
     restored = pickle.loads(pickle.dumps(whole))

@@ -67,7 +67,7 @@ variable "stream_mode" {
 }
 
 variable "shard_count" {
-  description = "Shards per stream when stream_mode is PROVISIONED (1 shard: 1 MB/s or 1,000 records/s in). With the Flink app it must equal flink_parallelism."
+  description = "Shards per stream when stream_mode is PROVISIONED (1 shard: 1 MB/s or 1,000 records/s in). With the Flink app it must equal flink_parallelism. Size it with `python -m bench.capacity --tps N` (docs/capacity.md)."
   type        = number
   default     = 1
 
@@ -105,7 +105,7 @@ variable "endpoint_type" {
 }
 
 variable "endpoint_max_concurrency" {
-  description = "Maximum concurrency of the serverless endpoint; with PROVISIONED streams it must cover shard_count x event_source.parallelization_factor (checked at plan)."
+  description = "Maximum concurrency of the serverless endpoint; with PROVISIONED streams it must cover shard_count x event_source.parallelization_factor (checked at plan; `python -m bench.capacity --tps N` prints it)."
   type        = number
   default     = 10
 }
@@ -135,7 +135,7 @@ variable "batch_deps_zip_path" {
 }
 
 variable "flink_parallelism" {
-  description = "Parallelism of the Flink application (KPUs billed: parallelism, plus one for the application). It must equal shard_count with stream_mode PROVISIONED: each source subtask then reads exactly one shard, so its per-row watermark never passes another shard's backlog (jobs/flink/README.md)."
+  description = "Parallelism of the Flink application (KPUs billed: parallelism, plus one for the application). It must equal shard_count with stream_mode PROVISIONED: each source subtask then reads exactly one shard, so its per-row watermark never passes another shard's backlog (jobs/flink/README.md). Size it with `python -m bench.capacity --tps N` (docs/capacity.md)."
   type        = number
   default     = 1
 
@@ -166,11 +166,11 @@ variable "fraud_threshold" {
 }
 
 variable "event_source" {
-  description = "Event source mapping settings of both functions (see the functions module)."
+  description = "Event source mapping settings of both functions (see the functions module). maximum_batching_window_in_seconds 0 invokes as soon as a poll returns records (the freshness budget: `python -m bench.capacity --tps N --latency`); parallelization_factor from `python -m bench.capacity --tps N`."
   type = object({
     starting_position                  = optional(string, "LATEST")
     batch_size                         = optional(number, 100)
-    maximum_batching_window_in_seconds = optional(number, 1)
+    maximum_batching_window_in_seconds = optional(number, 0)
     parallelization_factor             = optional(number, 1)
     maximum_retry_attempts             = optional(number, 3)
     maximum_record_age_in_seconds      = optional(number, 3600)

@@ -92,11 +92,11 @@ variable "source_stream_arn" {
 }
 
 variable "event_source" {
-  description = "Event source mapping settings shared by both functions (retries, record age and batching)."
+  description = "Event source mapping settings shared by both functions (retries, record age and batching). maximum_batching_window_in_seconds 0 (the default) invokes as soon as a poll returns records: a window adds up to its length to every prediction's latency (`python -m bench.capacity --latency`). Concurrency per function = shards x parallelization_factor (`python -m bench.capacity --tps N`)."
   type = object({
     starting_position                  = optional(string, "LATEST")
     batch_size                         = optional(number, 100)
-    maximum_batching_window_in_seconds = optional(number, 1)
+    maximum_batching_window_in_seconds = optional(number, 0)
     parallelization_factor             = optional(number, 1)
     maximum_retry_attempts             = optional(number, 3)
     maximum_record_age_in_seconds      = optional(number, 3600)

@@ -103,7 +103,7 @@ variable "extra_properties" {
 }
 
 variable "parallelism" {
-  description = "Initial parallelism of the job."
+  description = "Initial parallelism of the job: the shards of the transactions stream, one per source subtask (`python -m bench.capacity --tps N`)."
   type        = number
   default     = 1
 
@@ -114,7 +114,7 @@ variable "parallelism" {
 }
 
 variable "parallelism_per_kpu" {
-  description = "Parallel tasks per KPU (1 vCPU, 4 GB); with parallelism it sets the KPUs billed."
+  description = "Parallel tasks per KPU (1 vCPU, 4 GB); with parallelism it sets the KPUs billed (`python -m bench.capacity --tps N` says how many subtasks a KPU can carry, an estimate)."
   type        = number
   default     = 1
 

@@ -31,7 +31,7 @@ variable "mode" {
 }
 
 variable "shard_count" {
-  description = "Shards per stream in PROVISIONED mode (ignored ON_DEMAND)."
+  description = "Shards per stream in PROVISIONED mode (ignored ON_DEMAND); size it with `python -m bench.capacity --tps N`."
   type        = number
   default     = 1
 
