@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from features.definition import MODEL_INPUT
+from functions.common.serving import format_probabilities, parse_rows
 
 DATA_DIR_ENV, MODEL_ENV = "LOCAL_DATA_DIR", "LOCAL_MODEL"
 SERVICES = ("kinesis", "sqs", "sagemaker-featurestore-runtime", "sagemaker-runtime")
@@ -45,10 +45,7 @@ class InProcessEndpoint:
     ) -> dict[str, Any]:
         if ContentType.split(";")[0].strip() != "text/csv":
             raise ValueError(f"unsupported ContentType {ContentType!r}: the endpoint takes text/csv")
-        text = Body.decode() if isinstance(Body, bytes) else Body
-        rows = np.array([line.split(",") for line in text.splitlines() if line], dtype=np.float64)
-        probabilities = self.model.predict(rows.reshape(-1, len(MODEL_INPUT)))
-        body = "\n".join(repr(float(p)) for p in probabilities).encode()
+        body = format_probabilities(self.model.predict(np.array(parse_rows(Body))))
         return {"Body": io.BytesIO(body), "ContentType": "text/csv", "InvokedProductionVariant": "local"}
 
 
