@@ -63,10 +63,10 @@ def same(a: float, b: float, rel: float = RELATIVE_TOLERANCE) -> bool:
 
 def aucs(labels: Sequence[int], scores: Sequence[float]) -> tuple[float, float]:
     """(ROC AUC, PR AUC) exactly as the training job's offline evaluation computes them."""
-    from jobs.training.evaluate import average_precision, curve, roc_auc
+    from jobs.training.evaluate import pr_auc, roc_auc
 
-    c = curve(np.asarray(labels), np.asarray(scores))
-    roc, pr = roc_auc(c), average_precision(c)
+    y, s = np.asarray(labels), np.asarray(scores)
+    roc, pr = roc_auc(y, s), pr_auc(y, s)
     return (float("nan") if roc is None else roc), (float("nan") if pr is None else pr)
 
 

@@ -21,7 +21,7 @@ from sklearn import metrics as skm
 
 from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE, Aggregate, Window
 from jobs import train as train_cli
-from jobs.training import artifact, evaluate, splits, synthetic, trainer
+from jobs.training import artifact, evaluate, report, splits, synthetic, trainer
 from local_aws.endpoint import load_booster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,19 +318,29 @@ def test_metrics_without_positives_are_null_not_nan():
 # ---------------------------------------------------------------------------------------------- report
 
 
-def test_report_has_valid_pngs_and_links_them(trained):
+def test_report_embeds_every_plot_and_the_feature_importance(trained):
     from PIL import Image
 
     report_dir = trained / "report"
     page = (report_dir / "index.html").read_text()
-    for name in ("roc.png", "pr.png", "scores.png"):
+    assert {"calibration.png", "importance.png", "roc.png", "pr.png", "scores.png"} <= set(report.PLOTS)
+    for name in report.PLOTS:
         path = report_dir / name
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         with Image.open(path) as img:
             img.verify()
             assert img.size[0] > 300 and img.size[1] > 300
-        assert f'src="{name}"' in page
+        assert f'src="{name}"' in page and f'alt="{report.PLOTS[name]}"' in page
     assert "PR AUC" in page and str(SERVING_THRESHOLD) in page
+    assert "Feature importance" in page and all(f"<th>{f}</th>" in page for f in MODEL_INPUT)
+
+
+def test_importance_is_the_boosters_gain_for_every_feature_highest_first(trained):
+    booster = load_booster(trained)
+    gains = report.importance(booster, MODEL_INPUT)
+    assert set(gains) == set(MODEL_INPUT) and list(gains.values()) == sorted(gains.values(), reverse=True)
+    for name, gain in booster.get_score(importance_type="gain").items():
+        assert gains[name] == pytest.approx(gain)
 
 
 # ------------------------------------------------------------------------------------------------ CLI
