@@ -11,9 +11,9 @@ The seed's distributions, with no Python loop per transaction:
   cell, slots being CHAIN_SLOT_SECONDS long, so two chains on one card are always more than
   120 s apart: a card's fraud rows split at gaps > 120 s give back the chains exactly.
 - `tid`: md5 hex of the tid string, see `tid_string` (the one definition of its format),
-  computed by DuckDB (TID_TEXT_SQL). Rows with identical (time, card,
-  amount), hence identical tids, are made unique by moving the later row's amount by one
-  cent (rare: about one pair in 250 histories of the seed's size).
+  computed by DuckDB (TID_TEXT_SQL). Rows with identical (time, card, amount), hence identical
+  tids, are made unique by moving the later row's amount by one cent (rare: about one pair in
+  250 histories of the seed's size).
 - order: by trans_ts, then tid. The same arguments give the same table, and `write` gives
   byte-identical files.
 """
@@ -130,11 +130,13 @@ def duckdb_query(query: str, **columns: np.ndarray) -> pa.Table:
 
 def tids(trans_ts_seconds: np.ndarray, cc_num: np.ndarray, amount_cents: np.ndarray) -> pa.Array:
     """Vectorized tid_of: epoch seconds, card numbers, whole cents -> Arrow strings."""
-    columns = {"seconds": trans_ts_seconds, "cc_num": cc_num, "cents": amount_cents}
-    query = f"SELECT md5({TID_TEXT_SQL}) AS tid FROM t"
-    return duckdb_query(query, **{k: np.asarray(v, np.int64) for k, v in columns.items()})[
-        "tid"
-    ].combine_chunks()
+    table = duckdb_query(
+        f"SELECT md5({TID_TEXT_SQL}) AS tid FROM t",
+        seconds=np.asarray(trans_ts_seconds, np.int64),
+        cc_num=np.asarray(cc_num, np.int64),
+        cents=np.asarray(amount_cents, np.int64),
+    )
+    return table["tid"].combine_chunks()
 
 
 # ---------------------------------------------------------------- the history
