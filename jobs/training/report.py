@@ -79,13 +79,18 @@ def plot_scores(y: np.ndarray, scores: np.ndarray, threshold: float, path: Path)
 def plot_calibration(y: np.ndarray, scores: np.ndarray, path: Path) -> Path:
     """Observed fraud rate against the mean predicted probability, in equal-width score bins."""
     observed, predicted = calibration_curve(y, scores, n_bins=CALIBRATION_BINS)
+    # rows per bin, binned as calibration_curve bins them: a point on few rows says little
+    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], scores), minlength=CALIBRATION_BINS)
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     ax.plot(predicted, observed, "o-", label=f"model (Brier score {skm.brier_score_loss(y, scores):.5f})")
+    for x, o, n in zip(predicted, observed, counts[counts > 0], strict=True):
+        ax.annotate(f"{n:,}", (x, o), textcoords="offset points", xytext=(6, 3), fontsize=7)
     ax.set(
         xlabel="mean predicted probability (equal-width bins)",
         ylabel="observed fraud rate",
-        title="Calibration, test set",
+        title="Calibration, test set (rows per bin)",
         xlim=(0, 1),
         ylim=(0, 1),
     )
