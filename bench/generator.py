@@ -2,6 +2,7 @@
 
 Baseline in the same run: the seed's approach, a Python loop per transaction with hashlib
 (without Faker, so faster than the seed's notebook), timed on 100k rows and extrapolated.
+The tids' MD5 alone, DuckDB's md5() (the generator's) against one hashlib call per row.
 The full-scale file stays at data/bench/history.parquet for the batch benchmarks.
 """
 
@@ -17,10 +18,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from bench.core import Result, Suite, measure
-from simulator.generate import AMOUNT_BUCKETS, DEFAULTS, PROVENANCE_KEY, provenance
+from simulator.generate import (
+    AMOUNT_BUCKETS,
+    DEFAULTS,
+    PROVENANCE_KEY,
+    TID_TEXT_SQL,
+    amounts_cents,
+    card_numbers,
+    duckdb_query,
+    provenance,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_HISTORY = ROOT / "data" / "bench" / "history.parquet"
@@ -75,6 +86,25 @@ def python_loop_history(rows: int, out: Path, cards: int = DEFAULTS["cards"], se
         writer.writerows(records)
 
 
+def tid_hashing_seconds(rows: int) -> tuple[float, float]:
+    """Seconds for the tids of `rows` draws from their columns: DuckDB's md5(), and hashlib per row
+    over the same strings built by DuckDB."""
+    rng = np.random.default_rng(0)
+    start = int(DEFAULTS["start"].timestamp())
+    columns = {
+        "seconds": np.sort(rng.integers(start, int(DEFAULTS["end"].timestamp()), rows)),
+        "cc_num": card_numbers(rng, DEFAULTS["cards"])[rng.integers(0, DEFAULTS["cards"], rows)],
+        "cents": amounts_cents(rng, rows),
+    }
+    begin = time.perf_counter()
+    duckdb_query(f"SELECT md5({TID_TEXT_SQL}) FROM t", **columns)
+    in_duckdb = time.perf_counter() - begin
+    begin = time.perf_counter()
+    texts = duckdb_query(f"SELECT {TID_TEXT_SQL} AS s FROM t", **columns)["s"].to_pylist()
+    [hashlib.md5(text.encode()).hexdigest() for text in texts]
+    return in_duckdb, time.perf_counter() - begin
+
+
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as scratch:
         begin = time.perf_counter()
@@ -90,6 +120,7 @@ def run() -> list[Result]:
     if rows != full_rows:
         raise RuntimeError(f"{FULL_HISTORY} has {rows} rows, expected {full_rows}")
     scale = f"{full_rows / 1e6:.1f}M transactions, {DEFAULTS['cards']:,} cards"
+    in_duckdb, per_row = tid_hashing_seconds(full_rows)
     return [
         Result(
             "generator",
@@ -104,6 +135,13 @@ def run() -> list[Result]:
             passed=done.seconds <= TARGET_SECONDS,
         ),
         Result("generator", f"generate {scale}, peak RSS", done.peak_rss_mb, "MB"),
+        Result(
+            "generator",
+            f"tids of {full_rows / 1e6:.1f}M transactions: DuckDB md5() over the columns",
+            in_duckdb,
+            "s",
+            baseline=f"strings by DuckDB, then hashlib, one call per row: {per_row:.2f} s",
+        ),
         # wall time depends on what else runs on the machine; CPU time much less so
         Result("generator", f"generate {scale}, CPU time (user + sys, all threads)", cpu, "s"),
     ]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from clients.factory import LOCAL_DATA_DIR_ENV, LOCAL_MODEL_ENV, LOCAL_STREAMS_DIR_ENV
-from features.definition import MODEL_INPUT
+from functions.common.serving import format_probabilities, parse_rows
 
 SERVICES = ("kinesis", "sqs", "sagemaker-featurestore-runtime", "sagemaker-runtime")
 
@@ -47,10 +47,7 @@ class InProcessEndpoint:
     ) -> dict[str, Any]:
         if ContentType.split(";")[0].strip() != "text/csv":
             raise ValueError(f"unsupported ContentType {ContentType!r}: the endpoint takes text/csv")
-        text = Body.decode() if isinstance(Body, bytes) else Body
-        rows = np.array([line.split(",") for line in text.splitlines() if line], dtype=np.float64)
-        probabilities = self.model.predict(rows.reshape(-1, len(MODEL_INPUT)))
-        body = "\n".join(repr(float(p)) for p in probabilities).encode()
+        body = format_probabilities(self.model.predict(np.array(parse_rows(Body))))
         return {"Body": io.BytesIO(body), "ContentType": "text/csv", "InvokedProductionVariant": "local"}
 
 

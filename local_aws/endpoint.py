@@ -22,6 +22,7 @@ import contextlib
 import json
 import re
 import sys
+import tarfile
 import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,30 +31,57 @@ from typing import NoReturn
 from urllib.parse import unquote
 
 import numpy as np
+import xgboost as xgb
 
 from features.definition import MODEL_INPUT
-from jobs.training.artifact import load_booster, tarball_path
-from jobs.training.treewalk import TreeWalker
+from functions.common.serving import format_probabilities, parse_rows
 
-# Up to this many rows a call walks the trees in numpy (~0.1 ms); XGBoost's per-call overhead
-# (~0.3-0.5 ms) only pays off on larger batches.
-SMALL_BATCH = 32
+# model.tar.gz as SageMaker's XGBoost container reads it (jobs.training.artifact writes it)
+TARBALL, MODEL_MEMBER = "model.tar.gz", "xgboost-model"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time inference's request limit
 CSV = "text/csv"
 RUNTIME_ROUTE = re.compile(r"^/endpoints/([^/]+)/invocations$")
 
 
+def tarball_path(path: Path | str) -> Path:
+    """Accept the tarball itself or the folder holding it."""
+    p = Path(path)
+    return p / TARBALL if p.is_dir() else p
+
+
+def load_booster(path: Path | str, nthread: int | None = None) -> xgb.Booster:
+    """The booster inside model.tar.gz (or the folder holding it); ValueError when it is not one."""
+    p = tarball_path(path)
+    try:
+        with tarfile.open(p, mode="r:gz") as tar:
+            member = tar.extractfile(MODEL_MEMBER)
+            if member is None:
+                raise ValueError(f"{p}: {MODEL_MEMBER} is not a regular file")
+            payload = member.read()
+    except KeyError as err:
+        raise ValueError(f"{p}: no member named {MODEL_MEMBER}") from err
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise ValueError(f"{p}: not a readable model.tar.gz ({err})") from err
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(payload))
+    except xgb.core.XGBoostError as err:
+        raise ValueError(f"{p}: {MODEL_MEMBER} is not an XGBoost model ({err})") from err
+    if nthread:
+        booster.set_param("nthread", nthread)
+    return booster
+
+
 class Model:
     """An XGBoost booster from model.tar.gz; rows in, probabilities out."""
 
-    def __init__(self, booster, features: Sequence[str]) -> None:
+    def __init__(self, booster: xgb.Booster, features: Sequence[str]) -> None:
         self.booster = booster
         self.features = tuple(features)
         if booster.num_features() != len(self.features):
             raise ValueError(f"model takes {booster.num_features()} features, expected {len(self.features)}")
         # Booster prediction is called from the server's threads; one at a time keeps it simple and safe.
         self._lock = threading.Lock()
-        self._walker = TreeWalker(bytes(booster.save_raw(raw_format="json")))
 
     @classmethod
     def load(cls, path: str | Path, nthread: int = 1) -> Model:
@@ -69,8 +97,6 @@ class Model:
             raise ValueError(f"rows must have shape (n, {len(self.features)}), got {rows.shape}")
         if not len(rows):
             return np.empty(0)
-        if len(rows) <= SMALL_BATCH:
-            return self._walker.predict(rows)
         with self._lock:
             return self.booster.inplace_predict(rows, validate_features=False).astype(np.float64)
 
@@ -83,51 +109,6 @@ class PayloadError(ValueError):
         self.status = status
 
 
-def parse_csv(body: bytes, features: Sequence[str]) -> np.ndarray:
-    """text/csv rows -> (n, len(features)) float64; PayloadError(400) naming the first bad row/cell."""
-    if not body.strip():
-        raise PayloadError(400, "empty body: send text/csv rows, one transaction per line")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError(400, "body is not UTF-8 text") from None
-    n = len(features)
-    lines = text.rstrip("\r\n").split("\n")
-    cells: list[str] = []
-    for i, line in enumerate(lines, 1):
-        fields = line.rstrip("\r").split(",")
-        if len(fields) != n:
-            raise PayloadError(400, f"row {i} has {len(fields)} columns, expected {n}: {', '.join(features)}")
-        cells.extend(fields)
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        at = next(k for k, c in enumerate(cells) if not _is_number(c))
-        row, col = divmod(at, n)
-        raise PayloadError(
-            400, f"row {row + 1}, column {col + 1} ({features[col]}): {cells[at].strip()!r} is not a number"
-        ) from None
-    if not np.isfinite(values).all():
-        at = int(np.flatnonzero(~np.isfinite(values))[0])
-        row, col = divmod(at, n)
-        raise PayloadError(
-            400, f"row {row + 1}, column {col + 1} ({features[col]}): {cells[at].strip()!r} is not finite"
-        )
-    return values.reshape(-1, n)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def format_csv(probabilities: np.ndarray) -> bytes:
-    return ("\n".join(map(repr, probabilities.tolist())) + "\n").encode()
-
-
 def media_type(header: str | None) -> str:
     return (header or "").split(";")[0].strip().lower()
 
@@ -138,7 +119,11 @@ def score(model: Model, body: bytes, content_type: str | None, accept: str | Non
         raise PayloadError(415, f"unsupported content type {content_type!r}: send {CSV}")
     if accept and not any(media_type(a) in (CSV, "*/*", "text/*") for a in accept.split(",")):
         raise PayloadError(406, f"cannot answer in {accept!r}: the endpoint answers {CSV}")
-    return format_csv(model.predict(parse_csv(body, model.features)))
+    try:
+        rows = parse_rows(body, model.features)
+    except ValueError as err:
+        raise PayloadError(400, str(err)) from None
+    return format_probabilities(model.predict(np.array(rows)))
 
 
 class Handler(BaseHTTPRequestHandler):

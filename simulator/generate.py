@@ -11,9 +11,9 @@ The seed's distributions, with no Python loop per transaction:
   cell, slots being CHAIN_SLOT_SECONDS long, so two chains on one card are always more than
   120 s apart: a card's fraud rows split at gaps > 120 s give back the chains exactly.
 - `tid`: md5 hex of the tid string, see `tid_string` (the one definition of its format),
-  computed by a numpy MD5 over fixed 64-byte blocks. Rows with identical (time, card,
-  amount), hence identical tids, are made unique by moving the later row's amount by one
-  cent (rare: about one pair in 250 histories of the seed's size).
+  computed by DuckDB (TID_TEXT_SQL). Rows with identical (time, card, amount), hence identical
+  tids, are made unique by moving the later row's amount by one cent (rare: about one pair in
+  250 histories of the seed's size).
 - order: by trans_ts, then tid. The same arguments give the same table, and `write` gives
   byte-identical files.
 """
@@ -26,14 +26,13 @@ import json
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -68,7 +67,6 @@ MAX_TRANSACTIONS = 50_000_000  # tids are one string array with 32-bit offsets
 MAX_CARDS = 100_000_000
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # the CSV `datetime` column and the tid string
 TID_SEPARATOR = "|"
-CHUNK_ROWS = 1 << 16  # rows hashed per numpy MD5 call (keeps the working set in cache)
 ROW_GROUP_ROWS = 1 << 20
 
 # Uncompressed: most of the file is the tids, random hex that snappy shrinks by ~15% at twice
@@ -110,210 +108,35 @@ def tid_of(trans_ts: datetime, cc_num: int, amount: float) -> str:
     return hashlib.md5(tid_string(trans_ts, cc_num, amount).encode()).hexdigest()
 
 
-# ---------------------------------------------------------------- text, vectorized
-# Text is built as uint8 matrices (rows, width) or as ASCII bytes packed little-endian in
-# uint64 words, gathered from small lookup tables: no per-row Python and no string objects.
+# ---------------------------------------------------------------- tids, by DuckDB
+# DuckDB formats and hashes on every core: one hashlib call per row would take most of the 10 s target
+# (bench suite `generator` measures both).
 
-MAX_CENTS = round(AMOUNT_BUCKETS[-1][2] * 100)  # amounts below 10,000.00: at most 7 characters
-U8 = np.uint8
-
-
-@cache
-def _unit_words() -> tuple[np.ndarray, np.ndarray]:
-    """For every whole amount 0..9999: its decimal digits packed in a uint64, and their count."""
-    units = np.arange(MAX_CENTS // 100)
-    lengths = 1 + (units >= 10) + (units >= 100) + (units >= 1000)
-    words = np.zeros(len(units), np.uint64)
-    for j in range(4):  # byte j holds digit j from the left, when the number has that many
-        power = lengths - 1 - j
-        digit = (units // 10 ** np.maximum(power, 0)) % 10
-        words |= np.where(power >= 0, 48 + digit, 0).astype(np.uint64) << np.uint64(8 * j)
-    return words, lengths
+MAX_CENTS = round(AMOUNT_BUCKETS[-1][2] * 100)  # amounts below 10,000.00
+TIME_SQL = f"strftime(make_timestamp(seconds * 1000000), '{DATETIME_FORMAT}')"
+AMOUNT_SQL = "printf('%.2f', cents / 100)"  # rounds as f'{amount:.2f}' does
+TID_TEXT_SQL = f"concat_ws('{TID_SEPARATOR}', {TIME_SQL}, cc_num, {AMOUNT_SQL})"  # tid_text
 
 
-@cache
-def _fraction_words() -> np.ndarray:
-    """For every cent value 0..99: '.', tens digit, ones digit packed in a uint64."""
-    cents = np.arange(100, dtype=np.uint64)
-    return np.uint64(ord(".")) | (48 + cents // 10) << np.uint64(8) | (48 + cents % 10) << np.uint64(16)
+def duckdb_query(query: str, **columns: np.ndarray) -> pa.Table:
+    """`query` over a table `t` of the given numpy columns, in a fresh in-memory DuckDB."""
+    import duckdb  # here: simulator.stream imports this module for tid_text and needs no DuckDB
 
-
-def _amount_words(cents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whole cents -> 'units.cc' packed in uint64 words (first character in the low byte), lengths."""
-    if cents.size and (cents.min() < 0 or cents.max() >= MAX_CENTS):
-        raise ValueError(f"amounts must be in [0, {MAX_CENTS / 100:.2f})")
-    units, fraction = np.divmod(cents, 100)
-    unit_words, unit_lengths = _unit_words()
-    lengths = unit_lengths[units]
-    words = unit_words[units] | (_fraction_words()[fraction] << (8 * lengths).astype(np.uint64))
-    return words, lengths + 3
-
-
-@cache
-def _clock_words() -> np.ndarray:
-    """'HH:MM:SS' packed in a uint64 for every second of a day."""
-    second = np.arange(86_400)
-    text = np.full((86_400, 8), ord(":"), U8)
-    for col, part in ((0, second // 3600), (3, second // 60 % 60), (6, second % 60)):
-        text[:, col] = 48 + part // 10
-        text[:, col + 1] = 48 + part % 10
-    return text.view("<u8").ravel()
-
-
-def _datetime_ascii(seconds: np.ndarray) -> np.ndarray:
-    """Epoch seconds -> DATETIME_FORMAT text, (rows, 19)."""
-    days, second = np.divmod(seconds, 86_400)
-    first = int(days.min()) if days.size else 0
-    last = int(days.max()) if days.size else 0
-    # numpy renders datetime64[D] as ISO 'YYYY-MM-DD'; one entry per day in the range
-    day_text = np.arange(first, last + 1).astype("datetime64[D]").astype("S10").view("V10")
-    out = np.empty((len(seconds), 19), U8)
-    out[:, :10] = day_text[days - first].view(U8).reshape(-1, 10)
-    out[:, 10] = ord("T")
-    out[:, 11:] = _clock_words()[second].view(U8).reshape(-1, 8)
-    return out
-
-
-def _card_text(numbers: np.ndarray) -> np.ndarray:
-    """16-digit card numbers -> (cards, 16) ASCII digits."""
-    if numbers.size and (numbers.min() < 10**15 or numbers.max() >= 10**16):
-        raise ValueError("card numbers must have 16 digits")
-    return (48 + (numbers[:, None] // 10 ** np.arange(15, -1, -1)) % 10).astype(U8)
-
-
-def _string_array(matrix: np.ndarray, lengths: np.ndarray | None = None) -> pa.Array:
-    """(rows, width) left-aligned ASCII (+ lengths, else full width) -> Arrow string array."""
-    rows, width = matrix.shape
-    if lengths is None:
-        offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
-        data = np.ascontiguousarray(matrix).ravel()
-    else:
-        offsets = np.zeros(rows + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        data = matrix[np.arange(width) < lengths[:, None]]
-    if offsets[-1] >= 2**31:
-        raise ValueError("too much text for one Arrow string array")
-    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
-
-
-# ---------------------------------------------------------------- MD5, vectorized
-
-_MD5_SHIFTS = [7, 12, 17, 22] * 4 + [5, 9, 14, 20] * 4 + [4, 11, 16, 23] * 4 + [6, 10, 15, 21] * 4
-_MD5_K = np.array([int(abs(math.sin(i + 1)) * 2**32) & 0xFFFFFFFF for i in range(64)], np.uint32)
-_MD5_INIT = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476)
-
-
-def _md5_one_block(blocks: np.ndarray) -> np.ndarray:
-    """MD5 of messages already padded to one 64-byte block each: (rows, 64) uint8 -> (rows, 16)."""
-    words = np.ascontiguousarray(blocks.view("<u4").T)  # (16, rows): word g of every message
-    rows = blocks.shape[0]
-    a, b, c, d = (np.full(rows, v, np.uint32) for v in _MD5_INIT)
-    f, t = np.empty(rows, np.uint32), np.empty(rows, np.uint32)
-    for i in range(64):
-        if i < 16:  # F = (B & C) | (~B & D), as D ^ (B & (C ^ D))
-            np.bitwise_xor(c, d, out=f)
-            np.bitwise_and(f, b, out=f)
-            np.bitwise_xor(f, d, out=f)
-            g = i
-        elif i < 32:  # G = (D & B) | (~D & C), as C ^ (D & (B ^ C))
-            np.bitwise_xor(b, c, out=f)
-            np.bitwise_and(f, d, out=f)
-            np.bitwise_xor(f, c, out=f)
-            g = (5 * i + 1) % 16
-        elif i < 48:  # H = B ^ C ^ D
-            np.bitwise_xor(b, c, out=f)
-            np.bitwise_xor(f, d, out=f)
-            g = (3 * i + 5) % 16
-        else:  # I = C ^ (B | ~D)
-            np.bitwise_not(d, out=f)
-            np.bitwise_or(f, b, out=f)
-            np.bitwise_xor(f, c, out=f)
-            g = (7 * i) % 16
-        np.add(f, a, out=f)
-        np.add(f, _MD5_K[i], out=f)
-        np.add(f, words[g], out=f)
-        shift = _MD5_SHIFTS[i]
-        np.left_shift(f, np.uint32(shift), out=t)
-        np.right_shift(f, np.uint32(32 - shift), out=f)
-        np.bitwise_or(f, t, out=f)
-        np.add(f, b, out=f)
-        free = a  # rotate registers without allocating: A <- D, D <- C, C <- B, B <- F
-        a, d, c, b = d, c, b, f
-        f = free
-    digest = np.empty((rows, 4), np.uint32)
-    for j, (register, init) in enumerate(zip((a, b, c, d), _MD5_INIT, strict=True)):
-        np.add(register, np.uint32(init), out=digest[:, j])
-    return digest.view(U8)  # little-endian words: the digest bytes in order
-
-
-def _tid_digests(seconds: np.ndarray, card_text: np.ndarray, cents: np.ndarray) -> np.ndarray:
-    """md5 digests (rows, 16) of the tid strings; card_text is (rows, 16) ASCII.
-
-    Fixed layout of the one-block message: time at 0..18, separator 19, card 20..35,
-    separator 36, amount from 37 (4..7 characters), then MD5 padding.
-    """
-    rows = len(seconds)
-    amount, amount_lengths = _amount_words(cents)
-    length = 37 + amount_lengths
-    block = np.zeros((rows, 64), U8)
-    block[:, :19] = _datetime_ascii(seconds)
-    block[:, 19] = block[:, 36] = ord(TID_SEPARATOR)
-    block[:, 20:36] = card_text
-    # MD5 padding: a 1 bit right after the message, zeros, the bit length in the last 8 bytes
-    amount |= np.uint64(0x80) << (8 * amount_lengths).astype(np.uint64)
-    block[:, 37:45] = amount.view(U8).reshape(rows, 8)
-    block[:, 56:64] = (length * 8).astype("<u8").view(U8).reshape(rows, 8)
-    return _md5_one_block(block)
-
-
-def _hex(digests: np.ndarray) -> np.ndarray:
-    """(rows, 16) bytes -> (rows, 32) lowercase hex ASCII, by arithmetic (no index arrays):
-    '0'..'9' are 48..57, 'a'..'f' are 97..102 (= 48 + 10 + 39)."""
-    out = np.empty((len(digests), 16, 2), U8)
-    for k, nibble in enumerate((digests >> U8(4), digests & U8(15))):
-        nibble += U8(48)
-        nibble += U8(39) * (nibble > 57).view(U8)
-        out[:, :, k] = nibble
-    return out.reshape(len(digests), 32)
-
-
-def _parallel_digests(
-    seconds: np.ndarray,
-    card_ids: np.ndarray,
-    card_text: np.ndarray,
-    cents: np.ndarray,
-    progress: Progress | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Digests (rows, 16) and their hex (rows, 32), by chunks on a few threads (numpy releases the GIL)."""
-    digests = np.empty((len(seconds), 16), U8)
-    hexes = np.empty((len(seconds), 32), U8)
-    card_rows = card_text.view("V16").ravel()  # one 16-byte item per card: a cheap 1-D gather
-
-    def one(begin: int) -> int:
-        part = slice(begin, begin + CHUNK_ROWS)
-        texts = card_rows[card_ids[part]].view(U8).reshape(-1, 16)
-        digests[part] = _tid_digests(seconds[part], texts, cents[part])
-        hexes[part] = _hex(digests[part])  # while the chunk is in cache
-        return len(texts)
-
-    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        for done in pool.map(one, range(0, len(seconds), CHUNK_ROWS)):
-            if progress:
-                progress("tids", done)
-    return digests, hexes
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")  # the CLI draws its own
+        con.register("t", pa.table({k: _arrow(v, pa.from_numpy_dtype(v.dtype)) for k, v in columns.items()}))
+        return con.sql(query).to_arrow_table()
 
 
 def tids(trans_ts_seconds: np.ndarray, cc_num: np.ndarray, amount_cents: np.ndarray) -> pa.Array:
-    """Vectorized tid_of: epoch seconds, 16-digit card numbers, whole cents -> Arrow strings."""
-    cards, card_ids = np.unique(np.asarray(cc_num, np.int64), return_inverse=True)
-    _, hexes = _parallel_digests(
-        np.asarray(trans_ts_seconds, np.int64),
-        card_ids.ravel(),
-        _card_text(cards),
-        np.asarray(amount_cents, np.int64),
-        None,
+    """Vectorized tid_of: epoch seconds, card numbers, whole cents -> Arrow strings."""
+    table = duckdb_query(
+        f"SELECT md5({TID_TEXT_SQL}) AS tid FROM t",
+        seconds=np.asarray(trans_ts_seconds, np.int64),
+        cc_num=np.asarray(cc_num, np.int64),
+        cents=np.asarray(amount_cents, np.int64),
     )
-    return _string_array(hexes)
+    return table["tid"].combine_chunks()
 
 
 # ---------------------------------------------------------------- the history
@@ -465,16 +288,15 @@ def generate(
     if progress:
         progress("draw", 0)
 
-    card_text = _card_text(numbers)
-    digests, hexes = _parallel_digests(seconds, card_ids, card_text, cents, progress)
-    order = _unique_order(seconds, first, card_ids, card_text, cents, digests, hexes)
+    cc_num = numbers[card_ids]
+    tid, order = _tids_in_order(seconds, cc_num, cents)
     if progress:
-        progress("sort", 0)
+        progress("tids", transactions)
     return pa.table(
         [
-            _string_array(hexes.view("V32").ravel()[order].view(U8).reshape(-1, 32)),
+            tid.cast(pa.string()),
             _arrow(seconds[order] * 1_000_000, SCHEMA.field("trans_ts").type),
-            _arrow(numbers[card_ids[order]], pa.int64()),
+            _arrow(cc_num[order], pa.int64()),
             _arrow(cents[order] / 100, pa.float64()),
             _arrow(label[order], pa.int32()),
         ],
@@ -517,54 +339,24 @@ def _numpy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
     )
 
 
-def _big_endian_words(digests: np.ndarray) -> list[np.ndarray]:
-    words = digests.view(">u4")  # hex order is big-endian byte order
-    return [words[:, j] for j in range(4)]
-
-
-def _unique_order(
-    seconds: np.ndarray,
-    first: int,
-    card_ids: np.ndarray,
-    card_text: np.ndarray,
-    cents: np.ndarray,
-    digests: np.ndarray,
-    hexes: np.ndarray,
-) -> np.ndarray:
-    """Row order by (time, tid); rows with equal tids are nudged by a cent (in place) first."""
+def _tids_in_order(seconds: np.ndarray, cc_num: np.ndarray, cents: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """tids and the row order by (time, tid); rows with equal tids are nudged by a cent (in place) first."""
+    query = f"SELECT md5({TID_TEXT_SQL}) AS tid, draw FROM t ORDER BY seconds, tid, draw"
     for _ in range(100):
-        words = _big_endian_words(digests)
-        key = ((seconds - first) << 32) | words[0].astype(np.int64)
-        order = np.argsort(key, kind="stable")  # timsort: linear on the almost sorted keys
-        ordered = key[order]
-        if np.any(ordered[1:] == ordered[:-1]):  # same second and same 32-bit tid prefix
-            order = np.lexsort((*words[::-1], seconds))
-            same = np.ones(len(order) - 1, bool)
-            for column in (seconds, *words):
-                same &= column[order][1:] == column[order][:-1]
-            if same.any():
-                _nudge(order, same, card_ids, card_text, seconds, cents, digests, hexes)
-                continue
-        return order
+        table = duckdb_query(query, seconds=seconds, cc_num=cc_num, cents=cents, draw=np.arange(len(seconds)))
+        tid, order = table["tid"].combine_chunks(), _numpy(table["draw"], np.int64)
+        same = pc.equal(tid[1:], tid[:-1])
+        if not pc.any(same).as_py():
+            return tid, order
+        _nudge(order, same.to_numpy(zero_copy_only=False), cents)
     raise RuntimeError("could not make tids unique")
 
 
-def _nudge(
-    order: np.ndarray,
-    same: np.ndarray,
-    card_ids: np.ndarray,
-    card_text: np.ndarray,
-    seconds: np.ndarray,
-    cents: np.ndarray,
-    digests: np.ndarray,
-    hexes: np.ndarray,
-) -> None:
+def _nudge(order: np.ndarray, same: np.ndarray, cents: np.ndarray) -> None:
     """In each run of identical tids keep the earliest-drawn row; move the others by one cent."""
     runs = np.split(order, np.flatnonzero(~same) + 1)
     moved = np.concatenate([np.sort(run)[1:] for run in runs if len(run) > 1])
     cents[moved] = np.where(cents[moved] < MAX_CENTS - 1, cents[moved] + 1, cents[moved] - 1)
-    digests[moved] = _tid_digests(seconds[moved], card_text[card_ids[moved]], cents[moved])
-    hexes[moved] = _hex(digests[moved])
 
 
 # ---------------------------------------------------------------- files
@@ -598,12 +390,16 @@ def csv_table(table: pa.Table) -> pa.Table:
     amount = _numpy(table["amount"].cast(pa.float64()), np.float64)
     if amount.size and not np.isfinite(amount).all():
         raise ValueError("amounts must be finite")
-    words, lengths = _amount_words(np.rint(amount * 100).astype(np.int64))
+    text = duckdb_query(
+        f"SELECT {TIME_SQL} AS trans_ts, {AMOUNT_SQL} AS amount FROM t",
+        seconds=seconds,
+        cents=np.rint(amount * 100).astype(np.int64),
+    )
     columns = {
         "tid": table["tid"],
-        "trans_ts": _string_array(_datetime_ascii(seconds)),
+        "trans_ts": text["trans_ts"].cast(pa.string()),
         "cc_num": table["cc_num"],
-        "amount": _string_array(words.view(U8).reshape(-1, 8), lengths),
+        "amount": text["amount"].cast(pa.string()),
         "fraud_label": table["fraud_label"],
     }
     return pa.table([columns[c.name] for c in SOURCE.columns], names=CSV_NAMES)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import http.client
+import io
 import subprocess
 import sys
+import tarfile
 import threading
 from pathlib import Path
 
 import boto3
 import numpy as np
 import pytest
+import xgboost as xgb
 from botocore.config import Config
 
 from features.definition import MODEL_INPUT
+from functions.common import serving
 from jobs.training import artifact, splits, synthetic, trainer
 from local_aws import endpoint
 from local_aws.endpoint import Model
@@ -103,22 +107,18 @@ def test_model_loads_from_tarball_or_folder_and_predicts(model_dir, model, rows)
     p = model.predict(rows)
     assert p.shape == (len(rows),) and p.dtype == np.float64 and ((p >= 0) & (p <= 1)).all()
     np.testing.assert_array_equal(p, from_folder.predict(rows))
-    reference = trainer.predict(artifact.load_booster(model_dir), rows.astype(np.float32))
+    reference = trainer.predict(endpoint.load_booster(model_dir), rows.astype(np.float32))
     np.testing.assert_allclose(p, reference, rtol=1e-6)
     assert model.predict(np.empty((0, N))).shape == (0,)
 
 
-def test_small_batches_walk_the_trees_exactly_as_xgboost(model, rows):
-    """GIVEN rows, some values missing WHEN scored one, a few, or many at a time THEN XGBoost's probabilities."""
+def test_rows_with_missing_values_score_as_xgboost_one_or_many_at_a_time(model, rows):
+    """GIVEN rows, some values missing WHEN scored one or many at a time THEN XGBoost's probabilities."""
     x = rows[:300].astype(np.float32)
     x[np.random.default_rng(0).random(x.shape) < 0.1] = np.nan
-    reference = model.booster.inplace_predict(x)
+    reference = model.booster.predict(xgb.DMatrix(x, missing=np.nan, feature_names=list(MODEL_INPUT)))
     singles = np.array([model.predict(x[i : i + 1])[0] for i in range(len(x))])
-    small = np.concatenate(
-        [model.predict(x[i : i + endpoint.SMALL_BATCH]) for i in range(0, len(x), endpoint.SMALL_BATCH)]
-    )
-    np.testing.assert_allclose(singles, reference, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(small, reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(singles, reference, rtol=1e-6)
     np.testing.assert_allclose(model.predict(x), reference, rtol=1e-6)
 
 
@@ -134,13 +134,32 @@ def test_model_load_errors_are_one_line(tmp_path):
         Model.load(tmp_path / "missing.tar.gz")
 
 
-# ------------------------------------------------------------------------------------------- parse_csv
+def test_reads_the_tarball_the_training_job_writes():
+    assert (endpoint.TARBALL, endpoint.MODEL_MEMBER) == (artifact.TARBALL, artifact.MODEL_MEMBER)
 
 
-def test_parse_csv_accepts_crlf_spaces_and_a_trailing_newline():
+def test_bad_tarball_is_a_one_line_error(tmp_path):
+    bogus = tmp_path / "model.tar.gz"
+    bogus.write_bytes(b"not a tarball")
+    with pytest.raises(ValueError, match="not a readable"):
+        endpoint.load_booster(bogus)
+    other = tmp_path / "other.tar.gz"
+    with tarfile.open(other, "w:gz") as tar:
+        info = tarfile.TarInfo("model.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+    with pytest.raises(ValueError, match="no member named xgboost-model"):
+        endpoint.load_booster(other)
+
+
+# ------------------------------------------------------------------------- the text/csv contract (serving)
+
+
+def test_parse_rows_accepts_crlf_spaces_and_a_trailing_newline():
     body = (" 1, 2," + ",".join(["3"] * (N - 2)) + "\r\n" + ",".join(["0.5"] * N) + "\n").encode()
-    x = endpoint.parse_csv(body, MODEL_INPUT)
+    x = np.array(serving.parse_rows(body))
     assert x.shape == (2, N) and x[0, 1] == 2.0 and x[1, 0] == 0.5
+    assert serving.parse_rows(body.decode()) == x.tolist()
 
 
 @pytest.mark.parametrize(
@@ -160,10 +179,17 @@ def test_parse_csv_accepts_crlf_spaces_and_a_trailing_newline():
         ((",".join(MODEL_INPUT)).encode(), "is not a number"),  # a header row
     ],
 )
-def test_parse_csv_rejects_bad_payloads_with_a_message(body, message):
-    with pytest.raises(endpoint.PayloadError, match=None) as err:
-        endpoint.parse_csv(body, MODEL_INPUT)
-    assert err.value.status == 400 and message in str(err.value)
+def test_parse_rows_rejects_bad_payloads_with_a_message(body, message):
+    with pytest.raises(ValueError) as err:
+        serving.parse_rows(body)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_answers_round_trip_exactly():
+    probabilities = [0.1, 1e-300, 0.5, 1 / 3, 0.0, 1.0]
+    body = serving.format_probabilities(probabilities)
+    assert serving.parse_probabilities(body, len(probabilities)) == probabilities
+    assert body.decode().splitlines() == [repr(p) for p in probabilities]
 
 
 # --------------------------------------------------------------------------------- container contract

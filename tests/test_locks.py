@@ -74,7 +74,7 @@ def test_layers_of_the_project_venv_agree_on_shared_packages():
 def test_demo_lock_leaves_out_what_only_other_targets_run():
     demo = {n for n, _, _ in requirements((ROOT / "requirements.txt").read_text())}
     elsewhere = {"pyspark", "apache-flink", "checkov", "localstack-core", "sagemaker-train", "pytest"}
-    unused = {"pandas", "scikit-learn", "tqdm"}  # imported by nothing the demo runs
+    unused = {"pandas", "tqdm"}  # imported by nothing the demo runs
     assert not demo & (elsewhere | unused)
 
 

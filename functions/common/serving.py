@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii
 
 from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, RATIOS, SOURCE, aggregates_of_kind
@@ -95,11 +96,53 @@ def csv_body(lines: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def parse_rows(body: bytes | str, features: Sequence[str] = MODEL_INPUT) -> list[list[float]]:
+    """The endpoint's text/csv request -> rows of floats, one per line, a column per feature (the server's
+    and the in-process client's parser); ValueError naming the first bad row or cell."""
+    try:
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        raise ValueError("body is not UTF-8 text") from None
+    if not text.strip():
+        raise ValueError("empty body: send text/csv rows, one transaction per line")
+    rows = []
+    for i, line in enumerate(text.rstrip("\r\n").split("\n"), 1):
+        cells = line.rstrip("\r").split(",")
+        if len(cells) != len(features):
+            raise ValueError(
+                f"row {i} has {len(cells)} columns, expected {len(features)}: {', '.join(features)}"
+            )
+        try:
+            row = list(map(float, cells))
+        except ValueError:
+            row = []
+        if not row or not all(map(math.isfinite, row)):
+            raise ValueError(f"row {i}, {_bad_cell(features, cells)}")
+        rows.append(row)
+    return rows
+
+
+def _bad_cell(features: Sequence[str], cells: Sequence[str]) -> str:
+    for column, (name, cell) in enumerate(zip(features, cells, strict=True), 1):
+        try:
+            finite = math.isfinite(float(cell))
+        except ValueError:
+            return f"column {column} ({name}): {cell.strip()!r} is not a number"
+        if not finite:
+            return f"column {column} ({name}): {cell.strip()!r} is not finite"
+    raise AssertionError("every cell is a finite number")
+
+
+def format_probabilities(probabilities: Iterable[float]) -> bytes:
+    """The endpoint's text/csv answer: one probability per line (repr: exact)."""
+    return "".join(f"{p!r}\n" for p in map(float, probabilities)).encode()
+
+
 _SEPARATORS = re.compile(r"[,\s]+")
 
 
 def parse_probabilities(body: bytes | str, expected: int) -> list[float]:
-    """The endpoint's text/csv answer: one probability per row, separated by newlines or commas."""
+    """The endpoint's text/csv answer -> one probability per row, separated by newlines or commas."""
     text = body.decode() if isinstance(body, bytes) else body
     values = [float(v) for v in _SEPARATORS.split(text.strip()) if v]
     if len(values) != expected:

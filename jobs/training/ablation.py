@@ -212,7 +212,7 @@ def timing_patterns(part: splits.Part, columns: Sequence[str]) -> dict:
         r["fraud_share"] = r["frauds"] / max(r["frauds"] + r["ordinary"], 1)
     return {
         "patterns": rows,
-        "pr_auc_scoring_by_pattern": evaluate.average_precision(evaluate.curve(part.y, steps)),
+        "pr_auc_scoring_by_pattern": evaluate.pr_auc(part.y, steps),
     }
 
 
@@ -234,7 +234,6 @@ def score(
     trained = trainer.train(x_train[:, idx], y_train, None, None, tuple(features), hp, nthread)
     scores = trainer.predict(trained.booster, parts.test.x[:, idx])
     y = parts.test.y
-    c = evaluate.curve(y, scores)
     at = evaluate.at_threshold(y, scores, SERVING_THRESHOLD)
     positions = (
         parts.test.x[:, list(columns).index(CHAIN_POSITION)]
@@ -243,8 +242,8 @@ def score(
     )
     return Outcome(
         tuple(features),
-        evaluate.average_precision(c),
-        evaluate.roc_auc(c),
+        evaluate.pr_auc(y, scores),
+        evaluate.roc_auc(y, scores),
         at,
         by_chain_position(y, scores, positions),
         time.perf_counter() - started,

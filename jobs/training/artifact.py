@@ -1,5 +1,7 @@
 """model.tar.gz as SageMaker's built-in XGBoost container (1.7-1) loads it, and the model card.
 
+Written here, read by serving (local_aws.endpoint.load_booster).
+
 The container's server loads EVERY file of the extracted model directory as a booster (pickle
 first, then Booster.load_model), so the tarball holds exactly one member, `xgboost-model`; the
 model card and metrics live beside the tarball, never in it.
@@ -52,38 +54,6 @@ def write_tarball(booster: xgb.Booster, out_dir: Path) -> Path:
     tmp.write_bytes(buffer.getvalue())
     tmp.replace(path)
     return path
-
-
-def tarball_path(path: Path | str) -> Path:
-    """Accept the tarball itself or the folder holding it."""
-    p = Path(path)
-    return p / TARBALL if p.is_dir() else p
-
-
-def read_model_member(path: Path | str) -> bytes:
-    p = tarball_path(path)
-    try:
-        with tarfile.open(p, mode="r:gz") as tar:
-            member = tar.extractfile(MODEL_MEMBER)
-            if member is None:
-                raise ValueError(f"{p}: {MODEL_MEMBER} is not a regular file")
-            return member.read()
-    except KeyError as err:
-        raise ValueError(f"{p}: no member named {MODEL_MEMBER}") from err
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise ValueError(f"{p}: not a readable model.tar.gz ({err})") from err
-
-
-def load_booster(path: Path | str, nthread: int | None = None) -> xgb.Booster:
-    """The booster inside model.tar.gz (or the folder holding it)."""
-    booster = xgb.Booster()
-    try:
-        booster.load_model(bytearray(read_model_member(path)))
-    except xgb.core.XGBoostError as err:
-        raise ValueError(f"{tarball_path(path)}: {MODEL_MEMBER} is not an XGBoost model ({err})") from err
-    if nthread:
-        booster.set_param("nthread", nthread)
-    return booster
 
 
 def sha256(path: Path) -> str:

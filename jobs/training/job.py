@@ -101,5 +101,7 @@ def run(
     )
     metrics_path = artifact.write_json(out_dir / artifact.METRICS, content)
     card_path = artifact.write_json(out_dir / artifact.MODEL_CARD, card)
-    report_path = report.write_report(out_dir / REPORT_DIR, parts.test.y, scores, test_metrics, card)
+    report_path = report.write_report(
+        out_dir / REPORT_DIR, parts.test.y, scores, test_metrics, card, trained.booster
+    )
     return Outputs(tarball, card_path, metrics_path, report_path, content, training_seconds)
