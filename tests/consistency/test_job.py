@@ -15,7 +15,7 @@ from jobs.consistency import sql
 from jobs.consistency.job import run
 from jobs.consistency.predictions import epoch_ms
 from jobs.consistency.trees import Trees, model_json
-from jobs.training.artifact import load_booster
+from local_aws.endpoint import load_booster
 from tests.consistency import reference
 from tests.consistency.fixtures import build
 
