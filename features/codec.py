@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -33,13 +32,14 @@ _RULES: dict[str, Any] = {SOURCE.id_column: NonEmpty, SOURCE.amount_column: Fini
 
 
 class _Event(msgspec.Struct, dict=True):
-    """What every record of the streams adds to its fields: the event time as numbers (a dict per
-    instance holds them once computed)."""
+    """What every record of the streams adds to its fields: its event time as numbers, computed on first
+    use and kept in the instance's dict (not encoded)."""
 
-    @cached_property
-    def event_ms(self) -> int:
-        """The event time in epoch milliseconds; RecordError when trans_ts is not ISO-8601."""
-        return parse_ts(getattr(self, SOURCE.event_time))
+    def __getattr__(self, name: str) -> Any:  # called for what the instance does not have (yet)
+        if name != "event_ms":
+            raise AttributeError(name)
+        self.event_ms: int = parse_ts(getattr(self, SOURCE.event_time))  # decode sets it first
+        return self.event_ms
 
     @property
     def trans_time(self) -> float:
@@ -96,7 +96,7 @@ def decode(payload: bytes | str, kind: type[R]) -> R:
         record = _DECODERS[kind].decode(payload)
     except msgspec.MsgspecError as err:
         record = _explain(payload, kind, err)
-    record.event_ms  # noqa: B018 -- validates trans_ts (RecordError) and keeps its value
+    record.event_ms = parse_ts(getattr(record, SOURCE.event_time))  # RecordError when not ISO-8601
     return record
 
 
