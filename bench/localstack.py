@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.core import Result, Suite, cpu_seconds
+from features.codec import Prediction, decode
 from features.feature_groups import group_for
 from profiles import localstack_server as localstack
 from profiles.local import Layout, aggregate, generate_history, percentile, train
@@ -404,7 +405,7 @@ class _PredictionReader(threading.Thread):
     def __init__(self, kinesis: Any, stream: str) -> None:
         super().__init__(daemon=True)
         self.kinesis, self.stream = kinesis, stream
-        self.seen: dict[str, tuple[dict, float]] = {}
+        self.seen: dict[str, tuple[Prediction, float]] = {}
         self.stopping, self.error = threading.Event(), None
 
     def run(self) -> None:
@@ -414,8 +415,8 @@ class _PredictionReader(threading.Thread):
                 page = self.kinesis.get_records(ShardIterator=it, Limit=READER_LIMIT)
                 it, now = page["NextShardIterator"], time.time()
                 for r in page["Records"]:
-                    p = json.loads(r["Data"])
-                    self.seen.setdefault(p["tid"], (p, now))
+                    p = decode(r["Data"], Prediction)
+                    self.seen.setdefault(p.tid, (p, now))
                 if not page["Records"]:
                     self.stopping.wait(READER_POLL_S)
         except Exception as err:  # reported by the phase that waits for it
@@ -509,7 +510,7 @@ def _offer(
         report.sent,
         report.seconds,
         [at for _, at in seen],
-        [p["event_to_prediction_ms"] for p, _ in seen],
+        [p.event_to_prediction_ms for p, _ in seen],
         spent,
         started,
     )
