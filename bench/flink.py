@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.core import Result, Suite, measure
-from features.records import transaction_json
+from features.codec import encode_transaction
 from jobs.local_engine.windows import run_engine
 from simulator.generate import generate
 
@@ -32,7 +32,7 @@ def payloads(rows: int) -> list[str]:
     )
     ms = (history["trans_ts"].cast("int64").to_numpy() // 1000).tolist()
     return [
-        transaction_json(*row)
+        encode_transaction(*row).decode()
         for row in zip(
             history["tid"].to_pylist(),
             history["cc_num"].to_pylist(),

@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.core import Result, Suite, cpu_seconds
+from features.codec import Prediction, decode
 from features.feature_groups import group_for
 from profiles import localstack_server as localstack
 from profiles.localstack import POLL_S, LocalStackProfile, Pipeline, ensure_stream, free_port
@@ -215,12 +216,11 @@ def sample_records(factory: Any, count: int = 200) -> dict[str, list[bytes]]:
     """Records of each stream as the pipeline writes them, built once (before any measurement) by the
     project's own encoders: transactions (the producer's), aggregates (the engine's) and predictions
     (the score function's, for a card with no snapshot, with a full-precision probability)."""
+    from features.codec import encode, parse_transaction
     from features.definition import SOURCE
-    from features.records import TRANSACTION_FIELDS, parse_transaction
     from functions.common.aggregate import parse_aggregate
-    from functions.common.scoring import prediction_json, snapshot_values
+    from functions.common.scoring import prediction, snapshot_values
     from functions.common.serving import add_ratios, format_row
-    from jobs.local_engine.runner import compile_json_encoder
     from jobs.local_engine.windows import WindowEngine, row_of
 
     now = round(time.time() * 1000)
@@ -228,19 +228,14 @@ def sample_records(factory: Any, count: int = 200) -> dict[str, list[bytes]]:
     engine = WindowEngine(OUT_OF_ORDERNESS_MS)
     out = engine.process_rows([row_of(parse_transaction(data)) for data in transactions])
     released = engine.advance_watermark(now + 7 * count + 60_000, out).aggregates
-    encode = compile_json_encoder(
-        (*TRANSACTION_FIELDS, *engine.names), frozenset((SOURCE.id_column, SOURCE.event_time))
-    )
-    aggregates = [encode(r).encode() for r in released]
+    aggregates = [encode(r) for r in released]
     predictions = []
     for data in aggregates:
         agg = parse_aggregate(data)
         _, features = format_row(
             add_ratios({SOURCE.amount_column: agg.amount, **agg.aggregates, **snapshot_values(None)})
         )
-        predictions.append(
-            prediction_json(agg, features, 0.012345678901234, False, "0.5", (), 123.456).encode()
-        )
+        predictions.append(encode(prediction(agg, features, 0.012345678901234, 0.5, (), 123.456)))
     return {"transactions": transactions, "aggregates": aggregates, "predictions": predictions}
 
 
@@ -410,7 +405,7 @@ class _PredictionReader(threading.Thread):
     def __init__(self, kinesis: Any, stream: str) -> None:
         super().__init__(daemon=True)
         self.kinesis, self.stream = kinesis, stream
-        self.seen: dict[str, tuple[dict, float]] = {}
+        self.seen: dict[str, tuple[Prediction, float]] = {}
         self.stopping, self.error = threading.Event(), None
 
     def run(self) -> None:
@@ -420,8 +415,8 @@ class _PredictionReader(threading.Thread):
                 page = self.kinesis.get_records(ShardIterator=it, Limit=READER_LIMIT)
                 it, now = page["NextShardIterator"], time.time()
                 for r in page["Records"]:
-                    p = json.loads(r["Data"])
-                    self.seen.setdefault(p["tid"], (p, now))
+                    p = decode(r["Data"], Prediction)
+                    self.seen.setdefault(p.tid, (p, now))
                 if not page["Records"]:
                     self.stopping.wait(READER_POLL_S)
         except Exception as err:  # reported by the phase that waits for it
@@ -515,7 +510,7 @@ def _offer(
         report.sent,
         report.seconds,
         [at for _, at in seen],
-        [p["event_to_prediction_ms"] for p, _ in seen],
+        [p.event_to_prediction_ms for p, _ in seen],
         spent,
         started,
     )

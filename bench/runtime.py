@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bench.core import Result, Suite
+from features.codec import encode_transaction
 from features.definition import SOURCE, WINDOW_10M
-from features.records import transaction_json
 from jobs.local_engine.runner import EngineRunner, Streams
 from jobs.local_engine.windows import Row, WindowEngine
 from local_aws.stream import LocalKinesis
@@ -106,7 +106,7 @@ def durable(rows: list[Row]) -> tuple[float, float]:
         kinesis.create_stream(StreamName=streams.input, ShardCount=1)
         for name in (streams.output, streams.late, streams.dead):
             kinesis.create_stream(StreamName=name, ShardCount=1)
-        payloads = [transaction_json(tid, card, amount, t) for tid, card, amount, t, _ in rows]
+        payloads = [encode_transaction(tid, card, amount, t) for tid, card, amount, t, _ in rows]
         started = time.perf_counter()
         for start in range(0, len(payloads), 500):
             kinesis.put_records(

@@ -35,8 +35,9 @@ import pyarrow.compute as pc
 
 from clients import factory
 from clients.kinesis import MAX_RECORDS_PER_CALL, PutRecordsError, PutStats, put_chunk
+from features.codec import encode_transaction
 from features.definition import SOURCE
-from features.records import format_ts, transaction_json
+from features.records import format_ts
 from simulator.generate import amounts_cents, tid_text
 
 Clock = Callable[[], float]
@@ -53,7 +54,7 @@ class Tx(NamedTuple):  # a tuple: built once per transaction, a frozen dataclass
 
     def entry(self) -> dict[str, Any]:
         return {
-            "Data": transaction_json(self.tid, self.cc_num, self.amount, self.event_ms).encode(),
+            "Data": encode_transaction(self.tid, self.cc_num, self.amount, self.event_ms),
             "PartitionKey": str(self.cc_num),
         }
 

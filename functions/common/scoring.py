@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from clients.kinesis import put_all
+from features.codec import ModelInput, Prediction, encode
 from features.definition import SOURCE
-from features.records import encode_json, format_ts
+from features.records import format_ts
 from functions.common.aggregate import AggregateRecord
 from functions.common.config import ScoreConfig
 from functions.common.serving import (
@@ -32,32 +31,26 @@ RECORDS_PER_CALL = 100
 LOOKUP_ATTEMPTS = 3
 
 
-_string = json.encoder.encode_basestring_ascii  # json.dumps's text of a str
-
-
-def _number(value: float) -> str:
-    """json.dumps's text of a number: repr, but NaN and infinities are spelled JSON's way."""
-    return repr(value) if math.isfinite(value) else encode_json(value)
-
-
-def prediction_json(
+def prediction(
     agg: AggregateRecord,
-    features: str,
+    features: ModelInput,
     probability: float,
-    fraud: bool,
-    threshold: str,
+    threshold: float,
     caveats: Sequence[str],
     latency_ms: float,
-) -> str:
-    """The prediction record, byte for byte what json.dumps writes for
-    {tid, cc_num, amount, trans_ts, features, probability, fraud, threshold, caveats,
-    event_to_prediction_ms}, from texts formatted once (`features`: format_row's JSON object,
-    `threshold`: _number's). One per transaction: json.dumps of the dict cost twice as much."""
-    return (
-        f'{{"tid": {_string(agg.tid)}, "cc_num": {agg.cc_num!r}, "amount": {_number(agg.amount)}, '
-        f'"trans_ts": {_string(agg.trans_ts)}, "features": {features}, "probability": {_number(probability)}, '
-        f'"fraud": {"true" if fraud else "false"}, "threshold": {threshold}, '
-        f'"caveats": {encode_json(caveats) if caveats else "[]"}, "event_to_prediction_ms": {_number(latency_ms)}}}'
+) -> Prediction:
+    """The prediction record of a scored transaction (`features`: format_row's model input)."""
+    return Prediction(
+        tid=agg.tid,
+        cc_num=agg.cc_num,
+        amount=agg.amount,
+        trans_ts=agg.trans_ts,
+        features=features,
+        probability=probability,
+        fraud=probability >= threshold,
+        threshold=threshold,
+        caveats=tuple(caveats),
+        event_to_prediction_ms=latency_ms,
     )
 
 
@@ -207,22 +200,20 @@ class Scorer:
                 outcome.caveats += [(record, reason) for _, reason in found]
             else:
                 caveats.append(())  # the common case, without a list per transaction
-            line, feature_json = format_row(add_ratios({amount: agg.amount, **agg.aggregates, **week}))
+            line, model_input = format_row(add_ratios({amount: agg.amount, **agg.aggregates, **week}))
             lines.append(line)
-            features.append(feature_json)
+            features.append(model_input)
         probabilities = self.invoke(lines)
         now_ms = self.clock() * 1000
-        threshold, threshold_text = self.config.threshold, _number(self.config.threshold)
         entries = []
-        for (_, agg), feature_json, probability, codes in zip(
+        for (_, agg), model_input, probability, codes in zip(
             unique, features, probabilities, caveats, strict=True
         ):
-            fraud = probability >= threshold
-            outcome.frauds += fraud
-            data = prediction_json(
-                agg, feature_json, probability, fraud, threshold_text, codes, round(now_ms - agg.event_ms, 3)
+            scored = prediction(
+                agg, model_input, probability, self.config.threshold, codes, round(now_ms - agg.event_ms, 3)
             )
-            entries.append({"Data": data.encode(), "PartitionKey": str(agg.cc_num)})
+            outcome.frauds += scored.fraud
+            entries.append({"Data": encode(scored), "PartitionKey": str(agg.cc_num)})
         outcome.scored = len(entries)
         put_all(self.sink, self.config.predictions_stream, entries)
         return outcome

@@ -12,11 +12,10 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from json.encoder import encode_basestring_ascii
 
+from features.codec import ModelInput
 from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, RATIOS, SOURCE, aggregates_of_kind
 from features.feature_groups import group_for, record_features
-from features.records import encode_json
 
 SNAPSHOT_AGGREGATES = aggregates_of_kind("daily_snapshot")
 # What the score function reads from cc-agg-batch-fg: the event time and the 1-week aggregates.
@@ -72,23 +71,14 @@ def snapshot_time(record: Sequence[Mapping[str, str]]) -> float | None:
 
 
 _MODEL_VALUES = operator.itemgetter(*MODEL_INPUT)  # the model's features, in MODEL_INPUT order
-# json.dumps's text for each feature name as a key, in MODEL_INPUT order
-_FEATURE_KEYS = tuple(encode_basestring_ascii(name) + ": " for name in MODEL_INPUT)
 
 
-def format_row(features: Mapping[str, float]) -> tuple[str, str]:
-    """One transaction's model input (`features` by name) formatted once for both its uses: the endpoint's
-    text/csv line (no header, exact floats: repr) and the prediction's features, the JSON object
-    json.dumps writes for {name: value}. JSON numbers are repr too, so the text is shared
-    (formatting was ~8% of the score function); NaN and infinities, which JSON spells
-    differently, take json's own path. Use csv_body to join the lines."""
-    # itemgetter, map(repr) and the joins run in C: this is per transaction
+def format_row(features: Mapping[str, float]) -> tuple[str, ModelInput]:
+    """One transaction's model input (`features` by name, MODEL_INPUT picked in order) for both its uses:
+    the endpoint's text/csv line (no header, exact floats: repr) and the prediction's "features"
+    record. Use csv_body to join the lines."""
     values = _MODEL_VALUES(features)
-    texts = list(map(repr, values))
-    line = ",".join(texts)
-    if "n" in line:  # 'nan' or 'inf': the only reprs of an int or float with an n
-        return line, encode_json(dict(zip(MODEL_INPUT, values, strict=True)))
-    return line, "{" + ", ".join(map(operator.add, _FEATURE_KEYS, texts)) + "}"
+    return ",".join(map(repr, values)), ModelInput(*values)
 
 
 def csv_body(lines: Sequence[str]) -> str:

@@ -31,15 +31,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii
-from math import isfinite
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from clients.kinesis import IdlePace, ShardReader
+from features.codec import encode, parse_transaction
 from features.definition import SOURCE
-from features.records import TRANSACTION_FIELDS, RecordError, encode_json, parse_transaction
+from features.records import RecordError
 from jobs.local_engine.windows import Outputs, WindowEngine, row_of
 
 # Idle-input poll of the engine process: a local stream read is a cheap SQLite query, so 5 ms
@@ -110,9 +109,6 @@ class EngineRunner:
         self.cpu_at_checkpoint = time.process_time()
         self.dirty = False  # input processed since the last checkpoint
         self.cp = self._load()
-        self.encode_aggregate = compile_json_encoder(
-            (*TRANSACTION_FIELDS, *self.cp.engine.names), frozenset((SOURCE.id_column, SOURCE.event_time))
-        )
         self.recovered = self._recover()
         # each input shard read on from its checkpointed (and recovered) position
         self.readers = {
@@ -267,25 +263,21 @@ class EngineRunner:
             (self.streams.late, outputs.late),
             (self.streams.dead, outputs.duplicates + outputs.dead),
         ):
-            if (
-                name == self.streams.output and not self.suppress
-            ):  # the hot path: one aggregate per transaction
-                fast = self.encode_aggregate
-                entries = [
-                    {"Data": fast(r).encode(), "PartitionKey": str(r[entity] or "dead")} for r in records
-                ]
-            else:
-                entries = []
-                for record in records:
-                    data = encode_json(record).encode()
-                    if self.suppress and self.suppress[(name, data)] > 0:
-                        self.suppress[(name, data)] -= 1
-                        continue
-                    key = record.get(entity) or record.get("sequenceNumber") or "dead"
-                    entries.append({"Data": data, "PartitionKey": str(key)})
+            entries = [
+                {"Data": encode(r), "PartitionKey": str(r.get(entity) or r.get("sequenceNumber") or "dead")}
+                for r in records
+            ]
+            if self.suppress:  # recovering: what the crashed run wrote already is not written again
+                entries = [e for e in entries if not self._written_before(name, e["Data"])]
             tips = self.cp.out_tips.setdefault(name, {})
             for start in range(0, len(entries), 500):
                 self._put_all(name, entries[start : start + 500], tips)
+
+    def _written_before(self, name: str, data: bytes) -> bool:
+        if self.suppress[(name, data)] > 0:
+            self.suppress[(name, data)] -= 1
+            return True
+        return False
 
     def _put_all(self, name: str, entries: list[dict], tips: dict[str, str]) -> None:
         delay = 0.05
@@ -352,41 +344,6 @@ class EngineRunner:
                 break
             stop.wait(pace.wait_s(holds=flush_due))
         self.checkpoint()
-
-
-def compile_json_encoder(fields: tuple[str, ...], strings: frozenset[str]) -> Callable[[dict[str, Any]], str]:
-    """encode_json's text for flat records with these keys in this order, `strings` str and the others
-    numbers (the engine's aggregate records), by one generated f-string: strings through json's
-    own C string encoder, numbers by repr -- what the json encoder writes for an int or a finite
-    float. Any other record (a non-finite sum, a bool, another layout) takes encode_json."""
-    names = [f"v{i}" for i in range(len(fields))]
-    checks = " and ".join(
-        f"type({v}) is str"
-        if f in strings
-        else f"(type({v}) is int or (type({v}) is float and _finite({v})))"
-        for f, v in zip(fields, names, strict=True)
-    )
-    parts = ", ".join(
-        f"{json.dumps(f)}: {{_text({v})}}" if f in strings else f"{json.dumps(f)}: {{{v}!r}}"
-        for f, v in zip(fields, names, strict=True)
-    )
-    source = (
-        "def encode(r):\n"
-        "    if tuple(r) != _fields:\n"
-        "        return _encode(r)\n"
-        f"    {', '.join(names)}, = r.values()\n"
-        f"    if not ({checks}):\n"
-        "        return _encode(r)\n"
-        f"    return f'{{{{{parts}}}}}'\n"
-    )
-    namespace: dict[str, Any] = {
-        "_text": encode_basestring_ascii,
-        "_encode": encode_json,
-        "_fields": tuple(fields),
-        "_finite": isfinite,
-    }
-    exec(compile(source, "<aggregate json encoder>", "exec"), namespace)
-    return namespace["encode"]
 
 
 def _arrival(record: dict) -> float:

@@ -35,8 +35,9 @@ from itertools import accumulate, chain, islice
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from features.codec import parse_transaction
 from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
-from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts, parse_transaction
+from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts
 
 DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
 # Rows admitted between two releases: bounds the pending list, amortises the release.

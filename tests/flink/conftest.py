@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
+from features.codec import encode_transaction
 from features.definition import STREAM, aggregates_of_kind
-from features.records import transaction_json
 from jobs.aggregate import run as run_batch_job
 from jobs.local_engine.windows import run_engine
 from simulator.generate import generate, write
@@ -115,7 +115,7 @@ def out_of_order(rows: list[tuple[str, int, float, int]], rng: np.random.Generat
                 stream.append((tid, row[1], 7.0, row[3] - offset))
                 boundary[tid] = late
         max_seen = row[3] if max_seen is None else max(max_seen, row[3])
-    lines = [transaction_json(tid, card, amount, ms) for tid, card, amount, ms in stream]
+    lines = [encode_transaction(tid, card, amount, ms).decode() for tid, card, amount, ms in stream]
     duplicated = []
     for position in sorted(rng.choice(len(lines) - 10, 30, replace=False).tolist(), reverse=True):
         lines.insert(position + 1, lines[position])  # right after the original: on time, a duplicate
@@ -173,7 +173,7 @@ def scenario(flink_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Sc
     }
 
     rows = history_rows(history)
-    in_order = [transaction_json(*r) for r in rows]
+    in_order = [encode_transaction(*r).decode() for r in rows]
     shuffled, boundary, duplicated = out_of_order(rows, np.random.default_rng(SEED))
     (work / "in_order.jsonl").write_text("\n".join(in_order) + "\n")
     (work / "out_of_order.jsonl").write_text("\n".join(shuffled) + "\n")

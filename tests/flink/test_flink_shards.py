@@ -27,8 +27,8 @@ import hcl2
 import pytest
 from conftest import history_rows, read_json_dir, run_flink
 
+from features.codec import encode_transaction
 from features.definition import aggregates_of_kind
-from features.records import transaction_json
 from jobs.aggregate import run as run_batch_job
 from simulator.generate import generate, write
 
@@ -68,7 +68,7 @@ def shard_of(card: int, shards: int) -> int:
 def write_shards(rows, shards: int, directory: Path) -> None:
     directory.mkdir(parents=True)
     for shard in range(shards):
-        lines = [transaction_json(*r) for r in rows if shard_of(r[1], shards) == shard]
+        lines = [encode_transaction(*r).decode() for r in rows if shard_of(r[1], shards) == shard]
         assert lines, f"shard {shard} got no row: pick more cards"
         (directory / f"shard-{shard:03d}.jsonl").write_text("\n".join(lines) + "\n")
 

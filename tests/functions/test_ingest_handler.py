@@ -78,7 +78,7 @@ def test_a_dead_letter_carries_the_original_record(aws: Aws) -> None:
     record = event["Records"][0]
     assert message == {
         "QueueUrl": DLQ,
-        "reason": "num_trans_last_10m must be a number, got 'three'",
+        "reason": "num_trans_last_10m must be an integer, got 'three'",
         "disposition": "rejected",
         "function": message["function"],
         "eventSourceARN": record["eventSourceARN"],

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from features.codec import Prediction, decode
 from features.definition import MODEL_INPUT
 from functions.score import app
 from tests.events.factory import aggregate, kinesis_event, load, model_row, sequence
@@ -255,7 +256,7 @@ def test_a_batch_reads_the_store_100_cards_a_call(known_cards: Aws) -> None:
     assert len(known_cards.endpoint.calls) == 1 and len(known_cards.kinesis.records) == 201
 
 
-def test_prediction_records_are_what_json_dumps_writes_and_the_csv_has_the_same_numbers(aws: Aws) -> None:
+def test_prediction_records_decode_as_predictions_and_the_csv_has_the_same_numbers(aws: Aws) -> None:
     # GIVEN a card whose 1-week average is tiny (so amount / it overflows to inf), a known card, an unknown
     # card, a non-ASCII tid, and a fraud
     aws.store.online = {
@@ -271,14 +272,17 @@ def test_prediction_records_are_what_json_dumps_writes_and_the_csv_has_the_same_
     )
     # WHEN the handler scores them
     assert app.lambda_handler(event, None) == {"batchItemFailures": []}
-    # THEN each record's bytes are json.dumps of its own content: the same text for every number
+    # THEN each record is standard JSON (json.loads refusing NaN and Infinity) and decodes as a Prediction
     datas = [r["Data"] for r in aws.kinesis.records]
-    assert [json.dumps(json.loads(d)).encode() for d in datas] == datas
-    predictions = [json.loads(d) for d in datas]
-    assert [p["tid"] for p in predictions] == ["huge", "tïd-ü", "new"]
-    assert math.isinf(predictions[0]["features"]["amt_ratio2"]) and b"Infinity" in datas[0]
+    predictions = [json.loads(d, parse_constant=pytest.fail) for d in datas]
+    assert [decode(d, Prediction).tid for d in datas] == ["huge", "tïd-ü", "new"]
+    # AND the infinite ratio (JSON has no infinity) is null there
+    assert predictions[0]["features"]["amt_ratio2"] is None
     assert [p["fraud"] for p in predictions] == [False, True, False]
-    # AND the endpoint got the same values (exact floats) in MODEL_INPUT order
+    # AND the endpoint got the same values (exact floats; inf where the prediction has null) in MODEL_INPUT order
     (call,) = aws.endpoint.calls
     sent = [[float(v) for v in line.split(",")] for line in call["Body"].split("\n")]
-    assert sent == [[float(p["features"][name]) for name in MODEL_INPUT] for p in predictions]
+    assert sent == [
+        [math.inf if p["features"][name] is None else float(p["features"][name]) for name in MODEL_INPUT]
+        for p in predictions
+    ]

@@ -116,7 +116,7 @@ class Flow:
 
 def stream_records(kinesis, stream: str) -> list[dict]:
     """Every record of the stream, from the start of each shard (what the Firehose archive would hold)."""
-    from profiles.local import StreamTail
+    from profiles.steps import StreamTail
 
     return StreamTail(kinesis, stream).read()
 

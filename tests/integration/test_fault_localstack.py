@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from clients.kinesis import put_chunk
+from features.codec import encode_transaction
 from features.feature_groups import group_for
-from features.records import transaction_json
 from profiles import localstack_server as localstack
 from profiles.localstack import ENGINE_DEAD, FUNCTIONS, Pipeline, ensure_stream
 from simulator.stream import TxFactory, known_cards, read_history
@@ -124,7 +124,7 @@ def test_localstack_restart_mid_stream_loses_nothing_acknowledged(resources, bat
         aggregates = [a["tid"] for a in read_json_stream(kinesis, resources["streams"]["aggregates"])]
         fs = pipeline.profile.client("sagemaker-featurestore-runtime")
         expected = expected_windows(
-            json.loads(transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms)) for tx in acknowledged
+            json.loads(encode_transaction(tx.tid, tx.cc_num, tx.amount, tx.event_ms)) for tx in acknowledged
         )
         wait_until(
             lambda: all(esm_stats(tmp_path, f)["records_in"] >= len(aggregates) for f in FUNCTIONS),

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from features.records import parse_transaction
+from features.codec import parse_transaction
 from profiles import localstack_server as localstack
 
 pytestmark = pytest.mark.integration

@@ -17,9 +17,9 @@ import time
 import numpy as np
 import pytest
 
+from features.codec import encode_transaction
 from features.definition import aggregates_of_kind
 from features.feature_groups import group_for
-from features.records import transaction_json
 from profiles.localstack import ENGINE_DEAD, FUNCTIONS, Pipeline
 from simulator.stream import TxFactory, attack_scenario, known_cards, read_history, send
 from tests.integration.support import (
@@ -186,7 +186,7 @@ def test_the_attack_is_flagged(run):
 
 def test_cc_agg_fg_holds_each_cards_latest_window(run):
     expected = expected_windows(
-        json.loads(transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms)) for tx in run["good"]
+        json.loads(encode_transaction(tx.tid, tx.cc_num, tx.amount, tx.event_ms)) for tx in run["good"]
     )
     assert set(run["online"]) == set(expected)
     for card, features in expected.items():

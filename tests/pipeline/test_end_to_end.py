@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from features.records import format_ts, transaction_json
+from features.codec import encode_transaction
+from features.records import format_ts
 from profiles.demo import run_scenario
 from profiles.local import Processes
 from profiles.steps import (
@@ -72,11 +73,11 @@ def test_the_attack_is_flagged_and_every_record_is_accounted_for(trained: Layout
         # AND bad transactions on the transactions stream: a duplicate, a very late one, not JSON, a negative amount
         now_ms = round(time.time() * 1000)
         card = 4000000000000001
-        first = transaction_json("dup-1", card, 10.0, now_ms)
+        first = encode_transaction("dup-1", card, 10.0, now_ms).decode()
         bad_transactions = [
             first,
             first,
-            transaction_json("late-1", card, 11.0, now_ms - 3_600_000),
+            encode_transaction("late-1", card, 11.0, now_ms - 3_600_000).decode(),
             "{oops",
             json.dumps({"tid": "neg-1", "cc_num": card, "amount": -3.0, "trans_ts": format_ts(now_ms)}),
         ]

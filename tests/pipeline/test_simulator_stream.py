@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clients.kinesis import PutRecordsError, chunks, put_chunk
-from features.records import parse_transaction
+from features.codec import parse_transaction
 from simulator.__main__ import main, parser
 from simulator.generate import generate, write
 from simulator.stream import (
@@ -277,25 +277,26 @@ def test_linger_defaults_to_the_cost_of_a_call(argv: list[str], linger_s: float)
 
 
 def test_entries_and_tids_are_the_reference_functions_bytes() -> None:
-    """The producer's fast paths: Tx.entry is transaction_json's bytes and TxFactory's tids are
-    tid_of's, for awkward tids, amounts and times too."""
+    """Tx.entry carries the transaction record (features/codec.py) and TxFactory's tids are tid_of's,
+    for awkward tids, amounts and times too."""
     from datetime import UTC, datetime
 
-    from features.records import transaction_json
+    from features.codec import Transaction, decode
+    from features.records import format_ts
     from simulator.generate import tid_of
 
     odd = [
         Tx('q"uote\\back', 4000000000000001, 0.1 + 0.2, 0),
         Tx("ünï\u2028code", 1, 1e-7, 1_589_536_800_999),
         Tx("t", 4000000000000002, 12345.67, 1_893_456_000_001),
-        Tx("n", 3, float("nan"), 5),
         *txs(50, step_ms=86_399_999),
     ]
     for tx in odd:
-        assert tx.entry() == {
-            "Data": transaction_json(tx.tid, tx.cc_num, tx.amount, tx.event_ms).encode(),
-            "PartitionKey": str(tx.cc_num),
-        }
+        entry = tx.entry()
+        assert entry["PartitionKey"] == str(tx.cc_num)
+        assert decode(entry["Data"], Transaction) == Transaction(
+            tid=tx.tid, cc_num=tx.cc_num, amount=tx.amount, trans_ts=format_ts(tx.event_ms)
+        )
     factory = TxFactory([4000000000000001, 4000000000000002], np.random.default_rng(5))
     made = [factory.make(1_589_536_800_000 + i * 37_013) for i in range(300)]
     made += [

@@ -12,7 +12,7 @@ import pytest
 
 from clients import factory
 from clients.kinesis import IDLE_AFTER_S, IDLE_POLL_S, IdlePace, ShardReader, poll_wait_s, shard_readers
-from features.records import transaction_json
+from features.codec import encode_transaction
 from jobs.local_engine.runner import EngineRunner, Streams
 from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
 from local_aws.stream import ITERATOR_TTL_S, LocalKinesis, shard_id
@@ -111,7 +111,7 @@ def test_the_engine_reads_on_after_its_iterator_expired(tmp_path, clock):
         kinesis.put_records(
             StreamName=streams.input,
             Records=[
-                {"Data": transaction_json(f"t{i}", 4000 + i % 5, 1.0, T0 + i * 1000), "PartitionKey": "p"}
+                {"Data": encode_transaction(f"t{i}", 4000 + i % 5, 1.0, T0 + i * 1000), "PartitionKey": "p"}
                 for i in range(first, first + count)
             ],
         )

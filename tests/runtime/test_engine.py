@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from features.codec import encode_transaction
 from features.definition import STREAM, WINDOW_10M, Aggregate, Window, aggregates_for, aggregates_of_kind
-from features.records import AGGREGATE_FIELDS, LATE_FIELDS, format_ts, transaction_json
+from features.records import AGGREGATE_FIELDS, LATE_FIELDS, format_ts
 from jobs.local_engine.windows import WindowEngine, run_engine
 
 T0 = 1_589_536_800_000  # 2020-05-15T10:00:00Z
@@ -23,7 +24,7 @@ AVG = next(a.name for a in aggregates_for(WINDOW_10M) if a.function == "avg")
 
 
 def tx(tid: str, t_ms: int, card: int = 1, amount: float = 10.0) -> str:
-    return transaction_json(tid, card, amount, t_ms)
+    return encode_transaction(tid, card, amount, t_ms).decode()
 
 
 def by_tid(aggregates):
@@ -191,7 +192,7 @@ def test_engine_equals_the_reference_one_row_at_a_time_and_in_bulk(raw, ooo):
     emitted = [
         e
         for tid, card, amount, t, _ in rows
-        for e in one.process(json.loads(transaction_json(tid, card, amount, t)))
+        for e in one.process(json.loads(encode_transaction(tid, card, amount, t)))
     ]
     emitted += one.flush()
     check(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from features.records import RecordError, parse_transaction
+from features.codec import parse_transaction
+from features.records import RecordError
 from local_aws.event_source_mapping import EsmRunner, EventSourceMapping
 from local_aws.stream import LocalKinesis
 
