@@ -218,9 +218,10 @@ def sample_records(factory: Any, count: int = 200) -> dict[str, list[bytes]]:
     (the score function's, for a card with no snapshot, with a full-precision probability)."""
     from features.codec import encode, parse_transaction
     from features.definition import SOURCE
+    from features.endpoint_csv import format_row
     from functions.common.aggregate import parse_aggregate
     from functions.common.scoring import prediction, snapshot_values
-    from functions.common.serving import add_ratios, format_row
+    from functions.common.serving import add_ratios
     from jobs.local_engine.windows import WindowEngine, row_of
 
     now = round(time.time() * 1000)

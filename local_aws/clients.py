@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from clients.factory import LOCAL_DATA_DIR_ENV, LOCAL_MODEL_ENV, LOCAL_STREAMS_DIR_ENV
-from functions.common.serving import format_probabilities, parse_rows
+from features.endpoint_csv import format_probabilities, parse_rows
 
 SERVICES = ("kinesis", "sqs", "sagemaker-featurestore-runtime", "sagemaker-runtime")
 

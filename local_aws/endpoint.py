@@ -34,7 +34,7 @@ import numpy as np
 import xgboost as xgb
 
 from features.definition import MODEL_INPUT
-from functions.common.serving import format_probabilities, parse_rows
+from features.endpoint_csv import format_probabilities, parse_rows
 
 # model.tar.gz as SageMaker's XGBoost container reads it (jobs.training.artifact writes it)
 TARBALL, MODEL_MEMBER = "model.tar.gz", "xgboost-model"

@@ -16,8 +16,8 @@ import pytest
 import xgboost as xgb
 from botocore.config import Config
 
+from features import endpoint_csv as serving
 from features.definition import MODEL_INPUT
-from functions.common import serving
 from jobs.training import artifact, splits, synthetic, trainer
 from local_aws import endpoint
 from local_aws.endpoint import Model

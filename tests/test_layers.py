@@ -27,9 +27,6 @@ RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
 BLIND_TO_STAND_INS = ("functions", "simulator", "jobs")
 # Upward imports known and owned elsewhere: (importing file, imported package) -> why it stays for now.
 KNOWN: dict[tuple[str, str], str] = {
-    ("local_aws/endpoint.py", "jobs"): "issue 16: the model artifact reading moves to serving",
-    ("local_aws/endpoint.py", "functions"): "the text/csv contract's parser lives in serving",
-    ("local_aws/clients.py", "functions"): "the text/csv contract's parser lives in serving",
     ("simulator/stream.py", "deploy"): "the simulator's --root reads a deployed stack's `deployment` output",
     ("jobs/batch/launch.py", "packager"): "the EMR job bundle is written with packager.zips",
 }

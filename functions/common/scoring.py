@@ -10,18 +10,11 @@ from typing import Any
 from clients.kinesis import put_all
 from features.codec import ModelInput, Prediction, encode
 from features.definition import SOURCE
+from features.endpoint_csv import csv_body, format_row, parse_probabilities
 from features.records import format_ts
 from functions.common.aggregate import AggregateRecord
 from functions.common.config import ScoreConfig
-from functions.common.serving import (
-    BATCH_FEATURE_NAMES,
-    add_ratios,
-    csv_body,
-    format_row,
-    parse_probabilities,
-    snapshot_time,
-    snapshot_values,
-)
+from functions.common.serving import BATCH_FEATURE_NAMES, add_ratios, snapshot_time, snapshot_values
 
 UNKNOWN_CARD = "unknown_card"
 SNAPSHOT_AFTER_EVENT = "snapshot_after_event"
