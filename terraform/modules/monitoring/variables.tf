@@ -155,3 +155,18 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "consistency_metric" {
+  description = "The daily consistency run's metric (namespace it publishes MatchRate in, alarm threshold): an alarm when a run falls below the threshold, one when no run published for 26 hours, and a dashboard widget; null: none."
+  type = object({
+    namespace = string
+    name      = optional(string, "MatchRate")
+    threshold = optional(number, 0.999)
+  })
+  default = null
+
+  validation {
+    condition     = var.consistency_metric == null || try(var.consistency_metric.threshold > 0 && var.consistency_metric.threshold <= 1 && !startswith(var.consistency_metric.namespace, "AWS/"), false)
+    error_message = "consistency_metric.threshold must be in (0, 1] (a share of transactions) and the namespace must not start with AWS/."
+  }
+}

@@ -87,3 +87,28 @@ run "rejects_zero_evaluation_periods" {
   }
   expect_failures = [var.evaluation_periods]
 }
+
+run "consistency_alarms_and_widget" {
+  command = plan
+
+  variables {
+    consistency_metric = { namespace = "unit/consistency" }
+  }
+
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].namespace == "unit/consistency" &&
+      aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].metric_name == "MatchRate" &&
+      aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].threshold == 0.999 &&
+    aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].comparison_operator == "LessThanThreshold")
+    error_message = "alarm when MatchRate in the run's namespace falls below 0.999"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.consistency["consistency-missing"].period * aws_cloudwatch_metric_alarm.consistency["consistency-missing"].evaluation_periods > 86400 &&
+    aws_cloudwatch_metric_alarm.consistency["consistency-missing"].treat_missing_data == "breaching")
+    error_message = "alarm when no run published for more than a day"
+  }
+  assert {
+    condition     = length([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w if try(w.properties.metrics[0][1], "") == "MatchRate"]) == 1
+    error_message = "one MatchRate widget on the dashboard"
+  }
+}
