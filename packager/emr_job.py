@@ -109,9 +109,7 @@ def _is_attribute(root: Path, parts: list[str]) -> bool:
     return parts[-1] in defined
 
 
-def build(
-    out: Path = OUT, root: Path = ROOT, allow_missing: bool = False, entry: Path = ENTRY_POINT
-) -> Path:
+def build(out: Path = OUT, root: Path = ROOT, allow_missing: bool = False, entry: Path = ENTRY_POINT) -> Path:
     """Write the bundle of `entry`; refuses when a project module the job imports does not exist."""
     if not (root / entry).is_file():
         raise PackagingError(f"{entry} not found")
@@ -162,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         if (ROOT / CONSISTENCY_ENTRY_POINT).is_file():
             paths.append(build(args.consistency_out, entry=CONSISTENCY_ENTRY_POINT))
         else:
-            print(f"skipped {args.consistency_out.name}: {CONSISTENCY_ENTRY_POINT} not found", file=sys.stderr)
+            print(
+                f"skipped {args.consistency_out.name}: {CONSISTENCY_ENTRY_POINT} not found", file=sys.stderr
+            )
         paths += [] if args.no_deps else [build_dependencies(args.deps_out)]
     except PackagingError as err:
         print(f"error: {err}", file=sys.stderr)
