@@ -94,11 +94,10 @@ locals {
     ]
   }
   # The contract names no --region: the driver's boto3 (CloudWatch, S3) reads it from its environment
-  # (https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/jobs-spark.html#spark-defaults).
+  # (spark.emr-serverless.driverEnv.<KEY>: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/jobs-spark.html).
   consistency_spark_conf = merge(local.spark_conf, {
-    "spark.archives"                                      = "${local.consistency.dependencies_uri}#deps"
-    "spark.emr-serverless.driverEnv.AWS_DEFAULT_REGION"   = local.region
-    "spark.emr-serverless.executorEnv.AWS_DEFAULT_REGION" = local.region
+    "spark.archives"                                    = "${local.consistency.dependencies_uri}#deps"
+    "spark.emr-serverless.driverEnv.AWS_DEFAULT_REGION" = local.region
   })
   consistency_start_job_run = {
     ApplicationId           = aws_emrserverless_application.this.id

@@ -28,7 +28,9 @@ locals {
 
   # Least privilege of the role Firehose assumes, after "Grant Firehose access to an Amazon S3
   # destination" and "... when a Kinesis data stream is the source"
-  # (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html).
+  # (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html). A consumer of an
+  # SSE-KMS stream decrypts with the stream's ARN as encryption context
+  # (https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html).
   statements = [
     {
       sid        = "ReadPredictionsStream"
@@ -85,6 +87,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default keeps a demo cheap); raise it for production.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
