@@ -274,6 +274,16 @@ def test_the_alarm_watches_the_namespace_the_job_publishes_in(aws_plan):
     assert 86400 < missing["period"] * missing["evaluation_periods"] <= 604800
 
 
+def test_an_archive_that_falls_behind_alarms(aws_plan):
+    """Firehose recommends an alarm when DeliveryToS3.DataFreshness exceeds the buffering limit, at
+    most 15 minutes (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html)."""
+    fresh = one(aws_plan, "aws_cloudwatch_metric_alarm", '["archive-freshness"]')["values"]
+    assert (fresh["namespace"], fresh["metric_name"]) == ("AWS/Firehose", "DeliveryToS3.DataFreshness")
+    assert fresh["dimensions"] == {"DeliveryStreamName": firehose(aws_plan)["name"]}
+    assert fresh["comparison_operator"] == "GreaterThanThreshold"
+    assert destination(aws_plan)["buffering_interval"] < fresh["threshold"] <= 900
+
+
 def test_the_job_alarms_and_dashboard_share_one_namespace(aws_plan):
     """One value feeds the job's --metric-namespace, its PutMetricData condition, the alarms and the
     dashboard widget (module monitoring's `terraform test` renders the widget)."""

@@ -209,10 +209,11 @@ module "monitoring" {
   dead_letter_queues = { "dead-letters" = module.functions.dead_letter_queue_name }
   endpoint_name      = var.enable_model_endpoint ? local.endpoint_name : null
 
-  flink_application_name   = try(module.streaming_app[0].application_name, null)
-  late_stream_name         = module.streams.names["late"]
-  transactions_stream_name = module.streams.names["transactions"]
-  aggregates_stream_name   = module.streams.names["aggregates"]
+  flink_application_name       = try(module.streaming_app[0].application_name, null)
+  late_stream_name             = module.streams.names["late"]
+  transactions_stream_name     = module.streams.names["transactions"]
+  aggregates_stream_name       = module.streams.names["aggregates"]
+  archive_delivery_stream_name = try(module.predictions_archive[0].delivery_stream_name, null)
   consistency_metric = local.consistency_enabled ? {
     namespace = local.consistency_namespace
     threshold = var.consistency_match_rate_threshold

@@ -111,18 +111,29 @@ locals {
   # a run below the threshold keeps the alarm on for the day; no run for 26 hours (a failed or
   # disabled run) is an alarm of its own, missing hours breaching.
   consistency = var.consistency_metric == null ? {} : { (var.consistency_metric.name) = var.consistency_metric }
-  consistency_alarms = merge([for name, m in local.consistency : {
+  consistency_alarms = merge(concat([for name, m in local.consistency : {
     "consistency-match-rate" = {
       description = "Served features differ from the batch job's: the daily consistency run's ${name} fell below ${m.threshold} (REPORT.md under the report prefix says which features and why)"
-      namespace   = m.namespace, metric = name, statistic = "Minimum", threshold = m.threshold
+      namespace   = m.namespace, metric = name, statistic = "Minimum", threshold = m.threshold, dimensions = {}
       comparison  = "LessThanThreshold", missing = "notBreaching", period = 86400, periods = 1
     }
     "consistency-missing" = {
       description = "No ${name} for 26 hours: the daily consistency run failed, was disabled or did not publish"
-      namespace   = m.namespace, metric = name, statistic = "SampleCount", threshold = 1
+      namespace   = m.namespace, metric = name, statistic = "SampleCount", threshold = 1, dimensions = {}
       comparison  = "LessThanThreshold", missing = "breaching", period = 3600, periods = 26
     }
-  }]...)
+    }], var.archive_delivery_stream_name == null ? [] : [{
+    # What the run reads: Firehose recommends alarming when DeliveryToS3.DataFreshness (age of the
+    # oldest record not yet in S3) exceeds the buffering limit, at most 15 minutes
+    # (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html).
+    # Firehose publishes every 5 minutes.
+    "archive-freshness" = {
+      description = "The predictions archive falls behind: Firehose has not delivered records for more than ${var.archive_freshness_threshold_seconds} s"
+      namespace   = "AWS/Firehose", metric = "DeliveryToS3.DataFreshness", statistic = "Maximum"
+      threshold   = var.archive_freshness_threshold_seconds, dimensions = { DeliveryStreamName = var.archive_delivery_stream_name }
+      comparison  = "GreaterThanThreshold", missing = "notBreaching", period = 300, periods = 3
+    }
+  }])...)
 
   widgets = concat(
     [for metric in ["IteratorAge", "Errors", "Invocations", "Duration"] : {
@@ -257,6 +268,7 @@ resource "aws_cloudwatch_metric_alarm" "consistency" {
   namespace           = each.value.namespace
   metric_name         = each.value.metric
   statistic           = each.value.statistic
+  dimensions          = each.value.dimensions
   period              = each.value.period
   threshold           = each.value.threshold
   comparison_operator = each.value.comparison

@@ -170,3 +170,20 @@ variable "consistency_metric" {
     error_message = "consistency_metric.threshold must be in (0, 1] (a share of transactions) and the namespace must not start with AWS/."
   }
 }
+
+variable "archive_delivery_stream_name" {
+  description = "Name of the Firehose stream archiving the predictions (alarm when its DeliveryToS3.DataFreshness exceeds archive_freshness_threshold_seconds); null: no alarm."
+  type        = string
+  default     = null
+}
+
+variable "archive_freshness_threshold_seconds" {
+  description = "Alarm when the oldest prediction not yet delivered to the archive is older than this (Firehose recommends the buffering limit, at most 900 s)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.archive_freshness_threshold_seconds >= 60
+    error_message = "archive_freshness_threshold_seconds must be >= 60 (Firehose buffers for up to 900 s)."
+  }
+}

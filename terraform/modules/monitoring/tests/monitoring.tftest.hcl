@@ -92,7 +92,19 @@ run "consistency_alarms_and_widget" {
   command = plan
 
   variables {
-    consistency_metric = { namespace = "unit/consistency" }
+    consistency_metric           = { namespace = "unit/consistency" }
+    archive_delivery_stream_name = "unit-predictions-archive"
+  }
+
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.consistency["archive-freshness"].metric_name == "DeliveryToS3.DataFreshness" &&
+      aws_cloudwatch_metric_alarm.consistency["archive-freshness"].dimensions["DeliveryStreamName"] == "unit-predictions-archive" &&
+    aws_cloudwatch_metric_alarm.consistency["archive-freshness"].threshold == 900)
+    error_message = "alarm when the archive's oldest undelivered record is older than 15 minutes"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].dimensions) == 0
+    error_message = "MatchRate has no dimensions"
   }
 
   assert {
