@@ -291,6 +291,10 @@ def test_the_job_alarms_and_dashboard_share_one_namespace(aws_plan):
         assert "local.consistency_namespace" in references(
             module_call(aws_plan, module)["expressions"][variable]
         ), module
+    # Without scheduled runs the MatchRate alarms would only report the missing runs.
+    assert "var.enable_daily_refresh" in references(
+        module_call(aws_plan, "monitoring")["expressions"]["consistency_metric"]
+    )
 
 
 def test_the_consistency_job_role_is_least_privilege():

@@ -214,7 +214,8 @@ module "monitoring" {
   transactions_stream_name     = module.streams.names["transactions"]
   aggregates_stream_name       = module.streams.names["aggregates"]
   archive_delivery_stream_name = try(module.predictions_archive[0].delivery_stream_name, null)
-  consistency_metric = local.consistency_enabled ? {
+  # No scheduled runs (enable_daily_refresh = false disables both schedules): no MatchRate alarms.
+  consistency_metric = local.consistency_enabled && var.enable_daily_refresh ? {
     namespace = local.consistency_namespace
     threshold = var.consistency_match_rate_threshold
   } : null
