@@ -1,8 +1,10 @@
-"""python -m packager.emr_job: build the daily refresh's code for EMR Serverless.
+"""python -m packager.emr_job: build the daily refresh's and the consistency run's code for EMR Serverless.
 
-build/emr/batch-job.zip, the --py-files bundle:
+build/emr/batch-job.zip, the refresh's --py-files bundle, and build/emr/consistency-job.zip, the
+consistency run's (jobs/consistency/emr_entry.py; skipped, saying so, while that entry point does
+not exist):
 
-The bundle holds exactly the project modules the entry point (jobs/batch/emr_entry.py) imports,
+A bundle holds exactly the project modules its entry point (jobs/batch/emr_entry.py) imports,
 followed through every `import` and `from ... import` of the project's packages (module level or
 inside functions), with their packages' __init__.py: nothing else, so that the files checked
 against the EMR release's Python (tests/batch/test_emr_python.py) are the files that run there.
@@ -27,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = Path("jobs/batch/emr_entry.py")
 PACKAGES = ("features", "jobs")
 OUT = ROOT / "build" / "emr" / "batch-job.zip"
+# The daily consistency run (module batch_refresh's consistency_check): its own bundle, the same deps.
+CONSISTENCY_ENTRY_POINT = Path("jobs/consistency/emr_entry.py")
+CONSISTENCY_OUT = ROOT / "build" / "emr" / "consistency-job.zip"
 REQUIREMENTS = ROOT / "jobs" / "batch" / "emr-requirements.txt"
 DEPS_OUT = ROOT / "build" / "emr" / "batch-deps.zip"
 # The EMR release's Python (emr-7.x: Amazon Linux 2023's python3), whatever machine builds the archive.
@@ -104,11 +109,13 @@ def _is_attribute(root: Path, parts: list[str]) -> bool:
     return parts[-1] in defined
 
 
-def build(out: Path = OUT, root: Path = ROOT, allow_missing: bool = False) -> Path:
-    """Write the bundle; refuses when a project module the job imports does not exist."""
-    files, missing = closure(root)
+def build(out: Path = OUT, root: Path = ROOT, allow_missing: bool = False, entry: Path = ENTRY_POINT) -> Path:
+    """Write the bundle of `entry`; refuses when a project module the job imports does not exist."""
+    if not (root / entry).is_file():
+        raise PackagingError(f"{entry} not found")
+    files, missing = closure(root, entry)
     if missing and not allow_missing:
-        raise PackagingError(f"{ENTRY_POINT} imports missing module(s): {', '.join(missing)}")
+        raise PackagingError(f"{entry} imports missing module(s): {', '.join(missing)}")
     return write_zip({p.as_posix(): root / p for p in files}, out)
 
 
@@ -128,6 +135,12 @@ def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="bundle path (default: %(default)s)")
+    parser.add_argument(
+        "--consistency-out",
+        type=Path,
+        default=CONSISTENCY_OUT,
+        help="consistency run's bundle (default: %(default)s)",
+    )
     parser.add_argument("--list", action="store_true", help="print the files the bundle holds and exit")
     parser.add_argument(
         "--deps-out", type=Path, default=DEPS_OUT, help="dependency archive (default: %(default)s)"
@@ -143,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"missing: {name}", file=sys.stderr)
         return 1 if missing else 0
     try:
-        paths = [build(args.out)] + ([] if args.no_deps else [build_dependencies(args.deps_out)])
+        paths = [build(args.out)]
+        if (ROOT / CONSISTENCY_ENTRY_POINT).is_file():
+            paths.append(build(args.consistency_out, entry=CONSISTENCY_ENTRY_POINT))
+        else:
+            print(
+                f"skipped {args.consistency_out.name}: {CONSISTENCY_ENTRY_POINT} not found", file=sys.stderr
+            )
+        paths += [] if args.no_deps else [build_dependencies(args.deps_out)]
     except PackagingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -51,6 +51,7 @@ def write_stand_ins(directory: Path, model: str = "stand-in model") -> dict[str,
         "flink-app": write_zip({"jobs/flink/app.py": b"# stand-in\n"}, directory / "flink-app.zip"),
         "batch-job": write_zip({"jobs/__init__.py": b""}, directory / "batch-job.zip"),
         "batch-deps": write_zip({"boto3/__init__.py": b""}, directory / "batch-deps.zip"),
+        "consistency-job": write_zip({"jobs/__init__.py": b""}, directory / "consistency-job.zip"),
         "ingest": write_zip({"app.py": handler}, directory / "ingest.zip"),
         "score": write_zip({"app.py": handler}, directory / "score.zip"),
     }
@@ -63,6 +64,7 @@ def plan_variables(artifacts: dict[str, Path]) -> list[str]:
         "flink_zip_path": artifacts["flink-app"],
         "batch_job_zip_path": artifacts["batch-job"],
         "batch_deps_zip_path": artifacts["batch-deps"],
+        "consistency_job_zip_path": artifacts["consistency-job"],
         "ingest_zip_path": artifacts["ingest"],
         "score_zip_path": artifacts["score"],
     }

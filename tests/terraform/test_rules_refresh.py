@@ -23,7 +23,8 @@ MODULE = TERRAFORM_DIR / "modules" / "batch_refresh" / "main.tf"
 
 
 def one(plan: dict[str, Any], kind: str) -> dict[str, Any]:
-    (resource,) = [r for r in planned(plan, kind) if r["address"].startswith("module.batch_refresh.")]
+    """The refresh's resource of this kind (the consistency run's are named `consistency`)."""
+    (resource,) = [r for r in planned(plan, kind) if r["address"] == f"module.batch_refresh.{kind}.this"]
     return resource["values"]
 
 

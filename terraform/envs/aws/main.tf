@@ -1,6 +1,7 @@
 # The whole system in one AWS account: KMS key, buckets, streams, feature groups, the fraud
 # model endpoint, the streaming aggregation app (Flink, or the legacy KDA SQL app), the two
-# stream functions and monitoring. One `terraform apply` creates all of it, the artifacts
+# stream functions, monitoring, the daily refresh and consistency run and the predictions archive.
+# One `terraform apply` creates all of it, the artifacts
 # included: module "artifacts" uploads model.tar.gz, the Flink zip and the batch job under
 # content-addressed keys, and the endpoint's model and the Flink application read those keys,
 # so a new model or new application code changes them on the next plan.
@@ -39,7 +40,12 @@ locals {
   flink_zip       = coalesce(var.flink_zip_path, "${local.repo_root}/build/flink-app.zip")
   batch_job_zip   = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
   batch_deps_zip  = coalesce(var.batch_deps_zip_path, "${local.repo_root}/build/emr/batch-deps.zip")
-  artifacts       = module.storage.bucket_names["artifacts"]
+  consistency_zip = coalesce(var.consistency_job_zip_path, "${local.repo_root}/build/emr/consistency-job.zip")
+  # The consistency run reads the archive: without one it has nothing to compare.
+  consistency_enabled = var.enable_consistency_check && var.enable_predictions_archive
+  # Where the run publishes MatchRate and the alarms look for it (a custom namespace: not AWS/).
+  consistency_namespace = "StreamingFraudFeatures/${var.name_prefix}"
+  artifacts             = module.storage.bucket_names["artifacts"]
 }
 
 module "kms" {
@@ -55,7 +61,11 @@ module "storage" {
   name_prefix   = var.name_prefix
   kms_key_arn   = module.kms.key_arn
   force_destroy = var.force_destroy_buckets
-  tags          = var.tags
+  # The predictions archive holds card numbers and feature vectors: kept for a bounded time.
+  expirations = var.enable_predictions_archive ? [
+    for prefix in ["predictions/", "predictions-errors/"] : { bucket = "data", prefix = prefix, days = var.predictions_retention_days }
+  ] : []
+  tags = var.tags
 }
 
 # Missing files are skipped (a destroy needs none of them); the resources that read a key
@@ -72,6 +82,9 @@ module "artifacts" {
     # The daily refresh's boto3 for EMR's Python and its entry point (docs/daily-refresh.md).
     batch-deps = local.batch_deps_zip
     emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
+    # The daily consistency run's bundle and entry point (it shares batch-deps).
+    consistency-job   = local.consistency_zip
+    consistency-entry = "${local.repo_root}/jobs/consistency/emr_entry.py"
   }
   tags = var.tags
 }
@@ -196,14 +209,20 @@ module "monitoring" {
   dead_letter_queues = { "dead-letters" = module.functions.dead_letter_queue_name }
   endpoint_name      = var.enable_model_endpoint ? local.endpoint_name : null
 
-  flink_application_name   = try(module.streaming_app[0].application_name, null)
-  late_stream_name         = module.streams.names["late"]
-  transactions_stream_name = module.streams.names["transactions"]
-  aggregates_stream_name   = module.streams.names["aggregates"]
-  create_sns_topic         = var.create_alarm_topic
-  alarm_emails             = var.alarm_emails
-  kms_key_arn              = module.kms.key_arn
-  tags                     = var.tags
+  flink_application_name       = try(module.streaming_app[0].application_name, null)
+  late_stream_name             = module.streams.names["late"]
+  transactions_stream_name     = module.streams.names["transactions"]
+  aggregates_stream_name       = module.streams.names["aggregates"]
+  archive_delivery_stream_name = try(module.predictions_archive[0].delivery_stream_name, null)
+  # No scheduled runs (enable_daily_refresh = false disables both schedules): no MatchRate alarms.
+  consistency_metric = local.consistency_enabled && var.enable_daily_refresh ? {
+    namespace = local.consistency_namespace
+    threshold = var.consistency_match_rate_threshold
+  } : null
+  create_sns_topic = var.create_alarm_topic
+  alarm_emails     = var.alarm_emails
+  kms_key_arn      = module.kms.key_arn
+  tags             = var.tags
 }
 
 # Daily refresh of cc-agg-batch-fg: EMR Serverless job started after each UTC midnight.
@@ -221,5 +240,30 @@ module "batch_refresh" {
   kms_key_arn        = module.kms.key_arn
   enable_schedule    = var.enable_daily_refresh
   release_label      = var.emr_release_label
+  tags               = var.tags
+
+  # Served vs batch features, each morning after the refresh (docs/daily-refresh.md).
+  consistency_check = {
+    enabled             = local.consistency_enabled
+    entry_point_key     = module.artifacts.keys["consistency-entry"]
+    bundle_key          = module.artifacts.keys["consistency-job"]
+    dependencies_key    = module.artifacts.keys["batch-deps"]
+    model_key           = module.artifacts.keys["model"]
+    predictions_prefix  = try(module.predictions_archive[0].prefix, "predictions/")
+    metric_namespace    = local.consistency_namespace
+    schedule_expression = var.consistency_schedule_expression
+  }
+}
+
+# Served features land durably: Firehose delivers the predictions stream to the data bucket by day.
+module "predictions_archive" {
+  source = "../../modules/predictions_archive"
+  count  = var.enable_predictions_archive ? 1 : 0
+
+  name_prefix        = var.name_prefix
+  source_stream_arn  = module.streams.arns["predictions"]
+  bucket             = module.storage.bucket_names["data"]
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = module.kms.key_arn
   tags               = var.tags
 }

@@ -92,3 +92,16 @@ output "batch_refresh" {
     start_job_run  = module.batch_refresh.start_job_run
   }), null)
 }
+
+output "predictions_archive" {
+  description = "The predictions archive (null when not created): Firehose delivery stream name and the s3:// URI of its day partitions (dt=YYYY-MM-DD/)."
+  value = try({
+    delivery_stream = module.predictions_archive[0].delivery_stream_name
+    uri             = module.predictions_archive[0].uri
+  }, null)
+}
+
+output "consistency" {
+  description = "The daily consistency run (null when not enabled): job role, schedule, arguments, metric namespace and its StartJobRun request."
+  value       = try(module.batch_refresh.consistency, null)
+}

@@ -213,3 +213,44 @@ variable "emr_release_label" {
   type        = string
   default     = "emr-7.14.0"
 }
+
+variable "enable_predictions_archive" {
+  description = "Deliver the predictions stream to the data bucket with Amazon Data Firehose (predictions/dt=YYYY-MM-DD/, GZIP, SSE-KMS); the daily consistency run reads it."
+  type        = bool
+  default     = true
+}
+
+variable "predictions_retention_days" {
+  description = "Days the predictions archive (card numbers, feature vectors) is kept; the consistency run compares every day still held, so this is also its window."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.predictions_retention_days >= 2
+    error_message = "predictions_retention_days must be >= 2 (the run compares the previous day's predictions)."
+  }
+}
+
+variable "enable_consistency_check" {
+  description = "Run the consistency job (archived predictions vs the refreshed batch features, MatchRate metric and alarms) each morning after the daily refresh; needs enable_predictions_archive."
+  type        = bool
+  default     = true
+}
+
+variable "consistency_schedule_expression" {
+  description = "When the consistency run starts, in UTC: after the refresh's start + retry window + execution timeout (02:15 with the defaults)."
+  type        = string
+  default     = "cron(30 2 * * ? *)"
+}
+
+variable "consistency_match_rate_threshold" {
+  description = "Alarm when the consistency run's MatchRate (share of served transactions whose features match the batch job's) is below this."
+  type        = number
+  default     = 0.999
+}
+
+variable "consistency_job_zip_path" {
+  description = "Path of the consistency run's bundle Terraform uploads (null: build/emr/consistency-job.zip from `make package-emr`)."
+  type        = string
+  default     = null
+}

@@ -2,6 +2,9 @@
 # batch job over the history in S3, the job's execution role, and an EventBridge Scheduler
 # schedule that starts the job shortly after each UTC midnight. The job writes the features
 # under the output prefix and loads the new latest snapshots (online/) into the feature group.
+# Optionally (consistency_check) a second job on the same application, later each morning: the
+# consistency run compares the archived predictions with the refreshed features and publishes
+# the match rate as a CloudWatch metric (jobs/consistency/emr_entry.py, docs/daily-refresh.md).
 
 data "aws_partition" "current" {}
 
@@ -22,6 +25,7 @@ locals {
   bundle_uri           = "s3://${var.artifacts_bucket}/${var.bundle_key}"
   dependencies_uri     = "s3://${var.artifacts_bucket}/${var.dependencies_key}"
   schedule_name        = "${var.name_prefix}-daily-refresh"
+  schedule_names       = var.consistency_check.enabled ? [local.schedule_name, local.consistency.schedule_name] : [local.schedule_name]
 
   # The job's command line (jobs/batch/emr_entry.py); jobs/batch/launch.py builds the same one.
   entry_point_arguments = [
@@ -71,6 +75,118 @@ locals {
       }
     }
   }
+
+  # The consistency run (CONTRACTS.md's interface of jobs/consistency/emr_entry.py): the archived
+  # predictions, the features this module's job writes, the served model, where the report goes
+  # and the namespace of the MatchRate metric the alarm (module monitoring) watches.
+  cc = var.consistency_check
+  consistency = {
+    schedule_name    = "${var.name_prefix}-daily-consistency"
+    entry_point_uri  = "s3://${var.artifacts_bucket}/${local.cc.entry_point_key}"
+    bundle_uri       = "s3://${var.artifacts_bucket}/${local.cc.bundle_key}"
+    dependencies_uri = "s3://${var.artifacts_bucket}/${local.cc.dependencies_key}"
+    entry_point_arguments = [
+      "--predictions", "s3://${var.data_bucket}/${local.cc.predictions_prefix}",
+      "--features", local.output_uri,
+      "--model", "s3://${var.artifacts_bucket}/${local.cc.model_key}",
+      "--out", "s3://${var.data_bucket}/${local.cc.report_prefix}",
+      "--metric-namespace", local.cc.metric_namespace,
+    ]
+  }
+  # The contract names no --region: the driver's boto3 (CloudWatch, S3) reads it from its environment
+  # (spark.emr-serverless.driverEnv.<KEY>: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/jobs-spark.html).
+  consistency_spark_conf = merge(local.spark_conf, {
+    "spark.archives"                                    = "${local.consistency.dependencies_uri}#deps"
+    "spark.emr-serverless.driverEnv.AWS_DEFAULT_REGION" = local.region
+  })
+  consistency_start_job_run = {
+    ApplicationId           = aws_emrserverless_application.this.id
+    ExecutionRoleArn        = try(aws_iam_role.consistency_job[0].arn, "")
+    ClientToken             = "<aws.scheduler.execution-id>"
+    Name                    = local.consistency.schedule_name
+    ExecutionTimeoutMinutes = local.cc.execution_timeout_minutes
+    JobDriver = {
+      SparkSubmit = {
+        EntryPoint          = local.consistency.entry_point_uri
+        EntryPointArguments = local.consistency.entry_point_arguments
+        SparkSubmitParameters = join(" ", concat(
+          ["--py-files", local.consistency.bundle_uri],
+          [for k in sort(keys(local.consistency_spark_conf)) : "--conf ${k}=${local.consistency_spark_conf[k]}"],
+        ))
+      }
+    }
+    ConfigurationOverrides = local.start_job_run.ConfigurationOverrides
+  }
+
+  # Least privilege for the consistency job: read the archive, the features and the model, its own
+  # code; write the report and its logs; publish in its metric namespace only.
+  consistency_job_statements = [
+    {
+      sid        = "ListConsistencyInputs"
+      actions    = ["s3:ListBucket"]
+      resources  = [local.data_bucket_arn]
+      conditions = [{ test = "StringLike", variable = "s3:prefix", values = [for p in [local.cc.predictions_prefix, var.features_prefix, local.cc.report_prefix] : "${p}*"] }]
+    },
+    {
+      sid        = "ReadPredictionsAndFeatures"
+      actions    = ["s3:GetObject"]
+      resources  = [for p in [local.cc.predictions_prefix, var.features_prefix] : "${local.data_bucket_arn}/${p}*"]
+      conditions = []
+    },
+    {
+      sid        = "ReadModelAndCode"
+      actions    = ["s3:GetObject"]
+      resources  = [for key in [local.cc.model_key, local.cc.entry_point_key, local.cc.bundle_key, local.cc.dependencies_key] : "${local.artifacts_bucket_arn}/${key}"]
+      conditions = []
+    },
+    {
+      sid        = "WriteReport"
+      actions    = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      resources  = ["${local.data_bucket_arn}/${local.cc.report_prefix}*"]
+      conditions = []
+    },
+    {
+      sid        = "WriteConsistencyLogs"
+      actions    = ["s3:PutObject"]
+      resources  = ["${local.data_bucket_arn}/${var.logs_prefix}*"]
+      conditions = []
+    },
+    {
+      sid        = "UseDeploymentKeyForConsistency"
+      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      resources  = [var.kms_key_arn]
+      conditions = []
+    },
+    {
+      # PutMetricData has no resource type: Resource "*", limited to the run's namespace
+      # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html).
+      sid        = "PublishMatchRate"
+      actions    = ["cloudwatch:PutMetricData"]
+      resources  = ["*"]
+      conditions = [{ test = "StringEquals", variable = "cloudwatch:namespace", values = [local.cc.metric_namespace] }]
+    },
+  ]
+
+  consistency_scheduler_statements = [
+    {
+      sid        = "StartConsistencyJob"
+      actions    = ["emr-serverless:StartJobRun"]
+      resources  = [aws_emrserverless_application.this.arn]
+      conditions = []
+    },
+    {
+      sid        = "PassConsistencyJobRole"
+      actions    = ["iam:PassRole"]
+      resources  = [try(aws_iam_role.consistency_job[0].arn, "")]
+      conditions = [{ test = "StringEquals", variable = "iam:PassedToService", values = ["emr-serverless.amazonaws.com"] }]
+    },
+    {
+      sid        = "DecryptConsistencyScheduleInput"
+      actions    = ["kms:Decrypt"]
+      resources  = [var.kms_key_arn]
+      conditions = []
+    },
+  ]
 
   # Least privilege for the job: read the history and its own code, write the features and its
   # logs, use the deployment key, write records to the batch feature group only.
@@ -184,7 +300,7 @@ resource "aws_iam_role_policy" "job" {
 resource "aws_iam_role" "scheduler" {
   name_prefix        = "${var.name_prefix}-refresh-sched-"
   description        = "Role EventBridge Scheduler assumes to start the ${var.name_prefix} daily refresh"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_trust.json
+  assume_role_policy = data.aws_iam_policy_document.scheduler_trust[local.schedule_name].json
   tags               = local.tags
 }
 
@@ -195,7 +311,10 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 data "aws_iam_policy_document" "this" {
-  for_each = { job = local.job_statements, scheduler = local.scheduler_statements }
+  for_each = merge(
+    { job = local.job_statements, scheduler = local.scheduler_statements },
+    { for k, v in { consistency_job = local.consistency_job_statements, consistency_scheduler = local.consistency_scheduler_statements } : k => v if local.cc.enabled },
+  )
 
   dynamic "statement" {
     for_each = each.value
@@ -238,7 +357,10 @@ data "aws_iam_policy_document" "job_trust" {
   }
 }
 
+# One per schedule: each scheduler role trusts its own schedule only.
 data "aws_iam_policy_document" "scheduler_trust" {
+  for_each = toset(local.schedule_names)
+
   statement {
     sid     = "SchedulerStartsRefresh"
     actions = ["sts:AssumeRole"]
@@ -254,7 +376,7 @@ data "aws_iam_policy_document" "scheduler_trust" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.schedule_name}"]
+      values   = ["arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${each.key}"]
     }
   }
 }
@@ -276,6 +398,68 @@ resource "aws_scheduler_schedule" "this" {
     arn      = "arn:${local.partition}:scheduler:::aws-sdk:emrserverless:startJobRun"
     role_arn = aws_iam_role.scheduler.arn
     input    = jsonencode(local.start_job_run)
+
+    retry_policy {
+      maximum_event_age_in_seconds = var.start_retry_seconds
+      maximum_retry_attempts       = 10
+    }
+  }
+}
+
+# The consistency run: its own job role (same trust: this application's runs), its own scheduler
+# role and schedule, later in the morning than the refresh can end (variable validation).
+resource "aws_iam_role" "consistency_job" {
+  count = local.cc.enabled ? 1 : 0
+
+  name_prefix        = "${var.name_prefix}-consistency-job-"
+  description        = "Execution role of the ${var.name_prefix} daily consistency run (EMR Serverless)"
+  assume_role_policy = data.aws_iam_policy_document.job_trust.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "consistency_job" {
+  count = local.cc.enabled ? 1 : 0
+
+  name   = "consistency-job-least-privilege"
+  role   = aws_iam_role.consistency_job[0].id
+  policy = data.aws_iam_policy_document.this["consistency_job"].json
+}
+
+resource "aws_iam_role" "consistency_scheduler" {
+  count = local.cc.enabled ? 1 : 0
+
+  name_prefix        = "${var.name_prefix}-consist-sched-"
+  description        = "Role EventBridge Scheduler assumes to start the ${var.name_prefix} daily consistency run"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_trust[local.consistency.schedule_name].json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "consistency_scheduler" {
+  count = local.cc.enabled ? 1 : 0
+
+  name   = "start-consistency-job"
+  role   = aws_iam_role.consistency_scheduler[0].id
+  policy = data.aws_iam_policy_document.this["consistency_scheduler"].json
+}
+
+resource "aws_scheduler_schedule" "consistency" {
+  count = local.cc.enabled ? 1 : 0
+
+  name        = local.consistency.schedule_name
+  description = "Compares the archived predictions with the refreshed features on EMR Serverless and publishes MatchRate in ${local.cc.metric_namespace}"
+  state       = var.enable_schedule ? "ENABLED" : "DISABLED"
+
+  schedule_expression          = local.cc.schedule_expression
+  schedule_expression_timezone = "UTC"
+  flexible_time_window {
+    mode = "OFF"
+  }
+  kms_key_arn = var.kms_key_arn
+
+  target {
+    arn      = "arn:${local.partition}:scheduler:::aws-sdk:emrserverless:startJobRun"
+    role_arn = aws_iam_role.consistency_scheduler[0].arn
+    input    = jsonencode(local.consistency_start_job_run)
 
     retry_policy {
       maximum_event_age_in_seconds = var.start_retry_seconds

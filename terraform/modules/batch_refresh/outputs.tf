@@ -40,3 +40,14 @@ output "start_job_run" {
   description = "The scheduled StartJobRun request (AWS SDK member names; ClientToken is the schedule's execution id): jobs/batch/launch.py --from-terraform starts the same run by hand."
   value       = try(local.start_job_run, null)
 }
+
+output "consistency" {
+  description = "The daily consistency run (null unless consistency_check.enabled): job role ARN, schedule name, the job's arguments and metric namespace, and its StartJobRun request."
+  value = try(var.consistency_check.enabled ? {
+    job_role_arn     = aws_iam_role.consistency_job[0].arn
+    schedule_name    = aws_scheduler_schedule.consistency[0].name
+    arguments        = local.consistency.entry_point_arguments
+    metric_namespace = local.cc.metric_namespace
+    start_job_run    = local.consistency_start_job_run
+  } : null, null)
+}

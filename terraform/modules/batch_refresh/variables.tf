@@ -185,3 +185,49 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "consistency_check" {
+  description = "The daily consistency run on the same application (jobs/consistency/emr_entry.py: archived predictions vs the refreshed features, MatchRate published in metric_namespace); its schedule must start after the refresh can have ended (schedule minute + start_retry_seconds + execution_timeout_minutes). enabled = false: none."
+  type = object({
+    enabled                   = bool
+    entry_point_key           = optional(string, "")
+    bundle_key                = optional(string, "")
+    dependencies_key          = optional(string, "")
+    model_key                 = optional(string, "")
+    predictions_prefix        = optional(string, "predictions/")
+    report_prefix             = optional(string, "consistency/")
+    metric_namespace          = optional(string, "")
+    schedule_expression       = optional(string, "cron(30 2 * * ? *)")
+    execution_timeout_minutes = optional(number, 60)
+  })
+  default = { enabled = false }
+
+  validation {
+    condition = !var.consistency_check.enabled || try(
+      alltrue([for k in ["entry_point_key", "bundle_key", "dependencies_key", "model_key", "metric_namespace"] : var.consistency_check[k] != ""]) &&
+      alltrue([for p in [var.consistency_check.predictions_prefix, var.consistency_check.report_prefix] : endswith(p, "/") && !startswith(p, "/")]) &&
+      can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.consistency_check.metric_namespace)) && !startswith(var.consistency_check.metric_namespace, "AWS/"),
+      false
+    )
+    error_message = "consistency_check needs the four S3 keys, prefixes ending with '/', and a metric namespace of letters, digits and . _ / # : - that does not start with AWS/."
+  }
+
+  # Scheduled by time, not chained: the run starts once the refresh has started (its schedule minute,
+  # retried for up to start_retry_seconds) and ended (execution_timeout_minutes). Cron fields:
+  # https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based
+  validation {
+    condition = !var.consistency_check.enabled || try(
+      tonumber(regex("^cron\\(([0-9]{1,2}) ([0-9]{1,2}) \\* \\* \\? \\*\\)$", var.consistency_check.schedule_expression)[1]) < 24 &&
+      60 * tonumber(regex("^cron\\(([0-9]{1,2}) ([0-9]{1,2}) ", var.consistency_check.schedule_expression)[1]) +
+      tonumber(regex("^cron\\(([0-9]{1,2}) ", var.consistency_check.schedule_expression)[0]) >=
+      tonumber(regex("^cron\\(([0-9]{1,2}) ", var.schedule_expression)[0]) + ceil(var.start_retry_seconds / 60) + var.execution_timeout_minutes,
+      false
+    )
+    error_message = "consistency_check.schedule_expression must be cron(M H * * ? *), once a day, no earlier than the refresh's start + start_retry_seconds + execution_timeout_minutes."
+  }
+
+  validation {
+    condition     = var.consistency_check.execution_timeout_minutes >= 5 && var.consistency_check.execution_timeout_minutes <= 720
+    error_message = "consistency_check.execution_timeout_minutes must be between 5 and 720."
+  }
+}

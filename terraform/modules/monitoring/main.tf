@@ -1,7 +1,8 @@
 # CloudWatch dashboard and alarms of the pipeline: stream lag (iterator age) and errors of both
 # functions, dead-letter depth, endpoint 5xx errors and latency, the Flink application (stopped or
 # failing, failing checkpoints, source lag), rows on the late stream, and an aggregates stream that
-# went quiet while transactions arrive; alarms notify an optional KMS-encrypted SNS topic and any
+# went quiet while transactions arrive, and the daily consistency run's match rate (below its
+# threshold, or not published); alarms notify an optional KMS-encrypted SNS topic and any
 # extra actions. docs/operations.md says what each alarm means and what to do.
 
 data "aws_region" "current" {}
@@ -104,6 +105,36 @@ locals {
 
   alarm_actions = concat(aws_sns_topic.alarms[*].arn, var.alarm_actions)
 
+  # The daily consistency run publishes one MatchRate per run (no dimensions). Day-long period
+  # (Period x EvaluationPeriods up to 7 days for periods of an hour or more:
+  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html):
+  # a run below the threshold keeps the alarm on for the day; no run for 26 hours (a failed or
+  # disabled run) is an alarm of its own, missing hours breaching.
+  consistency = var.consistency_metric == null ? {} : { (var.consistency_metric.name) = var.consistency_metric }
+  consistency_alarms = merge(concat([for name, m in local.consistency : {
+    "consistency-match-rate" = {
+      description = "Served features differ from the batch job's: the daily consistency run's ${name} fell below ${m.threshold} (REPORT.md under the report prefix says which features and why)"
+      namespace   = m.namespace, metric = name, statistic = "Minimum", threshold = m.threshold, dimensions = {}
+      comparison  = "LessThanThreshold", missing = "notBreaching", period = 86400, periods = 1
+    }
+    "consistency-missing" = {
+      description = "No ${name} for 26 hours: the daily consistency run failed, was disabled or did not publish"
+      namespace   = m.namespace, metric = name, statistic = "SampleCount", threshold = 1, dimensions = {}
+      comparison  = "LessThanThreshold", missing = "breaching", period = 3600, periods = 26
+    }
+    }], var.archive_delivery_stream_name == null ? [] : [{
+    # What the run reads: Firehose recommends alarming when DeliveryToS3.DataFreshness (age of the
+    # oldest record not yet in S3) exceeds the buffering limit, at most 15 minutes
+    # (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html).
+    # Firehose publishes every 5 minutes.
+    "archive-freshness" = {
+      description = "The predictions archive falls behind: Firehose has not delivered records for more than ${var.archive_freshness_threshold_seconds} s"
+      namespace   = "AWS/Firehose", metric = "DeliveryToS3.DataFreshness", statistic = "Maximum"
+      threshold   = var.archive_freshness_threshold_seconds, dimensions = { DeliveryStreamName = var.archive_delivery_stream_name }
+      comparison  = "GreaterThanThreshold", missing = "notBreaching", period = 300, periods = 3
+    }
+  }])...)
+
   widgets = concat(
     [for metric in ["IteratorAge", "Errors", "Invocations", "Duration"] : {
       type = "metric", width = 12, height = 6
@@ -140,6 +171,16 @@ locals {
           ["AWS/SageMaker", "Invocation5XXErrors", "EndpointName", var.endpoint_name, "VariantName", var.variant_name],
           ["AWS/SageMaker", "ModelLatency", "EndpointName", var.endpoint_name, "VariantName", var.variant_name, { stat = "Average", yAxis = "right" }],
         ]
+      }
+    }],
+    [for name, m in local.consistency : {
+      type = "metric", width = 12, height = 6
+      properties = {
+        title   = "Served vs batch features: ${name} (daily)", region = data.aws_region.current.name, view = "timeSeries", stat = "Minimum", period = 86400
+        metrics = [[m.namespace, name]]
+        annotations = {
+          horizontal = [{ label = "alarm below", value = m.threshold }]
+        }
       }
     }],
     [for s in values(var.stream_names) : {
@@ -217,6 +258,26 @@ resource "aws_cloudwatch_metric_alarm" "failed_checkpoints" {
       stat        = "Maximum"
     }
   }
+}
+
+resource "aws_cloudwatch_metric_alarm" "consistency" {
+  for_each = local.consistency_alarms
+
+  alarm_name          = "${var.name_prefix}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  dimensions          = each.value.dimensions
+  period              = each.value.period
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
+  evaluation_periods  = each.value.periods
+  datapoints_to_alarm = each.value.periods
+  treat_missing_data  = each.value.missing
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "quiet_inputs" {

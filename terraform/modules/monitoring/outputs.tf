@@ -1,7 +1,8 @@
 output "alarm_names" {
-  description = "Names of the alarms that notify, by key (metric alarms, the failed-checkpoint and aggregates-quiet alarms)."
+  description = "Names of the alarms that notify, by key (metric alarms, the consistency, failed-checkpoint and aggregates-quiet alarms)."
   value = try(merge(
     { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name },
+    { for k, a in aws_cloudwatch_metric_alarm.consistency : k => a.alarm_name },
     { for k, a in aws_cloudwatch_metric_alarm.failed_checkpoints : "flink-failed-checkpoints" => a.alarm_name },
     { for k, a in aws_cloudwatch_composite_alarm.aggregates_quiet : "aggregates-quiet" => a.alarm_name },
   ), {})

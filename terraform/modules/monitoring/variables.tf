@@ -155,3 +155,35 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "consistency_metric" {
+  description = "The daily consistency run's metric (namespace it publishes MatchRate in, alarm threshold): an alarm when a run falls below the threshold, one when no run published for 26 hours, and a dashboard widget; null: none."
+  type = object({
+    namespace = string
+    name      = optional(string, "MatchRate")
+    threshold = optional(number, 0.999)
+  })
+  default = null
+
+  validation {
+    condition     = var.consistency_metric == null || try(var.consistency_metric.threshold > 0 && var.consistency_metric.threshold <= 1 && !startswith(var.consistency_metric.namespace, "AWS/"), false)
+    error_message = "consistency_metric.threshold must be in (0, 1] (a share of transactions) and the namespace must not start with AWS/."
+  }
+}
+
+variable "archive_delivery_stream_name" {
+  description = "Name of the Firehose stream archiving the predictions (alarm when its DeliveryToS3.DataFreshness exceeds archive_freshness_threshold_seconds); null: no alarm."
+  type        = string
+  default     = null
+}
+
+variable "archive_freshness_threshold_seconds" {
+  description = "Alarm when the oldest prediction not yet delivered to the archive is older than this (Firehose recommends the buffering limit, at most 900 s)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.archive_freshness_threshold_seconds >= 60
+    error_message = "archive_freshness_threshold_seconds must be >= 60 (Firehose buffers for up to 900 s)."
+  }
+}

@@ -77,6 +77,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Data kept for a bounded time (the predictions archive: card numbers and feature vectors);
+  # an expired object becomes a noncurrent version, removed by the rule above.
+  dynamic "rule" {
+    for_each = { for e in var.expirations : e.prefix => e if e.bucket == each.key }
+    content {
+      id     = "expire-${trimsuffix(replace(rule.key, "/", "-"), "-")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.key
+      }
+      expiration {
+        days = rule.value.days
+      }
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.this]
 }
 

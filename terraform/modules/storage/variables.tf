@@ -51,3 +51,18 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "expirations" {
+  description = "Objects deleted a number of days after they were written, by bucket (logical name) and key prefix (ending with '/')."
+  type = list(object({
+    bucket = string
+    prefix = string
+    days   = number
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for e in var.expirations : contains(var.bucket_names, e.bucket) && endswith(e.prefix, "/") && e.days >= 1])
+    error_message = "Each expiration needs a bucket from bucket_names, a prefix ending with '/' and days >= 1."
+  }
+}

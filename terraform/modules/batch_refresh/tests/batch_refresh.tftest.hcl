@@ -117,3 +117,88 @@ run "rejects_a_schedule_outside_the_hour_after_midnight" {
 
   expect_failures = [var.schedule_expression]
 }
+
+run "consistency_run_after_the_refresh" {
+  command = apply
+
+  variables {
+    consistency_check = {
+      enabled          = true
+      entry_point_key  = "artifacts/consistency-entry/cdef/emr_entry.py"
+      bundle_key       = "artifacts/consistency-job/0123/consistency-job.zip"
+      dependencies_key = "artifacts/batch-deps/89ab/batch-deps.zip"
+      model_key        = "artifacts/model/4567/model.tar.gz"
+      metric_namespace = "unit/consistency"
+    }
+  }
+
+  assert {
+    condition = (aws_scheduler_schedule.consistency[0].schedule_expression == "cron(30 2 * * ? *)" && aws_scheduler_schedule.consistency[0].state == "ENABLED" &&
+    aws_scheduler_schedule.consistency[0].target[0].arn == "arn:aws:scheduler:::aws-sdk:emrserverless:startJobRun")
+    error_message = "the consistency run starts at 02:30 UTC through the StartJobRun universal target"
+  }
+  assert {
+    condition = jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).JobDriver.SparkSubmit.EntryPointArguments == [
+      "--predictions", "s3://unit-data-1/predictions/", "--features", "s3://unit-data-1/features/",
+      "--model", "s3://unit-artifacts-1/artifacts/model/4567/model.tar.gz", "--out", "s3://unit-data-1/consistency/",
+      "--metric-namespace", "unit/consistency",
+    ]
+    error_message = "the job's arguments follow the contract (CONTRACTS.md)"
+  }
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).ApplicationId == aws_emrserverless_application.this.id
+    error_message = "the consistency run uses the refresh's application"
+  }
+  assert {
+    condition = ({ for st in data.aws_iam_policy_document.this["consistency_scheduler"].statement : st.sid => [st.actions, st.resources] } == {
+      StartConsistencyJob             = [toset(["emr-serverless:StartJobRun"]), toset([aws_emrserverless_application.this.arn])]
+      PassConsistencyJobRole          = [toset(["iam:PassRole"]), toset([aws_iam_role.consistency_job[0].arn])]
+      DecryptConsistencyScheduleInput = [toset(["kms:Decrypt"]), toset([var.kms_key_arn])]
+    })
+    error_message = "the consistency scheduler may start runs of this application and pass the consistency job role, nothing else"
+  }
+  assert {
+    condition = (jsonencode([for st in data.aws_iam_policy_document.this["consistency_job"].statement : [for c in st.condition : [c.test, c.variable, tolist(c.values)]] if st.sid == "PublishMatchRate"]) ==
+    jsonencode([[["StringEquals", "cloudwatch:namespace", ["unit/consistency"]]]]))
+    error_message = "PutMetricData only in the run's namespace"
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.scheduler_trust) == 2
+    error_message = "one trust document per schedule"
+  }
+}
+
+run "rejects_a_consistency_run_before_the_refresh_can_end" {
+  command = plan
+
+  variables {
+    consistency_check = {
+      enabled             = true
+      entry_point_key     = "e.py"
+      bundle_key          = "b.zip"
+      dependencies_key    = "d.zip"
+      model_key           = "model.tar.gz"
+      metric_namespace    = "unit/consistency"
+      schedule_expression = "cron(0 1 * * ? *)"
+    }
+  }
+
+  expect_failures = [var.consistency_check]
+}
+
+run "rejects_a_consistency_metric_in_an_aws_namespace" {
+  command = plan
+
+  variables {
+    consistency_check = {
+      enabled          = true
+      entry_point_key  = "e.py"
+      bundle_key       = "b.zip"
+      dependencies_key = "d.zip"
+      model_key        = "model.tar.gz"
+      metric_namespace = "AWS/Consistency"
+    }
+  }
+
+  expect_failures = [var.consistency_check]
+}

@@ -87,3 +87,40 @@ run "rejects_zero_evaluation_periods" {
   }
   expect_failures = [var.evaluation_periods]
 }
+
+run "consistency_alarms_and_widget" {
+  command = plan
+
+  variables {
+    consistency_metric           = { namespace = "unit/consistency" }
+    archive_delivery_stream_name = "unit-predictions-archive"
+  }
+
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.consistency["archive-freshness"].metric_name == "DeliveryToS3.DataFreshness" &&
+      aws_cloudwatch_metric_alarm.consistency["archive-freshness"].dimensions["DeliveryStreamName"] == "unit-predictions-archive" &&
+    aws_cloudwatch_metric_alarm.consistency["archive-freshness"].threshold == 900)
+    error_message = "alarm when the archive's oldest undelivered record is older than 15 minutes"
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].dimensions) == 0
+    error_message = "MatchRate has no dimensions"
+  }
+
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].namespace == "unit/consistency" &&
+      aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].metric_name == "MatchRate" &&
+      aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].threshold == 0.999 &&
+    aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].comparison_operator == "LessThanThreshold")
+    error_message = "alarm when MatchRate in the run's namespace falls below 0.999"
+  }
+  assert {
+    condition = (aws_cloudwatch_metric_alarm.consistency["consistency-missing"].period * aws_cloudwatch_metric_alarm.consistency["consistency-missing"].evaluation_periods > 86400 &&
+    aws_cloudwatch_metric_alarm.consistency["consistency-missing"].treat_missing_data == "breaching")
+    error_message = "alarm when no run published for more than a day"
+  }
+  assert {
+    condition     = length([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w if try(w.properties.metrics[0][1], "") == "MatchRate"]) == 1
+    error_message = "one MatchRate widget on the dashboard"
+  }
+}

@@ -59,3 +59,28 @@ run "rejects_bad_bucket_name" {
   }
   expect_failures = [var.bucket_names]
 }
+
+run "expires_a_prefix" {
+  command = plan
+
+  variables {
+    expirations = [{ bucket = "data", prefix = "predictions/", days = 7 }]
+  }
+
+  assert {
+    condition = ([for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule : r.expiration[0].days if r.id == "expire-predictions"] == [7] &&
+      [for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule : r.filter[0].prefix if r.id == "expire-predictions"] == ["predictions/"] &&
+    length(aws_s3_bucket_lifecycle_configuration.this["artifacts"].rule) == 1)
+    error_message = "predictions/ of the data bucket expires after 7 days; other buckets keep only the version rule"
+  }
+}
+
+run "rejects_an_expiration_of_an_unknown_bucket" {
+  command = plan
+
+  variables {
+    expirations = [{ bucket = "nowhere", prefix = "predictions/", days = 7 }]
+  }
+
+  expect_failures = [var.expirations]
+}
