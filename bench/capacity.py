@@ -679,8 +679,8 @@ def choices(s: Sizing, prices: Prices) -> list[Choice]:
     return [
         Choice(
             "enhanced_fan_out = true (functions module; envs/aws variable): one consumer per function",
-            True,
-            d,
+            bool(TF_ENHANCED_FAN_OUT.value),
+            replace(d, esm="efo"),
             replace(d, esm="standard"),
             "standard iterators",
             f"${efo:,.0f}/month ({FUNCTIONS_ON_AGGREGATES.value:g} consumers x {s.shard_count} shard(s), "
