@@ -15,6 +15,7 @@ holds this module's output for 100, 1,000 and 10,000 tx/s; docs/deploy.md quotes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from features.definition import STREAM
+from features.flink_sql import SINK_FLUSH_TIMEOUT_MS as RENDERED_SINK_FLUSH_MS
 from functions.common.scoring import RECORDS_PER_CALL
 
 
@@ -432,6 +434,10 @@ def monthly_cost(s: Sizing, prices: Prices) -> dict[str, float]:
     return {
         "Kinesis (4 streams, provisioned)": 4 * s.shard_count * prices.shard_hour.value * HOURS_PER_MONTH
         + put_units * SECONDS_PER_MONTH / 1e6 * prices.put_units_per_million.value,
+        # Terraform's enhanced_fan_out (TF_ENHANCED_FAN_OUT): the two mappings' consumers
+        "Kinesis enhanced fan-out (2 consumers)": efo_monthly(
+            s, prices, FUNCTIONS_ON_AGGREGATES.value * TF_ENHANCED_FAN_OUT.value, AGGREGATE_BYTES.value
+        ),
         "Managed Service for Apache Flink": s.kpus * prices.kpu_hour.value * HOURS_PER_MONTH,
         "Lambda (ingest, score)": lambda_invocations
         * SECONDS_PER_MONTH
@@ -461,6 +467,7 @@ def seed_monthly_cost(s: SeedSizing, prices: Prices, cards: int) -> dict[str, fl
     return {
         "Kinesis (1 stream, provisioned)": s.shards * prices.shard_hour.value * HOURS_PER_MONTH
         + s.tps * SECONDS_PER_MONTH / 1e6 * prices.put_units_per_million.value,
+        "Kinesis enhanced fan-out": 0.0,  # the seed polled
         "KDA SQL (retired)": s.kpus * prices.kpu_hour.value * HOURS_PER_MONTH,
         "Lambda (ingest, score)": invocations
         * SECONDS_PER_MONTH
@@ -488,18 +495,30 @@ FLINK_EMPTY_FETCH_MS = Fact(
     "ms a POLLING source waits after an empty fetch",
     f"{FLINK_KINESIS_CONNECTOR}: source.reader.empty-records-fetch-interval",
 )
-SINK_FLUSH_TIMEOUT_MS = Fact(
+SINK_FLUSH_CONNECTOR_DEFAULT_MS = Fact(
     5000,
-    "ms a row may wait in the Kinesis sink's buffer",
-    f"{FLINK_KINESIS_CONNECTOR}: sink.flush-buffer.timeout",
+    "ms a row may wait in the Kinesis sink's buffer unless the table sets the option",
+    f"{FLINK_KINESIS_CONNECTOR}: sink.flush-buffer.timeout (Long, ms; default in 5.0.0)",
+)
+SINK_FLUSH_TIMEOUT_MS = Fact(
+    RENDERED_SINK_FLUSH_MS,
+    "ms a row may wait in the Kinesis sink's buffer (aggregates and late tables)",
+    "features/flink_sql.py SINK_FLUSH_TIMEOUT_MS: 'sink.flush-buffer.timeout' of both Kinesis sinks",
 )
 SINK_BATCH_MAX = Fact(500, "records per sink batch", f"{FLINK_KINESIS_CONNECTOR}: sink.batch.max-size")
 EFO_PROPAGATION_MS = Fact(70, "ms average propagation with enhanced fan-out", KINESIS_CONSUMERS)
 ESM_POLL_MS = Fact(1000, "ms between polls of a shard (standard iterator)", LAMBDA_KINESIS)
-# The Terraform default this module assumes (tests/test_capacity.py checks it against the .tf files).
+# The Terraform defaults this module assumes (tests/test_capacity.py checks them against the .tf files).
 TF_BATCHING_WINDOW_S = Fact(
     0, "s: event_source.maximum_batching_window_in_seconds", "terraform/modules/functions/variables.tf"
 )
+TF_ENHANCED_FAN_OUT = Fact(
+    1,
+    "(1 = true): each mapping reads through its own enhanced fan-out consumer",
+    "terraform/modules/functions/variables.tf enhanced_fan_out; terraform/envs/aws/variables.tf enhanced_fan_out",
+)
+# What the defaults replaced (the choices' alternatives below).
+PREVIOUS_OUT_OF_ORDERNESS_MS = 2000  # features/definition.py STREAM before the freshness change
 
 
 @dataclass(frozen=True)
@@ -531,7 +550,8 @@ class Freshness:
     out_of_orderness_ms: float = STREAM.out_of_orderness.total_seconds() * 1000
     flink_reader: str = "POLLING"  # or EFO (connector option source.reader.type)
     sink_flush_ms: float = SINK_FLUSH_TIMEOUT_MS.value
-    esm: str = "standard"  # or efo (a registered stream consumer as the mapping's source)
+    # "efo": a registered stream consumer as the mapping's source; "standard": a polled iterator
+    esm: str = "efo" if TF_ENHANCED_FAN_OUT.value else "standard"
     batching_window_s: float = TF_BATCHING_WINDOW_S.value
     endpoint: str = "serverless"  # or instances
 
@@ -631,43 +651,88 @@ def total(hops: Sequence[Hop]) -> tuple[float, float]:
     return sum(h.p50 for h in hops), sum(h.p99 for h in hops)
 
 
-# What the documents allow beyond the Terraform defaults, each with what it costs.
-TARGET = Freshness(esm="efo", sink_flush_ms=100)
+def efo_monthly(s: Sizing, prices: Prices, consumers: float, record_bytes: float) -> float:
+    """Enhanced fan-out consumers on a stream: per consumer-shard-hour plus per GB each reads."""
+    hours = consumers * s.shard_count * prices.efo_consumer_shard_hour.value * HOURS_PER_MONTH
+    gb = consumers * s.tps * record_bytes * SECONDS_PER_MONTH / 1e9
+    return hours + gb * prices.efo_gb.value
 
 
-def target_costs(s: Sizing, prices: Prices) -> list[tuple[str, str]]:
-    efo = (
-        FUNCTIONS_ON_AGGREGATES.value * s.shard_count * prices.efo_consumer_shard_hour.value * HOURS_PER_MONTH
-        + FUNCTIONS_ON_AGGREGATES.value
-        * s.tps
-        * AGGREGATE_BYTES.value
-        * SECONDS_PER_MONTH
-        / 1e9
-        * prices.efo_gb.value
-    )
+@dataclass(frozen=True)
+class Choice:
+    """A latency setting, the alternative it is weighed against, and its price."""
+
+    setting: str
+    default: bool  # a default of this repository (else: what the documents allow beyond them)
+    chosen: Freshness
+    instead: Freshness
+    instead_name: str
+    cost: str
+
+
+def choices(s: Sizing, prices: Prices) -> list[Choice]:
+    """Each latency choice of the aws profile against its alternative, with what it costs."""
+    d = Freshness()
+    efo = efo_monthly(s, prices, FUNCTIONS_ON_AGGREGATES.value, AGGREGATE_BYTES.value)
+    flink_efo = efo_monthly(s, prices, 1, TRANSACTION_BYTES.value)
+    replace = dataclasses.replace
     return [
-        (
-            "event source mappings on enhanced fan-out consumers (functions module: an aws_kinesis_stream_consumer "
-            "per function as event_source_arn; not in Terraform yet)",
-            f"${efo:,.0f}/month (2 consumers x {s.shard_count} shard(s), plus data read)",
+        Choice(
+            "enhanced_fan_out = true (functions module; envs/aws variable): one consumer per function",
+            bool(TF_ENHANCED_FAN_OUT.value),
+            replace(d, esm="efo"),
+            replace(d, esm="standard"),
+            "standard iterators",
+            f"${efo:,.0f}/month ({FUNCTIONS_ON_AGGREGATES.value:g} consumers x {s.shard_count} shard(s), "
+            "plus data read)",
         ),
-        (
-            "Flink sink 'sink.flush-buffer.timeout' = '100' (features/flink_sql.py; not rendered yet)",
+        Choice(
+            f"'sink.flush-buffer.timeout' = '{SINK_FLUSH_TIMEOUT_MS.value:g}' (features/flink_sql.py)",
+            True,
+            d,
+            replace(d, sink_flush_ms=SINK_FLUSH_CONNECTOR_DEFAULT_MS.value),
+            f"the connector's {SINK_FLUSH_CONNECTOR_DEFAULT_MS.value:,.0f} ms",
             "$0: PUT payload units are billed per record, not per call; more, smaller PutRecords calls",
         ),
-        (
-            f"out-of-orderness {TARGET.out_of_orderness_ms:g} ms (features/definition.py STREAM)",
+        Choice(
+            f"out-of-orderness {d.out_of_orderness_ms:g} ms (features/definition.py STREAM)",
+            True,
+            d,
+            replace(d, out_of_orderness_ms=PREVIOUS_OUT_OF_ORDERNESS_MS),
+            f"{PREVIOUS_OUT_OF_ORDERNESS_MS:,.0f} ms",
             "$0; rows more than the bound behind their shard's newest go to the late stream",
         ),
-        (
-            f"MaximumBatchingWindowInSeconds {TF_BATCHING_WINDOW_S.value:g} (Terraform default)",
+        Choice(
+            f"MaximumBatchingWindowInSeconds {d.batching_window_s:g} (functions module; envs/aws event_source)",
+            True,
+            d,
+            replace(d, batching_window_s=1),
+            "a 1 s window",
             "$0 measurable: one invocation per poll with records, as with a 1 s window at these rates",
         ),
-        (
+        Choice(
             "endpoint_type = instances (no serverless cold start)",
+            False,
+            replace(d, endpoint="instances"),
+            d,
+            "serverless",
             f"${prices.instance_hour.value * HOURS_PER_MONTH:,.0f}/month per ml.m5.large",
         ),
+        Choice(
+            "Flink source on enhanced fan-out ('source.reader.type' = 'EFO', connector 5.0.0; the app's role "
+            "then registers its consumer)",
+            False,
+            replace(d, flink_reader="EFO"),
+            d,
+            "POLLING",
+            f"${flink_efo:,.0f}/month (1 consumer x {s.shard_count} shard(s), plus data read)",
+        ),
     ]
+
+
+def p99_gain(s: Sizing, c: Choice) -> float:
+    """Milliseconds off the p99 budget that the choice buys against its alternative."""
+    return total(budget(s, c.instead))[1] - total(budget(s, c.chosen))[1]
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -790,25 +855,32 @@ def report(
 
 
 def budget_report(s: Sizing, prices: Prices) -> list[str]:
-    out: list[str] = []
-    for title, f in (("Terraform defaults", Freshness()), ("with what the documents allow", TARGET)):
-        hops = budget(s, f)
-        p50, p99 = total(hops)
-        out += [
-            f"### Event-to-prediction budget at {s.tps:,.0f} tx/s: {title} (p50 ~{p50:,.0f} ms, p99 <= {p99:,.0f} ms)",
-            "",
-            *_table(
-                ["hop", "setting", "p50 ms", "p99 ms", "source"],
-                [[h.name, h.setting, f"{h.p50:,.0f}", f"{h.p99:,.0f}", h.source] for h in hops],
-            ),
-            "",
+    hops = budget(s, Freshness())
+    p50, p99 = total(hops)
+
+    def rows(default: bool) -> list[list[str]]:
+        return [
+            [c.setting, f"{p99_gain(s, c):,.0f} ms (against {c.instead_name})", c.cost]
+            for c in choices(s, prices)
+            if c.default == default
         ]
-    out += [
-        "What each choice beyond the defaults costs:",
+
+    return [
+        f"### Event-to-prediction budget at {s.tps:,.0f} tx/s, Terraform defaults (p50 ~{p50:,.0f} ms, p99 <= {p99:,.0f} ms)",
         "",
-        *_table(["choice", "cost"], target_costs(s, prices)),
+        *_table(
+            ["hop", "setting", "p50 ms", "p99 ms", "source"],
+            [[h.name, h.setting, f"{h.p50:,.0f}", f"{h.p99:,.0f}", h.source] for h in hops],
+        ),
+        "",
+        "What each default buys and costs:",
+        "",
+        *_table(["default", "p99 saved", "cost"], rows(True)),
+        "",
+        "Beyond the defaults:",
+        "",
+        *_table(["choice", "p99 saved", "cost"], rows(False)),
     ]
-    return out
 
 
 def budget_p99(tps: float, cards: int = DEFAULT_CARDS) -> tuple[float, float]:

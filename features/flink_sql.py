@@ -60,6 +60,14 @@ DEFAULT_DEDUP_TTL = "1 d"
 # parameter). Longer: a quiet shard holds every card's windows back that much longer. Shorter: a
 # shard that pauses briefly sees more of its next rows routed late by the second check.
 DEFAULT_IDLE_TIMEOUT = "30 s"
+# How long a row may wait in a Kinesis sink's buffer before it is written (milliseconds; the
+# connector's `sink.flush-buffer.timeout`, a Long in ms, default 5000: flink-sql-connector-kinesis
+# 5.0.0, https://nightlies.apache.org/flink/flink-docs-release-1.20/docs/connectors/table/kinesis/).
+# A buffer is also flushed at `sink.batch.max-size` (500) rows, which a shard of a few hundred
+# tx/s takes seconds to gather: the default timeout was most of the event-to-prediction budget
+# (docs/capacity.md). 100 ms costs no dollars (PUT payload units are per record), only more and
+# smaller PutRecords calls.
+SINK_FLUSH_TIMEOUT_MS = 100
 
 ISO_MS_Z = "yyyy-MM-dd''T''HH:mm:ss.SSS''Z''"
 _EPOCH = "TO_TIMESTAMP_LTZ(0, 3)"
@@ -96,7 +104,12 @@ def kinesis(
         source["source.init.timestamp"] = init_timestamp
 
     def sink(arn: str) -> dict[str, str]:
-        return {"connector": "kinesis", "stream.arn": arn, "aws.region": region}
+        return {
+            "connector": "kinesis",
+            "stream.arn": arn,
+            "aws.region": region,
+            "sink.flush-buffer.timeout": str(SINK_FLUSH_TIMEOUT_MS),
+        }
 
     return Connectors(source, sink(output_arn), sink(late_arn))
 

@@ -134,6 +134,10 @@ def test_monthly_cost_at_1000_tps() -> None:
     # serverless: 10 calls/s x 0.02 s x 2 GB x $0.00002 per GB-second
     assert cost["SageMaker endpoint"] == pytest.approx(10 * 0.02 * 2 * 0.00002 * month)
     assert cost["KMS key, dashboard, alarms"] == pytest.approx(1 + 3 + 10 * 0.10)
+    # enhanced fan-out: 2 consumers x 2 shards x $0.015 x 730 h, plus 2 x 1,000 x 229 B/s read at $0.013/GB
+    assert cost["Kinesis enhanced fan-out (2 consumers)"] == pytest.approx(
+        4 * 0.015 * 730 + 2 * 1000 * 229 * month / 1e9 * 0.013
+    )  # $43.80 + $15.65
 
 
 def test_the_seed_pays_per_transaction_at_the_endpoint() -> None:
@@ -153,12 +157,36 @@ def test_the_budget_at_1000_tps_with_the_defaults() -> None:
     assert ooo == 200
     # 500 tx/s per shard: the watermark passes a row after the bound plus an exponential wait
     assert hops["watermark passes the row"].p99 == pytest.approx(200 + 1000 * math.log(100) / 500)  # 209.2
-    # the sink's 500-record batch fills in 1 s at 500 tx/s, before its 5 s timeout
-    assert hops["Flink sink flushes to aggregates"].p99 == pytest.approx(1000)
-    assert hops["event source mapping reads"].p99 == 1000  # one poll a second
+    # the sinks flush after 100 ms (features/flink_sql.py), long before 500 records gather (1 s)
+    assert hops["Flink sink flushes to aggregates"].p99 == pytest.approx(100)
+    # enhanced fan-out (the Terraform default): 70 ms average propagation, p99 taken as twice that
+    assert hops["event source mapping reads"].p99 == 140
     assert hops["batching window"].p99 == 0
     _, p99 = cap.total(hops.values())
-    assert p99 == pytest.approx(50 + 250 + 209.2 + 1000 + 1000 + 0 + 30 + 30 + 60, abs=0.1)
+    assert p99 == pytest.approx(50 + 250 + 209.2 + 100 + 140 + 0 + 30 + 30 + 60, abs=0.1)  # 869.2
+
+
+def test_the_budget_before_the_freshness_defaults() -> None:
+    """The connector's 5 s flush and standard iterators (the previous defaults): at 100 tx/s the sink
+    waits its whole timeout (500 records take 5 s to gather) and the mapping polls once a second."""
+    before = cap.Freshness(sink_flush_ms=cap.SINK_FLUSH_CONNECTOR_DEFAULT_MS.value, esm="standard")
+    assert cap.total(cap.budget(cap.size(100), before))[1] == pytest.approx(
+        50 + 250 + 200 + 1000 * math.log(100) / 100 + 5000 + 1000 + 120, abs=0.1
+    )  # 6,666
+    assert cap.total(cap.budget(cap.size(1000), before))[1] == pytest.approx(
+        50 + 250 + 209.21 + 1000 + 1000 + 120, abs=0.1
+    )  # 2,629
+
+
+def test_each_choice_is_weighed_against_its_alternative_by_hand() -> None:
+    s = cap.size(100)  # one shard, 100 tx/s
+    gains = {c.instead_name: cap.p99_gain(s, c) for c in cap.choices(s, cap.PRICES["us-east-1"])}
+    assert gains["standard iterators"] == pytest.approx(1000 - 140)  # a poll a second vs 2 x 70 ms
+    assert gains["the connector's 5,000 ms"] == pytest.approx(5000 - 100)  # 500 records take 5 s at 100/s
+    assert gains["2,000 ms"] == pytest.approx(1800)  # the watermark bound itself
+    assert gains["a 1 s window"] == pytest.approx(1000)  # 100 records take 1 s: the window runs out
+    assert gains["serverless"] == pytest.approx(60 - 30)  # instances' p99 against serverless warm
+    assert gains["POLLING"] == pytest.approx(250 - 140)  # the Flink source on enhanced fan-out
 
 
 @pytest.mark.parametrize(
@@ -177,9 +205,9 @@ def test_the_budget_by_hand(tps: float, sink: float, expected: float) -> None:
     assert p99 == pytest.approx(expected, abs=0.1)
 
 
-def test_the_target_is_about_one_second_and_a_batching_window_adds_its_length() -> None:
+def test_the_defaults_are_about_one_second_and_a_batching_window_adds_its_length() -> None:
     for tps in (100, 1000, 10_000):
-        assert cap.total(cap.budget(cap.size(tps), cap.TARGET))[1] <= 1000
+        assert cap.total(cap.budget(cap.size(tps), cap.Freshness()))[1] <= 1000
     s = cap.size(10)  # 10 tx/s: a 1 s window never fills 100 records, so it waits 1 s
     with_window = cap.total(cap.budget(s, cap.Freshness(batching_window_s=1)))[1]
     assert with_window - cap.total(cap.budget(s, cap.Freshness()))[1] == pytest.approx(1000)
@@ -261,6 +289,19 @@ def test_the_repository_figures_match_their_sources() -> None:
     assert cap.LAMBDA_MEMORY_GB.value * 1024 == default("functions", "memory_size")
     assert cap.SERVERLESS_MEMORY_GB.value * 1024 == default("model_endpoint", "serverless_memory_mb")
     assert default("model_endpoint", "endpoint_type") == f'"{cap.Freshness().endpoint}"'
+    # the mappings read through enhanced fan-out consumers unless turned off, in both roots' defaults
+    for path in ("terraform/modules/functions/variables.tf", "terraform/envs/aws/variables.tf"):
+        (block,) = [
+            b['"enhanced_fan_out"']
+            for b in hcl2.loads((REPO / path).read_text())["variable"]
+            if '"enhanced_fan_out"' in b
+        ]
+        assert block["default"] is bool(cap.TF_ENHANCED_FAN_OUT.value) is True, path
+        assert cap.Freshness().esm == "efo"
+    # the sink flush the budget assumes is what the rendered Flink SQL sets on both Kinesis sinks
+    rendered = (REPO / "features/rendered/flink.sql").read_text()
+    assert rendered.count(f"'sink.flush-buffer.timeout' = '{cap.SINK_FLUSH_TIMEOUT_MS.value:g}'") == 2
+    assert cap.Freshness().sink_flush_ms == cap.SINK_FLUSH_TIMEOUT_MS.value == 100
     # the batching window the budget assumes is the default of both variables.tf files
     for path in ("terraform/modules/functions/variables.tf", "terraform/envs/aws/variables.tf"):
         text = (REPO / path).read_text()
@@ -283,6 +324,8 @@ def test_docs_quote_these_prices() -> None:
         f"${p.dashboard_month.value:g} per dashboard-month, ${p.alarm_month.value:.2f} per alarm-month"
         in deploy
     )
+    assert f"${p.efo_consumer_shard_hour.value:g} per consumer-shard-hour" in deploy
+    assert f"${p.efo_gb.value:g} per GB read" in deploy
 
 
 @pytest.mark.parametrize("tps", [100, 1000, 10_000])

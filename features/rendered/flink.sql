@@ -39,6 +39,7 @@ CREATE TEMPORARY TABLE aggregates (
   'connector' = 'kinesis',
   'stream.arn' = '${output.stream.arn}',
   'aws.region' = '${aws.region}',
+  'sink.flush-buffer.timeout' = '100',
   'format' = 'json',
   'json.encode.decimal-as-plain-number' = 'true'
 );
@@ -53,6 +54,7 @@ CREATE TEMPORARY TABLE late_records (
   'connector' = 'kinesis',
   'stream.arn' = '${late.stream.arn}',
   'aws.region' = '${aws.region}',
+  'sink.flush-buffer.timeout' = '100',
   'format' = 'json',
   'json.encode.decimal-as-plain-number' = 'true'
 );

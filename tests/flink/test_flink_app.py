@@ -118,3 +118,14 @@ def test_the_source_idle_timeout_is_a_session_setting_with_a_default():
     assert flink_sql.settings()["table.exec.source.idle-timeout"] == flink_sql.DEFAULT_IDLE_TIMEOUT
     assert flink_sql.settings(idle_timeout="5 s")["table.exec.source.idle-timeout"] == "5 s"
     assert "SET 'table.exec.source.idle-timeout' = '30 s';" in flink_sql.script()
+
+
+def test_the_kinesis_sinks_flush_after_the_rendered_timeout():
+    """'sink.flush-buffer.timeout' (Long, milliseconds, default 5000 in flink-sql-connector-kinesis
+    5.0.0: https://nightlies.apache.org/flink/flink-docs-release-1.20/docs/connectors/table/kinesis/)
+    on both sinks, not on the source; the freshness budget assumes it (bench.capacity)."""
+    connectors = flink_sql.kinesis("a", "b", "c", "eu-west-1")
+    for sink in (connectors.aggregates, connectors.late):
+        assert sink["sink.flush-buffer.timeout"] == str(flink_sql.SINK_FLUSH_TIMEOUT_MS) == "100"
+    assert not any(k.startswith("sink.") for k in connectors.transactions)
+    assert "sink.flush-buffer.timeout" not in flink_sql.filesystem("/in", "/out", "/late").aggregates

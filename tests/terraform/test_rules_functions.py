@@ -28,7 +28,8 @@ SDK_ACTIONS = {
 }
 # What the event source mapping needs on the function's role to read a Kinesis stream
 # (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-create.html; also the managed
-# AWSLambdaKinesisExecutionRole policy, minus ListStreams and SubscribeToShard: no enhanced fan-out).
+# AWSLambdaKinesisExecutionRole policy, minus ListStreams, and minus SubscribeToShard: that one is
+# granted on the function's own enhanced fan-out consumer only, test_rules_freshness.py).
 ESM_KINESIS = {
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -42,7 +43,8 @@ ESM_ON_FAILURE_SQS = {"sqs:SendMessage"}
 
 
 def closure(app: Path) -> list[Path]:
-    """The handler's file and every functions.* module it imports, transitively."""
+    """The handler's file and every functions.* and clients.* module it imports, transitively (the
+    zips carry clients/: the Kinesis writer lives there)."""
     seen: list[Path] = []
     todo = [app]
     while todo:
@@ -51,7 +53,9 @@ def closure(app: Path) -> list[Path]:
             continue
         seen.append(path)
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("functions."):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                ("functions.", "clients.")
+            ):
                 target = REPO / Path(*node.module.split(".")).with_suffix(".py")
                 if target.is_file():
                     todo.append(target)

@@ -162,6 +162,8 @@ module "streaming_app" {
   log_retention_days = var.log_retention_days
   kms_key_arn        = module.kms.key_arn
   tags               = var.tags
+
+  parallelism_per_kpu = var.flink_parallelism_per_kpu
 }
 
 module "kda_sql_app" {
@@ -195,6 +197,7 @@ module "functions" {
   predictions_stream_name      = module.streams.names["predictions"]
   predictions_stream_arn       = module.streams.arns["predictions"]
   event_source                 = var.event_source
+  enhanced_fan_out             = var.enhanced_fan_out
   log_retention_days           = var.log_retention_days
   kms_key_arn                  = module.kms.key_arn
   tags                         = var.tags

@@ -254,3 +254,20 @@ variable "consistency_job_zip_path" {
   type        = string
   default     = null
 }
+
+variable "flink_parallelism_per_kpu" {
+  description = "Parallel tasks of the Flink application per KPU (1 to 8; the streaming_app module's parallelism_per_kpu). KPUs billed = ceil(flink_parallelism / flink_parallelism_per_kpu) + 1. 1 (the default) gives each subtask its own KPU; `python -m bench.capacity --tps N` says how many subtasks one KPU can carry at that rate (an estimate: measure before packing) and what it saves (docs/capacity.md)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.flink_parallelism_per_kpu >= 1 && var.flink_parallelism_per_kpu <= 8 && floor(var.flink_parallelism_per_kpu) == var.flink_parallelism_per_kpu
+    error_message = "flink_parallelism_per_kpu must be a whole number between 1 and 8."
+  }
+}
+
+variable "enhanced_fan_out" {
+  description = "Both functions read the aggregates stream through their own enhanced fan-out consumer (records pushed, ~70 ms, instead of a poll a second; the functions module's enhanced_fan_out). Cost: ~$22 a month per shard for the two consumers plus $0.013 per GB read (provisioned-mode prices; `python -m bench.capacity --tps N --latency`, docs/capacity.md). false: standard iterators, the p99 budget grows by ~0.9 s."
+  type        = bool
+  default     = true
+}

@@ -133,6 +133,12 @@ variable "event_source" {
   }
 }
 
+variable "enhanced_fan_out" {
+  description = "Map each function to its own enhanced fan-out consumer of the aggregates stream (aws_kinesis_stream_consumer) instead of a standard iterator: records are pushed, ~70 ms average propagation instead of a poll a second (https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html), the largest cut of the event-to-prediction budget after the Flink sink's flush (`python -m bench.capacity --tps N --latency`). Cost: $0.015 per consumer-shard-hour, ~$11 a month per function and shard (~$22 for the two), plus $0.013 per GB they read (us-east-1 prices read 2026-12-06, https://aws.amazon.com/kinesis/data-streams/pricing/): ~$59 a month at 1,000 tx/s. false: standard iterators, no extra charge."
+  type        = bool
+  default     = true
+}
+
 variable "streaming_feature_group_name" {
   description = "Name of the streaming feature group (cc-agg-fg) the ingest function writes."
   type        = string

@@ -50,7 +50,7 @@ run "functions_and_mappings" {
   }
   assert {
     condition = alltrue([for m in aws_lambda_event_source_mapping.this :
-      m.event_source_arn == var.source_stream_arn && m.function_response_types == toset(["ReportBatchItemFailures"]) &&
+      m.function_response_types == toset(["ReportBatchItemFailures"]) &&
       m.bisect_batch_on_function_error == true && m.maximum_retry_attempts == 3 && m.maximum_record_age_in_seconds == 3600 &&
     m.starting_position == "LATEST"])
     error_message = "mappings: aggregates stream, partial batch failures, bisect, bounded retries and age"
@@ -98,6 +98,43 @@ run "functions_and_mappings" {
   }
 }
 
+# Enhanced fan-out (the default): one consumer per function on the aggregates stream, each the
+# source of its function's mapping. The consumer ARN is known only after creation: overridden here.
+run "mappings_read_through_their_own_consumers" {
+  command = plan
+
+  override_resource {
+    target          = aws_kinesis_stream_consumer.this
+    override_during = plan
+    values = {
+      arn = "arn:aws:kinesis:us-east-1:123456789012:stream/unit-aggregates/consumer/unit:1"
+    }
+  }
+
+  assert {
+    condition = toset(keys(aws_kinesis_stream_consumer.this)) == toset(["ingest", "score"]) && alltrue([
+    for k, c in aws_kinesis_stream_consumer.this : c.stream_arn == var.source_stream_arn && c.name == "unit-${k}"])
+    error_message = "one consumer per function, on the aggregates stream"
+  }
+  assert {
+    condition = alltrue([for k, m in aws_lambda_event_source_mapping.this :
+    m.event_source_arn == aws_kinesis_stream_consumer.this[k].arn])
+    error_message = "each mapping reads through its own consumer"
+  }
+}
+
+run "standard_iterators_when_fan_out_is_off" {
+  command = plan
+  variables {
+    enhanced_fan_out = false
+  }
+  assert {
+    condition = length(aws_kinesis_stream_consumer.this) == 0 && alltrue([
+    for m in aws_lambda_event_source_mapping.this : m.event_source_arn == var.source_stream_arn])
+    error_message = "enhanced_fan_out = false: no consumer, the mappings read the stream itself"
+  }
+}
+
 run "queue_and_logs_only" {
   command = plan
   variables {
@@ -115,7 +152,7 @@ run "queue_and_logs_only" {
     predictions_stream_arn       = null
   }
   assert {
-    condition     = length(aws_lambda_function.this) == 0 && length(aws_lambda_event_source_mapping.this) == 0 && length(aws_iam_role.this) == 0
+    condition     = length(aws_lambda_function.this) == 0 && length(aws_lambda_event_source_mapping.this) == 0 && length(aws_iam_role.this) == 0 && length(aws_kinesis_stream_consumer.this) == 0
     error_message = "create_functions = false creates no function, mapping or role"
   }
   assert {
