@@ -27,7 +27,7 @@ def test_the_closure_is_complete_and_holds_the_job():
     assert {
         "jobs/consistency/job.py",
         "jobs/consistency/sql.py",
-        "jobs/consistency/trees.py",
+        "jobs/consistency/scores.py",
         "jobs/consistency/predictions.py",
         "features/batch_sql.py",
     } <= names
@@ -73,9 +73,9 @@ def test_the_closure_imports_on_the_emr_python_without_the_local_libraries(tmp_p
         f"assert sys.version_info[:2] == {EMR_PYTHON!r}, sys.version\n"
         f"for name in {NOT_ON_EMR!r}:\n"
         "    sys.modules[name] = None  # an import of it fails, as on EMR\n"
-        "from jobs.consistency import emr_entry, sql, trees, predictions\n"
+        "from jobs.consistency import emr_entry, sql, scores, predictions\n"
         "from features.batch_sql import SPARK\n"
-        "assert 'offline_score' in sql.script(SPARK)\n"
+        "assert 'FROM reasons WHERE in_batch' in sql.script(SPARK)\n"
         "assert predictions.epoch_ms('2020-05-15T10:00:00.250Z') == 1589536800250\n"
         "print('imported', len(sys.modules))\n"
     )
