@@ -77,6 +77,14 @@ def test_the_closure_imports_on_the_emr_python_without_the_local_libraries(tmp_p
         "from features.batch_sql import SPARK\n"
         "assert 'FROM reasons WHERE in_batch' in sql.script(SPARK)\n"
         "assert predictions.epoch_ms('2020-05-15T10:00:00.250Z') == 1589536800250\n"
+        # What the job imports inside its functions, once the shipped dependencies are on the path
+        # (stand-ins here: this interpreter has none of them).
+        "import types\n"
+        "for name in ('numpy', 'xgboost', 'sklearn', 'sklearn.metrics'):\n"
+        "    sys.modules[name] = types.ModuleType(name)\n"
+        "sys.modules['sklearn'].metrics = sys.modules['sklearn.metrics']\n"
+        "from jobs.training import artifact, evaluate\n"
+        "assert artifact.MODEL_MEMBER == 'xgboost-model'\n"
         "print('imported', len(sys.modules))\n"
     )
     done = subprocess.run(
