@@ -161,11 +161,13 @@ class SparkInputs:
 
     def scored(self) -> tuple[Any, Any, Any]:
         """(labels, served, offline) of every compared transaction: each executor scores its rows,
-        the driver gathers the three columns (13 bytes a transaction)."""
+        the driver gathers the three columns (13 bytes a transaction) a partition at a time, so no
+        single result meets spark.driver.maxResultSize (1 GB by default: 80 M transactions)."""
         import numpy as np
 
         rows = self.spark.sql(f"SELECT {', '.join(scores.COLUMNS)} FROM scored").rdd
-        blocks = rows.mapPartitions(functools.partial(scores.score_partition, self.document)).collect()
+        scored = rows.mapPartitions(functools.partial(scores.score_partition, self.document))
+        blocks = list(scored.toLocalIterator())
         if not blocks:
             return scores.score(None, [])
         return tuple(np.concatenate(parts) for parts in zip_strict(*blocks))  # type: ignore[return-value]

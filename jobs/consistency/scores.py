@@ -53,7 +53,7 @@ def booster(document: bytes) -> Any:
 
 
 def score(model: Any, rows: Any) -> Any:
-    """(labels int8, served float64, offline float64) of `scored` rows (COLUMNS order).
+    """(labels int8, served float64, offline float32: XGBoost's own) of `scored` rows (COLUMNS order).
 
     The features go in as float32, as the endpoint's CSV parser hands them to the booster; a value
     that is not finite (NaN, an infinite ratio, NULL) is missing, as the served record's null is.
@@ -64,7 +64,7 @@ def score(model: Any, rows: Any) -> Any:
     features = matrix[:, 2:].astype(np.float32)
     features[~np.isfinite(features)] = np.nan
     offline = model.inplace_predict(features, validate_features=False) if len(features) else features[:, 0]
-    return matrix[:, 0].astype(np.int8), matrix[:, 1], np.asarray(offline, dtype=np.float64)
+    return matrix[:, 0].astype(np.int8), matrix[:, 1], np.asarray(offline, dtype=np.float32)
 
 
 def score_partition(document: Any, rows: Iterable[Any]) -> Iterator[tuple]:
