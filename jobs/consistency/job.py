@@ -84,8 +84,7 @@ class DuckDBInputs:
                 raise JobError(f"{path}: cannot read as Parquet: {str(err).splitlines()[0]}") from err
         try:
             with open(model, "rb") as file:
-                document = scores.booster_bytes(file.read())
-            self.model = scores.booster(document)
+                self.model = scores.booster(file.read())
         except (OSError, ValueError) as err:
             raise JobError(f"{model}: {err}") from err
         return {"training": training, "snapshots": snapshots, "unreadable": counter}
@@ -152,11 +151,11 @@ class SparkInputs:
         except PySparkException as err:
             raise JobError(f"{training}: cannot read as Parquet: {str(err).splitlines()[0]}") from err
         try:
-            document = scores.booster_bytes(bytes(sc.binaryFiles(model).first()[1]))
-            scores.booster(document)  # a bad model fails here, once, not in every executor
+            tarball = bytes(sc.binaryFiles(model).first()[1])
+            scores.booster(tarball)  # a bad model fails here, once, not in every executor
         except (PySparkException, ValueError) as err:
             raise JobError(f"{model}: {str(err).splitlines()[0]}") from err
-        self.document = sc.broadcast(document)
+        self.tarball = sc.broadcast(tarball)
         return {"training": training, "snapshots": snapshots, "unreadable": unreadable}
 
     def scored(self) -> tuple[Any, Any, Any]:
@@ -166,7 +165,7 @@ class SparkInputs:
         import numpy as np
 
         rows = self.spark.sql(f"SELECT {', '.join(scores.COLUMNS)} FROM scored").rdd
-        scored = rows.mapPartitions(functools.partial(scores.score_partition, self.document))
+        scored = rows.mapPartitions(functools.partial(scores.score_partition, self.tarball))
         blocks = list(scored.toLocalIterator())
         if not blocks:
             return scores.score(None, [])

@@ -20,31 +20,20 @@ from features.definition import MODEL_INPUT
 COLUMNS = ("label", "served_probability", *(f"b_{name}" for name in MODEL_INPUT))
 
 
-def booster_bytes(tarball: bytes) -> bytes:
-    """The booster document inside model.tar.gz's bytes; ValueError when it is not one."""
+def booster(tarball: bytes) -> Any:
+    """The XGBoost booster inside model.tar.gz's bytes; ValueError when it is not one."""
+    import xgboost as xgb
+
     from jobs.training.artifact import MODEL_MEMBER
 
     try:
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
             member = tar.extractfile(MODEL_MEMBER)
-            if member is None:
-                raise ValueError(f"{MODEL_MEMBER} is not a regular file")
-            return member.read()
+            model = xgb.Booster(model_file=bytearray(member.read() if member else b""))
     except KeyError as err:
         raise ValueError(f"model.tar.gz has no member named {MODEL_MEMBER}") from err
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise ValueError(f"not a readable model.tar.gz ({err})") from err
-
-
-def booster(document: bytes) -> Any:
-    """The XGBoost booster of booster_bytes' document; ValueError when it is not one."""
-    import xgboost as xgb
-
-    model = xgb.Booster()
-    try:
-        model.load_model(bytearray(document))
-    except xgb.core.XGBoostError as err:
-        raise ValueError(f"not an XGBoost model ({str(err).splitlines()[0]})") from err
+    except (tarfile.TarError, OSError, EOFError, xgb.core.XGBoostError) as err:
+        raise ValueError(f"not a model.tar.gz holding an XGBoost model ({str(err).splitlines()[0]})") from err
     if model.num_features() != len(MODEL_INPUT):
         raise ValueError(
             f"the model takes {model.num_features()} features, the definition {len(MODEL_INPUT)}"
@@ -67,10 +56,10 @@ def score(model: Any, rows: Any) -> Any:
     return matrix[:, 0].astype(np.int8), matrix[:, 1], np.asarray(offline, dtype=np.float32)
 
 
-def score_partition(document: Any, rows: Iterable[Any]) -> Iterator[tuple]:
+def score_partition(tarball: Any, rows: Iterable[Any]) -> Iterator[tuple]:
     """Spark executors (mapPartitions): one (labels, served, offline) block per partition.
 
-    `document` is the broadcast booster document. Plain rows rather than mapInPandas: the PySpark
+    `tarball` is the broadcast model.tar.gz. Plain rows rather than mapInPandas: the PySpark
     worker imports pandas and pyarrow before any of the job's code runs, so those would have to be
     on the executors' Python path by configuration; numpy and XGBoost are imported here, after the
     shipped dependencies are put on it.
@@ -80,7 +69,7 @@ def score_partition(document: Any, rows: Iterable[Any]) -> Iterator[tuple]:
     use_shipped_dependencies()
     rows = list(rows)
     if rows:
-        yield score(booster(document.value), rows)
+        yield score(booster(tarball.value), rows)
 
 
 def aucs(labels: Any, served: Any, offline: Any) -> dict[str, Any]:

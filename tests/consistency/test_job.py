@@ -172,6 +172,12 @@ def test_bad_inputs_get_one_line(case, tmp_path, capsys):
         cli.main(["--predictions", str(empty), *common, "--max-unexplained", "2"])
     assert cli.main(["--predictions", "s3://b/p", *common]) == 2
     assert "--engine spark" in capsys.readouterr().err
+    not_a_model = tmp_path / "model.tar.gz"
+    not_a_model.write_bytes(b"not a tarball")
+    argv = ["--predictions", str(case.predictions), "--features", str(case.features), "--out", str(tmp_path)]
+    assert cli.main([*argv, "--model", str(not_a_model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {not_a_model}: not a model.tar.gz") and err.count("\n") == 1
 
 
 def test_records_back_to_back_on_one_line_are_each_read(case):
