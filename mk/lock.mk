@@ -17,6 +17,8 @@ PY313 := --python-version 3.13
 LAMBDA := --python-version 3.11 --python-platform x86_64-manylinux_2_17
 # The daily refresh's boto3 for EMR Serverless (emr-7, Python 3.9; pure-Python wheels).
 EMR := --python-version 3.9 --python-platform x86_64-manylinux_2_17
+# The consistency job's XGBoost and scikit-learn for the same Python (binary wheels, manylinux_2_28).
+EMR_BINARY := --python-version 3.9 --python-platform x86_64-manylinux_2_28
 # Compiled against requirements.txt (and spark), so the layers install into one .venv side by side.
 LAYERED := requirements-spark requirements-dev
 STANDALONE := requirements-flink requirements-checkov requirements-sagemaker requirements-sagemaker-xgboost
@@ -35,3 +37,4 @@ lock: $(LOCK_VENV)/.installed ## Re-resolve every requirements*.in into its hash
 	@set -e; for src in functions/*/requirements.in; do echo "$(UV_COMPILE) $(LAMBDA) $$src -o $${src%.in}.txt"; \
 		$(UV_COMPILE) $(LAMBDA) $$src -o $${src%.in}.txt; done
 	$(UV_COMPILE) $(EMR) jobs/batch/emr-requirements.in -o jobs/batch/emr-requirements.txt
+	$(UV_COMPILE) $(EMR_BINARY) jobs/consistency/emr-requirements.in -o jobs/consistency/emr-requirements.txt

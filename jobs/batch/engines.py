@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -138,6 +139,9 @@ class SparkEngine:
             from jobs.batch import jvm
 
             heap = local_driver_memory()
+            # Python workers run this interpreter (its packages: XGBoost for the consistency job's
+            # scoring), not whatever `python3` is first on PATH; PySpark reads it when the context starts.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = (
                 builder.master(master or "local[*]")
                 .config("spark.driver.extraJavaOptions", jvm.local_driver_options(jvm.spark_home(), heap))

@@ -13,7 +13,8 @@ Exit 0 when the unexplained share is within --max-unexplained; 1 above it or on 
 run then shows FAILED in EMR Serverless). The metric is published either way.
 
 Runs on the release's Python (3.9 on emr-7.x): this file and everything it imports stay
-3.9-compatible and need only the standard library, PySpark and boto3 at run time.
+3.9-compatible; besides the standard library and PySpark they need the job's dependency archive
+(jobs/consistency/emr-requirements.txt: boto3, XGBoost, scikit-learn, numpy, scipy, as ./deps).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Run the comparison on an engine (DuckDB on one machine, Spark at scale) and gather its result.
 
-The inputs are registered as the views jobs.consistency.sql expects, the model as the scalar
-function `offline_score`; everything else is the rendered SQL.
+The inputs are registered as the views jobs.consistency.sql expects; the rendered SQL compares the
+features, and the rows of its `scored` view go through XGBoost (jobs.consistency.scores) in Python:
+on DuckDB in the process, on Spark in each executor with the model broadcast.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import time
 from collections.abc import Callable
@@ -15,8 +18,7 @@ from typing import Any
 from features.definition import MODEL_INPUT, SOURCE
 from jobs.batch import engines
 from jobs.batch.compat import UTC, zip_strict
-from jobs.consistency import predictions, sql
-from jobs.consistency.trees import Trees, model_json
+from jobs.consistency import predictions, scores, sql
 
 Log = Callable[[str], None]
 
@@ -82,32 +84,22 @@ class DuckDBInputs:
                 raise JobError(f"{path}: cannot read as Parquet: {str(err).splitlines()[0]}") from err
         try:
             with open(model, "rb") as file:
-                trees = Trees(model_json(file.read()))
+                self.model = scores.booster(file.read())
         except (OSError, ValueError) as err:
             raise JobError(f"{model}: {err}") from err
-
-        def offline_score(*columns: Any) -> Any:
-            values = [c.to_pylist() for c in columns]
-            return pa.array([trees.predict(row) for row in zip(*values)], pa.float64())  # noqa: B905 - 3.9
-
-        # DuckDB counts the function's parameters: one per model input, declared by signature.
-        import inspect
-
-        from duckdb.sqltypes import DOUBLE
-
-        offline_score.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [inspect.Parameter(f"x{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(MODEL_INPUT))]
-        )
-
-        con.create_function(
-            "offline_score",
-            offline_score,
-            [DOUBLE] * len(MODEL_INPUT),
-            DOUBLE,
-            type="arrow",
-            side_effects=False,
-        )
         return {"training": training, "snapshots": snapshots, "unreadable": counter}
+
+    def scored(self) -> tuple[Any, Any, Any]:
+        """(labels, served, offline) of every compared transaction."""
+        import numpy as np
+
+        got = self.engine.con.execute(f"SELECT {', '.join(scores.COLUMNS)} FROM scored").fetchnumpy()
+        # NULL comes back masked: a missing value (NaN) for the scorer
+        columns = [
+            np.ma.filled(np.ma.asarray(got[name], dtype=np.float64), np.nan) for name in scores.COLUMNS
+        ]
+        rows = np.column_stack(columns) if len(columns[0]) else np.empty((0, len(scores.COLUMNS)))
+        return scores.score(self.model, rows)
 
     def fetch_all(self, query: str) -> list[dict[str, Any]]:
         cursor = self.engine.con.execute(query)
@@ -159,11 +151,25 @@ class SparkInputs:
         except PySparkException as err:
             raise JobError(f"{training}: cannot read as Parquet: {str(err).splitlines()[0]}") from err
         try:
-            trees = Trees(model_json(bytes(sc.binaryFiles(model).first()[1])))
+            tarball = bytes(sc.binaryFiles(model).first()[1])
+            scores.booster(tarball)  # a bad model fails here, once, not in every executor
         except (PySparkException, ValueError) as err:
             raise JobError(f"{model}: {str(err).splitlines()[0]}") from err
-        self.spark.udf.register("offline_score", lambda *row: trees.predict(row), DoubleType())
+        self.tarball = sc.broadcast(tarball)
         return {"training": training, "snapshots": snapshots, "unreadable": unreadable}
+
+    def scored(self) -> tuple[Any, Any, Any]:
+        """(labels, served, offline) of every compared transaction: each executor scores its rows,
+        the driver gathers the three columns (13 bytes a transaction) a partition at a time, so no
+        single result meets spark.driver.maxResultSize (1 GB by default: 80 M transactions)."""
+        import numpy as np
+
+        rows = self.spark.sql(f"SELECT {', '.join(scores.COLUMNS)} FROM scored").rdd
+        scored = rows.mapPartitions(functools.partial(scores.score_partition, self.tarball))
+        blocks = list(scored.toLocalIterator())
+        if not blocks:
+            return scores.score(None, [])
+        return tuple(np.concatenate(parts) for parts in zip_strict(*blocks))  # type: ignore[return-value]
 
     def fetch_all(self, query: str) -> list[dict[str, Any]]:
         return [row.asDict() for row in self.spark.sql(query).collect()]
@@ -221,12 +227,6 @@ def compare(inputs: Any, prediction_path: str, features: str, model: str, log: L
     compared = int(summary["compared"] or 0)
     unexplained = sum(reasons[r] for r in sql.UNEXPLAINED_REASONS)
     lo, hi = engine.fetch_one("SELECT lo, hi FROM bounds")
-    aucs = {}
-    for side in ("served", "offline"):
-        got = inputs.fetch_all(sql.auc_query(f"{side}_probability"))
-        row = got[0] if got else {"p": 0, "n": 0, "roc_auc": None, "pr_auc": None}
-        aucs[side] = row
-    served_pr, offline_pr = aucs["served"]["pr_auc"], aucs["offline"]["pr_auc"]
     result = {
         "engine": engine.dialect.name,
         "inputs": {
@@ -253,17 +253,7 @@ def compare(inputs: Any, prediction_path: str, features: str, model: str, log: L
             for f in MODEL_INPUT
         },
         "unserved_in_period": int(engine.fetch_one(sql.unserved_query())[0] or 0),
-        "auc": {
-            "transactions": compared,
-            "positives": int(aucs["served"]["p"] or 0),
-            "served_roc_auc": _float(aucs["served"]["roc_auc"]),
-            "served_pr_auc": _float(served_pr),
-            "offline_roc_auc": _float(aucs["offline"]["roc_auc"]),
-            "offline_pr_auc": _float(offline_pr),
-            "pr_auc_difference": None
-            if served_pr is None or offline_pr is None
-            else float(served_pr - offline_pr),
-        },
+        "auc": scores.aucs(*inputs.scored()),
         "samples": [_sample(r) for r in inputs.fetch_all(sql.sample_query())],
     }
     result["seconds"] = round(time.perf_counter() - started, 2)
@@ -274,18 +264,23 @@ def compare(inputs: Any, prediction_path: str, features: str, model: str, log: L
     return result
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _sample(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "tid": row[SOURCE.id_column],
         "cc_num": row[SOURCE.entity],
         "trans_ts": _iso(row["event_ms"]),
         "reason": row["reason"],
-        "diffs": {f: {"served": row[f"s_{f}"], "batch": row[f"b_{f}"]} for f in MODEL_INPUT if row[f"m_{f}"]},
+        "diffs": {
+            f: {"served": _json_number(row[f"s_{f}"]), "batch": _json_number(row[f"b_{f}"])}
+            for f in MODEL_INPUT
+            if row[f"m_{f}"]
+        },
     }
+
+
+def _json_number(value: float | None) -> float | str | None:
+    """JSON has no NaN or infinity: those are written as text ('nan', 'inf')."""
+    return value if value is None or math.isfinite(value) else str(value)
 
 
 def run(

@@ -7,11 +7,14 @@ Inputs (views the job registers):
   training_raw  the batch job's training rows (features.batch_sql's `training`);
   snapshots_raw the batch job's daily snapshots (optional: `snapshots` is then empty).
 Outputs: `reasons` (one row per served transaction with its match flags and reason), `scored`
-(label, served and offline probability), and the summary and AUC queries below.
+(label, served probability and the batch features, which jobs.consistency.scores scores with the
+model and turns into AUCs), and the summary queries below.
 
 A served transaction's reason, the first that holds:
   not_in_batch          the batch job has no row with its tid (its history lacks the transaction);
-  match                 every model input equal to the batch row's within RELATIVE_TOLERANCE;
+  match                 every model input equal to the batch row's within RELATIVE_TOLERANCE (a served
+                        null, the codec's spelling of a value that is not finite, equals a batch
+                        NaN or infinity);
   same_timestamp_peers  its card has another transaction at the same event time: the streaming
                         engines order same-time transactions by arrival, the batch window counts
                         them all;
@@ -37,6 +40,7 @@ from features.definition import (
 )
 
 RELATIVE_TOLERANCE = 1e-9
+LARGEST_DOUBLE = 1.7976931348623157e308
 MATCH = "match"
 PEERS = "same_timestamp_peers"
 LATE = "late_or_dead_lettered"
@@ -54,9 +58,19 @@ LONGEST_SLIDING_MS = max(a.window.length_ms for a in aggregates_of_kind("sliding
 SNAPSHOT_DAYS = max(a.window.length_days for a in aggregates_of_kind("daily_snapshot"))
 
 
-def _same(a: str, b: str) -> str:
-    """Equal within the relative tolerance; a NULL on either side is a mismatch."""
-    return f"COALESCE({a} = {b} OR ABS({a} - {b}) <= {RELATIVE_TOLERANCE!r} * GREATEST(ABS({a}), ABS({b})), FALSE)"
+def _same(served: str, batch: str) -> str:
+    """Equal within the relative tolerance, or both not finite: the served record carries a NaN or an
+    infinity as null (JSON has neither). Any other NULL on either side is a mismatch."""
+
+    # NaN compares above every number (and equal to NaN) on both engines: false for NaN and +-infinity.
+    def finite(x: str) -> str:
+        return f"ABS({x}) <= {LARGEST_DOUBLE!r}"
+
+    near = f"ABS({served} - {batch}) <= {RELATIVE_TOLERANCE!r} * GREATEST(ABS({served}), ABS({batch}))"
+    return (
+        f"COALESCE({served} = {batch} OR ({finite(served)} AND {finite(batch)} AND {near})"
+        f" OR ({served} IS NULL AND NOT {finite(batch)}), FALSE)"
+    )
 
 
 def _any(flags: list[str]) -> str:
@@ -156,8 +170,7 @@ LEFT JOIN peers p ON p.{entity} = f.{entity} AND p.event_ms = f.event_ms
 LEFT JOIN late_explained l ON l.{tid} = f.{tid}
 LEFT JOIN snapshot_explained e ON e.{tid} = f.{tid}"""
     scored = f"""
-SELECT {tid}, label, probability AS served_probability,
-  offline_score({", ".join(f"b_{f}" for f in MODEL_INPUT)}) AS offline_probability
+SELECT {tid}, label, probability AS served_probability, {", ".join(f"b_{f}" for f in MODEL_INPUT)}
 FROM reasons WHERE in_batch"""
     return [
         ("served", served),
@@ -176,7 +189,7 @@ FROM reasons WHERE in_batch"""
 
 
 # Views read more than once: engines materialize (DuckDB) or cache (Spark) them.
-REUSED_VIEWS = ("served", "batch_period", "flagged", "reasons", "scored")
+REUSED_VIEWS = ("served", "batch_period", "flagged", "reasons")
 
 
 def summary_query() -> str:
@@ -201,32 +214,6 @@ def sample_query(limit: int = SAMPLE_ROWS) -> str:
         f"WHERE reason <> '{MATCH}' ORDER BY CASE WHEN reason IN ('{UNEXPLAINED}', '{NOT_IN_BATCH}') "
         f"THEN 0 ELSE 1 END, event_ms, {SOURCE.id_column} LIMIT {int(limit)}"
     )
-
-
-def auc_query(score: str) -> str:
-    """(positives, negatives, ROC AUC, PR AUC) of column `score` of `scored` against `label`.
-
-    Over the distinct scores from the highest down (tp, fp: the counts at or above each): PR AUC is
-    average precision, sum of (recall step) x precision, as scikit-learn's average_precision_score;
-    ROC AUC the trapezoidal area, ties counted half (the Mann-Whitney statistic).
-    """
-    frame = "ORDER BY score DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    return f"""
-SELECT totals.p, totals.n,
-  CASE WHEN totals.p > 0 AND totals.n > 0
-    THEN SUM(c.neg * (2.0 * c.tp - c.pos)) / (2.0 * totals.p * totals.n) END AS roc_auc,
-  CASE WHEN totals.p > 0 THEN SUM(c.pos * c.tp / (c.tp + c.fp)) / totals.p END AS pr_auc
-FROM (
-  SELECT score, pos, neg, SUM(pos) OVER ({frame}) AS tp, SUM(neg) OVER ({frame}) AS fp
-  FROM (
-    SELECT {score} AS score, CAST(SUM(label) AS DOUBLE) AS pos, CAST(SUM(1 - label) AS DOUBLE) AS neg
-    FROM scored GROUP BY {score}
-  ) per_score
-) c
-CROSS JOIN (
-  SELECT CAST(SUM(label) AS DOUBLE) AS p, CAST(SUM(1 - label) AS DOUBLE) AS n FROM scored
-) totals
-GROUP BY totals.p, totals.n"""
 
 
 def script(dialect: Dialect, with_snapshots: bool = True) -> str:

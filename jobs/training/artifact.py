@@ -20,12 +20,13 @@ import io
 import json
 import platform
 import tarfile
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
 import xgboost as xgb
 
+from jobs.batch.compat import UTC  # the consistency job reads MODEL_MEMBER on EMR's Python 3.9
 from jobs.training.hyperparameters import SAGEMAKER_XGBOOST_VERSION
 
 MODEL_MEMBER = "xgboost-model"

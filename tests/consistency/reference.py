@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from features.definition import EVENT_TIME_FEATURE, MODEL_INPUT, RATIOS, aggregates_of_kind
@@ -13,7 +14,11 @@ LONGEST = max(a.window.length_ms for a in aggregates_of_kind("sliding"))
 
 
 def same(a, b) -> bool:
-    if a is None or b is None:
+    """`a` served, `b` batch: a served None (the codec's null for NaN or infinity) equals a batch NaN
+    or infinity; any other None is a mismatch."""
+    if a is None:
+        return b is not None and not math.isfinite(b)
+    if b is None or not math.isfinite(b):
         return False
     return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
 

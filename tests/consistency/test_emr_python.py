@@ -27,7 +27,7 @@ def test_the_closure_is_complete_and_holds_the_job():
     assert {
         "jobs/consistency/job.py",
         "jobs/consistency/sql.py",
-        "jobs/consistency/trees.py",
+        "jobs/consistency/scores.py",
         "jobs/consistency/predictions.py",
         "features/batch_sql.py",
     } <= names
@@ -73,10 +73,18 @@ def test_the_closure_imports_on_the_emr_python_without_the_local_libraries(tmp_p
         f"assert sys.version_info[:2] == {EMR_PYTHON!r}, sys.version\n"
         f"for name in {NOT_ON_EMR!r}:\n"
         "    sys.modules[name] = None  # an import of it fails, as on EMR\n"
-        "from jobs.consistency import emr_entry, sql, trees, predictions\n"
+        "from jobs.consistency import emr_entry, sql, scores, predictions\n"
         "from features.batch_sql import SPARK\n"
-        "assert 'offline_score' in sql.script(SPARK)\n"
+        "assert 'FROM reasons WHERE in_batch' in sql.script(SPARK)\n"
         "assert predictions.epoch_ms('2020-05-15T10:00:00.250Z') == 1589536800250\n"
+        # What the job imports inside its functions, once the shipped dependencies are on the path
+        # (stand-ins here: this interpreter has none of them).
+        "import types\n"
+        "for name in ('numpy', 'xgboost', 'sklearn', 'sklearn.metrics'):\n"
+        "    sys.modules[name] = types.ModuleType(name)\n"
+        "sys.modules['sklearn'].metrics = sys.modules['sklearn.metrics']\n"
+        "from jobs.training import artifact, evaluate\n"
+        "assert artifact.MODEL_MEMBER == 'xgboost-model'\n"
         "print('imported', len(sys.modules))\n"
     )
     done = subprocess.run(
@@ -89,3 +97,78 @@ def test_the_closure_imports_on_the_emr_python_without_the_local_libraries(tmp_p
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("imported")
+
+
+REQUIREMENTS = REPO / "jobs" / "consistency" / "emr-requirements.txt"
+# The lock's wheels as the job's dependency archive holds them (binary: numpy, scipy, XGBoost).
+EMR_BINARY_PLATFORM = (
+    "--no-deps",
+    "--implementation",
+    "cp",
+    # pip takes the tags as given: glibc 2.28 and every older manylinux tag
+    *(arg for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64") for arg in ("--platform", tag)),
+    "--python-version",
+    "3.9",
+)
+
+
+def test_the_shipped_packages_score_and_measure_on_the_emr_python(tmp_path):
+    """The locked XGBoost, numpy and scikit-learn, installed for Python 3.9 as the job's archive holds
+    them, score a booster written by the training job and give the AUCs the local venv gives."""
+    import json
+    import platform
+
+    import numpy as np
+    import xgboost as xgb
+
+    from features.definition import MODEL_INPUT
+    from jobs.consistency import scores
+    from jobs.training.artifact import write_tarball
+    from packager.wheels import InstallError, install_locked
+    from packager.zips import write_zip
+    from tests.batch.test_emr_python import EMR_PYTHON, _pyenv_env
+
+    env = _pyenv_env(EMR_PYTHON)
+    python = shutil.which(f"python{EMR_PYTHON[0]}.{EMR_PYTHON[1]}")
+    if python is None or subprocess.run([python, "-V"], env=env, capture_output=True, check=False).returncode:
+        pytest.skip(f"prerequisite missing: a python{EMR_PYTHON[0]}.{EMR_PYTHON[1]} interpreter on PATH")
+    if platform.machine() != "x86_64":
+        pytest.skip("prerequisite missing: an x86_64 machine (the locked wheels are x86_64)")
+    work = tmp_path / "driver"
+    try:
+        install_locked(REQUIREMENTS, work / "deps", EMR_BINARY_PLATFORM)
+    except InstallError as err:
+        if "No matching distribution" in str(err) or "Could not find a version" in str(err):
+            raise  # a pin without a Python 3.9 wheel is the project's own error
+        pytest.skip(f"prerequisite missing: PyPI access to install the lock ({err})")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(400, len(MODEL_INPUT)))
+    y = (x[:, 0] + rng.normal(size=400) > 1).astype(int)
+    model = write_tarball(
+        xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(x, label=y), 8), tmp_path
+    )
+    x[::9, 1] = np.inf  # not finite: missing, as served
+    rows = np.column_stack([y, rng.uniform(size=400), x]).tolist()
+    (tmp_path / "rows.json").write_text(json.dumps(rows).replace("Infinity", '"inf"'))
+    expected = scores.aucs(*scores.score(scores.booster(model.read_bytes()), rows))
+    bundle = write_zip(
+        {p.as_posix(): REPO / p for p in emr_job.closure(entry=ENTRY_POINT)[0]}, tmp_path / "b.zip"
+    )
+    script = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(bundle)!r})\n"
+        "from jobs.batch.emr_entry import use_shipped_dependencies\n"
+        "use_shipped_dependencies()\n"
+        "from jobs.consistency import scores\n"
+        f"rows = [[float(v) for v in r] for r in json.load(open({str(tmp_path / 'rows.json')!r}))]\n"
+        f"model = scores.booster(open({str(model)!r}, 'rb').read())\n"
+        "import xgboost, sklearn\n"
+        "assert xgboost.__file__.startswith(sys.path[0]) and sklearn.__file__.startswith(sys.path[0])\n"
+        "print(json.dumps(scores.aucs(*scores.score(model, rows))))\n"
+    )
+    done = subprocess.run(
+        [python, "-I", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got == pytest.approx(expected, abs=1e-12)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -14,7 +13,6 @@ from jobs.consistency import __main__ as cli
 from jobs.consistency import sql
 from jobs.consistency.job import run
 from jobs.consistency.predictions import epoch_ms
-from jobs.consistency.trees import Trees, model_json
 from local_aws.endpoint import load_booster
 from tests.consistency import reference
 from tests.consistency.fixtures import build
@@ -94,19 +92,48 @@ def test_aucs_are_the_reference_s(case, result):
     served_scores = [s["probability"] for s in both]
     assert a["served_roc_auc"] == pytest.approx(reference.roc_auc(labels, served_scores), abs=1e-12)
     assert a["served_pr_auc"] == pytest.approx(reference.pr_auc(labels, served_scores), abs=1e-12)
-    # offline: the job's plain-Python trees against XGBoost itself (float32 sums: 1e-6)
-    assert a["offline_roc_auc"] == pytest.approx(reference.roc_auc(labels, offline), abs=1e-3)
-    assert a["offline_pr_auc"] == pytest.approx(reference.pr_auc(labels, offline), abs=1e-3)
+    # offline: the served model on the batch features, scored as the endpoint scores
+    assert a["offline_roc_auc"] == pytest.approx(reference.roc_auc(labels, offline), abs=1e-12)
+    assert a["offline_pr_auc"] == pytest.approx(reference.pr_auc(labels, offline), abs=1e-12)
     assert a["positives"] == sum(labels)
 
 
-def test_trees_score_as_xgboost(case):
+def test_values_that_are_not_finite_are_missing_on_both_sides(case):
+    """The codec writes a NaN or an infinity as null: the job reads it, compares it equal to a batch
+    NaN or infinity (not to a number, nor to a batch NULL) and scores such a value as missing."""
+    import duckdb
+
+    from jobs.consistency import scores
+    from jobs.consistency.predictions import rows_of
+
+    record = dict(case.records[0], features=dict(case.records[0]["features"], amt_ratio1=None))
+    (row,) = rows_of(json.dumps(record).encode())
+    assert row[5 + MODEL_INPUT.index("amt_ratio1")] is None
+    cases = [
+        (None, "'inf'", True),
+        (None, "'-inf'", True),
+        (None, "'nan'", True),
+        (None, "1.5", False),
+        (None, "NULL", False),
+        (1.5, "'nan'", False),
+        (1.5, "'inf'", False),
+        (1.5, "1.5", True),
+    ]
+    con = duckdb.connect()
+    for served, batch, equal in cases:
+        s = "NULL" if served is None else repr(served)
+        got = con.execute(
+            f"SELECT {sql._same('s', 'b')} FROM (SELECT CAST({s} AS DOUBLE) s, CAST({batch} AS DOUBLE) b)"
+        ).fetchone()[0]
+        assert got is equal, (served, batch)
+        assert reference.same(served, float(batch.strip("'")) if batch != "NULL" else None) is equal
     booster = load_booster(case.model)
-    trees = Trees(model_json(case.model.read_bytes()))
-    rows = np.random.default_rng(3).normal(5, 10, (500, len(MODEL_INPUT))).astype(np.float32)
-    rows[::7, 2] = np.nan  # missing values take the default direction
-    ours = np.asarray([trees.predict([None if math.isnan(v) else float(v) for v in row]) for row in rows])
-    assert np.allclose(ours, booster.inplace_predict(rows), rtol=0, atol=1e-6)
+    features = np.ones((3, len(MODEL_INPUT)))
+    features[0, 1], features[1, 1], features[2, 1] = np.inf, np.nan, -np.inf
+    rows = np.column_stack([np.zeros(3), np.zeros(3), features])
+    _, _, offline = scores.score(booster, rows)
+    features[:, 1] = np.nan
+    assert offline.tolist() == booster.inplace_predict(features.astype(np.float32)).tolist()
 
 
 def test_the_report_files(case, result):
@@ -145,6 +172,12 @@ def test_bad_inputs_get_one_line(case, tmp_path, capsys):
         cli.main(["--predictions", str(empty), *common, "--max-unexplained", "2"])
     assert cli.main(["--predictions", "s3://b/p", *common]) == 2
     assert "--engine spark" in capsys.readouterr().err
+    not_a_model = tmp_path / "model.tar.gz"
+    not_a_model.write_bytes(b"not a tarball")
+    argv = ["--predictions", str(case.predictions), "--features", str(case.features), "--out", str(tmp_path)]
+    assert cli.main([*argv, "--model", str(not_a_model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {not_a_model}: not a model.tar.gz") and err.count("\n") == 1
 
 
 def test_records_back_to_back_on_one_line_are_each_read(case):
