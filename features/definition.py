@@ -169,8 +169,8 @@ AGGREGATES: tuple[Aggregate, ...] = (
         "Average amount in the 7 days before the latest UTC midnight (0 if none)",
     ),
     # Beyond the seed: attack chains put transactions 30-120 s apart, which short windows see
-    # sharply; the 1-minute count tells a chain's second step (30-60 s after the first) from a
-    # card's ordinary repeat (docs/model.md, "What each feature contributes").
+    # sharply; the 1-minute count beside the 2-minute one splits that gap range in two
+    # (each window's contribution: docs/model.md, "What each feature contributes").
     Aggregate(
         "num_trans", "count", None, WINDOW_1M, "Card transactions in the last minute, this one included"
     ),
