@@ -15,6 +15,7 @@ CREATE OR REPLACE TEMPORARY VIEW sliding AS
 SELECT tx.*,
   CAST(COUNT(*) OVER (PARTITION BY cc_num ORDER BY event_ms RANGE BETWEEN 600000 PRECEDING AND CURRENT ROW) AS BIGINT) AS num_trans_last_10m,
   CAST(AVG(amount) OVER (PARTITION BY cc_num ORDER BY event_ms RANGE BETWEEN 600000 PRECEDING AND CURRENT ROW) AS DOUBLE) AS avg_amt_last_10m,
+  CAST(COUNT(*) OVER (PARTITION BY cc_num ORDER BY event_ms RANGE BETWEEN 60000 PRECEDING AND CURRENT ROW) AS BIGINT) AS num_trans_last_1m,
   CAST(COUNT(*) OVER (PARTITION BY cc_num ORDER BY event_ms RANGE BETWEEN 120000 PRECEDING AND CURRENT ROW) AS BIGINT) AS num_trans_last_2m,
   CAST(COUNT(*) OVER (PARTITION BY cc_num ORDER BY event_ms RANGE BETWEEN 300000 PRECEDING AND CURRENT ROW) AS BIGINT) AS num_trans_last_5m
 FROM tx;
@@ -64,6 +65,7 @@ SELECT
   avg_amt_last_10m,
   num_trans_last_1w,
   avg_amt_last_1w,
+  num_trans_last_1m,
   num_trans_last_2m,
   num_trans_last_5m,
   CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(avg_amt_last_10m AS DOUBLE) / avg_amt_last_1w END AS amt_ratio1,
@@ -71,7 +73,7 @@ SELECT
   CASE WHEN num_trans_last_1w IS NULL OR num_trans_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(num_trans_last_10m AS DOUBLE) / num_trans_last_1w END AS count_ratio,
   fraud_label
 FROM (
-  SELECT f.tid, f.trans_ts, f.cc_num, f.amount, f.fraud_label, f.num_trans_last_10m, f.avg_amt_last_10m, f.num_trans_last_2m, f.num_trans_last_5m,
+  SELECT f.tid, f.trans_ts, f.cc_num, f.amount, f.fraud_label, f.num_trans_last_10m, f.avg_amt_last_10m, f.num_trans_last_1m, f.num_trans_last_2m, f.num_trans_last_5m,
     COALESCE(s.num_trans_last_1w, 0) AS num_trans_last_1w,
     COALESCE(s.avg_amt_last_1w, 0) AS avg_amt_last_1w
   FROM sliding f

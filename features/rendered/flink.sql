@@ -33,6 +33,7 @@ CREATE TEMPORARY TABLE aggregates (
   amount DOUBLE,
   num_trans_last_10m BIGINT,
   avg_amt_last_10m DOUBLE,
+  num_trans_last_1m BIGINT,
   num_trans_last_2m BIGINT,
   num_trans_last_5m BIGINT
 ) WITH (
@@ -100,17 +101,20 @@ FROM rechecked
 WHERE reason IS NOT NULL;
 
 INSERT INTO aggregates
-SELECT tid, DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') AS trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_2m, num_trans_last_5m
+SELECT tid, DATE_FORMAT(trans_ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''') AS trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_1m, num_trans_last_2m, num_trans_last_5m
 FROM (
-SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_2m,
+SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_1m, num_trans_last_2m,
   CAST(ABS(COUNT(*) OVER w_5m) AS BIGINT) AS num_trans_last_5m
-FROM (SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m,
+FROM (SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m, num_trans_last_1m,
   CAST(ABS(COUNT(*) OVER w_2m) AS BIGINT) AS num_trans_last_2m
+FROM (SELECT tid, trans_ts, cc_num, amount, num_trans_last_10m, avg_amt_last_10m,
+  CAST(ABS(COUNT(*) OVER w_1m) AS BIGINT) AS num_trans_last_1m
 FROM (SELECT tid, trans_ts, cc_num, amount,
   CAST(ABS(COUNT(*) OVER w_10m) AS BIGINT) AS num_trans_last_10m,
   CAST(ABS(AVG(amount) OVER w_10m) AS DOUBLE) AS avg_amt_last_10m
 FROM (SELECT tid, trans_ts, cc_num, amount FROM rechecked WHERE reason IS NULL)
 WINDOW w_10m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:10:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))
+WINDOW w_1m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:01:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))
 WINDOW w_2m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:02:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW))
 WINDOW w_5m AS (PARTITION BY cc_num ORDER BY trans_ts RANGE BETWEEN INTERVAL '0 00:05:00.000' DAY TO SECOND(3) PRECEDING AND CURRENT ROW)
 );

@@ -62,3 +62,22 @@ def test_offline_store_catalog_config_with_glue_table_creation(aws_plan: dict[st
         assert catalog["catalog"] == "AwsDataCatalog" and catalog["database"] in databases
         assert catalog["table_name"] == group["values"]["feature_group_name"].replace("-", "_")
         assert config["table_format"] in ("Glue", "Iceberg")
+
+
+# At most 2,500 feature definitions per feature group; three names are reserved
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html, "Limits and quotas" and
+# "Naming rules"; CreateFeatureGroup's FeatureDefinitions states both too:
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateFeatureGroup.html).
+MAX_FEATURE_DEFINITIONS = 2500
+RESERVED_FEATURE_NAMES = {"is_deleted", "write_time", "api_invocation_time"}
+
+
+def test_feature_groups_stay_within_the_feature_store_quotas(aws_plan: dict[str, Any]) -> None:
+    """Every aggregate the definition adds becomes a feature definition of a planned group: each
+    group stays within Feature Store's limit on feature definitions and uses no reserved name."""
+    groups = planned(aws_plan, "aws_sagemaker_feature_group")
+    assert groups
+    for group in groups:
+        names = [f["feature_name"] for f in group["values"]["feature_definition"]]
+        assert 0 < len(names) <= MAX_FEATURE_DEFINITIONS, (group["address"], len(names))
+        assert not RESERVED_FEATURE_NAMES & set(names), group["address"]
