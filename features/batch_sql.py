@@ -19,11 +19,12 @@ from features.definition import (
     RATIOS,
     SOURCE,
     Aggregate,
+    Ratio,
     aggregates_for,
     aggregates_of_kind,
     windows,
 )
-from features.feature_groups import group_for, record_features
+from features.feature_groups import group_for, record_features, sql_type
 
 MS_PER_DAY = 86_400_000
 
@@ -96,10 +97,6 @@ OUTPUT_VIEWS = ("training", "snapshots", "online")
 REUSED_VIEWS = ("tx", "snapshots_by_day")
 
 
-def _sql_type(agg: Aggregate) -> str:
-    return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
-
-
 def _layout_key() -> str:
     """One BIGINT ordering rows by (card bucket, event time): a sort hint, never a result.
 
@@ -126,7 +123,7 @@ def _sliding_expr(agg: Aggregate) -> str:
         f"RANGE BETWEEN {agg.window.length_ms} PRECEDING AND CURRENT ROW"
     )
     arg = "*" if agg.column is None else agg.column
-    return f"CAST({agg.function.upper()}({arg}) OVER ({frame}) AS {_sql_type(agg)}) AS {agg.name}"
+    return f"CAST({agg.function.upper()}({arg}) OVER ({frame}) AS {sql_type(agg.feature_type)}) AS {agg.name}"
 
 
 # Daily partial aggregates, combined over the snapshot window. avg = sum / count.
@@ -149,13 +146,14 @@ def _snapshot_final(agg: Aggregate) -> str:
         expr = f"CASE WHEN {n} > 0 THEN {s} / {n} ELSE 0 END"
     else:
         expr = f"COALESCE({next(iter(_partials(agg))).replace('p_', 'w_', 1)}, 0)"
-    return f"CAST({expr} AS {_sql_type(agg)}) AS {agg.name}"
+    return f"CAST({expr} AS {sql_type(agg.feature_type)}) AS {agg.name}"
 
 
-def _ratio_expr(numerator: str, denominator: str) -> str:
+def _ratio_expr(ratio: Ratio) -> str:
+    numerator, denominator, dtype = ratio.numerator, ratio.denominator, sql_type(ratio.feature_type)
     return (
-        f"CASE WHEN {denominator} IS NULL OR {denominator} = 0 THEN CAST(0 AS DOUBLE) "
-        f"ELSE CAST({numerator} AS DOUBLE) / {denominator} END"
+        f"CASE WHEN {denominator} IS NULL OR {denominator} = 0 THEN CAST(0 AS {dtype}) "
+        f"ELSE CAST({numerator} AS {dtype}) / {denominator} END"
     )
 
 
@@ -252,7 +250,7 @@ WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day)"""
                 for c in (SOURCE.id_column, SOURCE.event_time, entity, SOURCE.amount_column)
             ),
             *(_output(dialect, a.name, a.name) for a in AGGREGATES),
-            *(_output(dialect, _ratio_expr(r.numerator, r.denominator), r.name) for r in RATIOS),
+            *(_output(dialect, _ratio_expr(r), r.name) for r in RATIOS),
             _output(dialect, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
         ]
     )
