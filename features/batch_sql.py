@@ -106,7 +106,9 @@ def _output(hints: Hints, expr: str, name: str, dtype: str | None = None) -> str
     return expr if expr == name else f"{expr} AS {name}"
 
 
-def _sliding_expr(agg: Aggregate) -> str:
+def sliding_expr(agg: Aggregate) -> str:
+    """`agg` over its sliding window as a SELECT item named after it, over rows with the entity
+    and `event_ms` (epoch milliseconds) columns: the batch job's, and any query that needs one more."""
     frame = (
         f"PARTITION BY {SOURCE.entity} ORDER BY event_ms "
         f"RANGE BETWEEN {agg.window.length_ms} PRECEDING AND CURRENT ROW"
@@ -184,7 +186,7 @@ FROM (
 
     sliding = f"""
 SELECT tx.*,
-  {("," + chr(10) + "  ").join(_sliding_expr(a) for a in sliding_aggs)}
+  {("," + chr(10) + "  ").join(sliding_expr(a) for a in sliding_aggs)}
 FROM tx"""
 
     daily = f"""
