@@ -24,6 +24,7 @@ from typing import Any
 from features import batch_sql
 from jobs.batch import engines, output, source
 from jobs.batch.compat import UTC, zip_strict
+from tools.cli import OneLineErrors
 
 
 class JobError(RuntimeError):
@@ -145,7 +146,7 @@ def _together(concurrent: bool, *calls: Callable[[], Any]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m jobs.aggregate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -26,7 +26,6 @@ import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import unquote
 
 import numpy as np
@@ -34,6 +33,7 @@ import numpy as np
 from features.definition import MODEL_INPUT
 from jobs.training.artifact import load_booster, tarball_path
 from jobs.training.treewalk import TreeWalker
+from tools.cli import OneLineErrors
 
 # Up to this many rows a call walks the trees in numpy (~0.1 ms); XGBoost's per-call overhead
 # (~0.3-0.5 ms) only pays off on larger batches.
@@ -269,11 +269,6 @@ def make_server(
         "BoundHandler", (Handler,), {"model": model, "endpoint_name": endpoint_name, "quiet": quiet}
     )
     return Server((host, port), handler)
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,6 @@ the release's Python 3.9, pure-Python wheels only, passed with spark.archives (n
 
 from __future__ import annotations
 
-import argparse
 import ast
 import sys
 import tempfile
@@ -22,10 +21,11 @@ from pathlib import Path
 
 from packager.wheels import InstallError, install_locked
 from packager.zips import write_zip
+from tools.cli import OneLineErrors
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = Path("jobs/batch/emr_entry.py")
-PACKAGES = ("features", "jobs")
+PACKAGES = ("features", "jobs", "tools")
 OUT = ROOT / "build" / "emr" / "batch-job.zip"
 REQUIREMENTS = ROOT / "jobs" / "batch" / "emr-requirements.txt"
 DEPS_OUT = ROOT / "build" / "emr" / "batch-deps.zip"
@@ -126,7 +126,7 @@ def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
+    parser = OneLineErrors(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="bundle path (default: %(default)s)")
     parser.add_argument("--list", action="store_true", help="print the files the bundle holds and exit")
     parser.add_argument(
