@@ -179,16 +179,16 @@ class SparkEngine:
                 .config("spark.driver.memory", heap)
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 4))
                 # One machine has memory to spare and CPU to save: cache columns and shuffle files
-                # uncompressed (the shuffle never leaves the machine; -1.5 s of CPU measured).
+                # uncompressed (the shuffle never leaves the machine, so compressing it only costs CPU).
                 .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
                 .config("spark.shuffle.compress", "false")
-                # The training table's as-of join probes the cached daily snapshots (1.5M rows at
-                # full scale, ~70 MB) from a hash table: no sort of 5.4M wide rows by (card, day)
-                # (-3 s of CPU). In local mode the "broadcast" never leaves the process.
+                # The training table's as-of join probes the cached daily snapshots (far fewer rows
+                # than transactions) from a hash table instead of sorting every wide transaction row
+                # by (card, day). In local mode the "broadcast" never leaves the process.
                 .config("spark.sql.autoBroadcastJoinThreshold", "256m")
                 # Aggregations keep their groups in the code-generated fast hash map up to 2^22 of
-                # them per task (default 2^16, then a slower generic map): the uniqueness proof's
-                # group-by over 5.4M ids, 1.35M per task, runs in 2.3 s instead of 2.9 s (warm).
+                # them per task (default 2^16, then a slower generic map), so that the uniqueness
+                # proof's group-by over every transaction id stays in the fast one.
                 .config("spark.sql.codegen.aggregate.fastHashMap.capacityBit", "22")
             )
         self.spark = builder.getOrCreate()
