@@ -354,7 +354,9 @@ class WindowEngine:
             while times[0] < t - longest:
                 times.popleft()
                 amounts.popleft()
-            if len(times) == 1:  # the common case (a card's transactions are mostly minutes apart)
+            # each window's amounts, in the order of `lengths`; a window of one row (the common
+            # case: a card's transactions are mostly minutes apart) is the same for every length
+            if len(times) == 1:
                 windows = [amounts] * len(lengths)
             else:
                 windows = [_since(times, amounts, t - length) for length in lengths]
