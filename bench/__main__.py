@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import pkgutil
@@ -16,6 +15,7 @@ from rich.table import Table
 
 import bench
 from bench.core import Result, Suite, machine
+from tools.cli import OneLineErrors
 
 HEADERS = ["suite", "measurement", "value", "target", "met", "baseline (same run)"]
 
@@ -65,7 +65,7 @@ def markdown(results: list[Result], started: datetime, seconds: float, load: flo
 
 def main(argv: list[str] | None = None) -> int:
     suites = discover()
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = OneLineErrors(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "suites", nargs="*", help=f"suites to run (default: all of {', '.join(sorted(suites))})"
     )

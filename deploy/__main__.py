@@ -29,6 +29,7 @@ from deploy.load import (
 )
 from deploy.smoke import SmokeOptions, smoke
 from deploy.terraform import FlowError, Terraform
+from tools.cli import OneLineErrors
 
 STEPS = ("package", "apply", "load", "smoke", "destroy", "outputs", "deploy")
 
@@ -45,7 +46,7 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.splitlines()[0])
+    p = OneLineErrors(prog="python -m deploy", description=__doc__.splitlines()[0])
     p.add_argument("step", choices=STEPS)
     p.add_argument(
         "--root", type=Path, required=True, help="Terraform root: terraform/envs/aws or terraform/envs/local"

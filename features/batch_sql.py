@@ -6,7 +6,8 @@ are the views `training`, `snapshots` and `online`.
 
 Everything is in event time (epoch milliseconds), so neither engine's session time zone
 matters. The SQL sticks to what Spark 3.3 (SageMaker Processing), Spark 4.x and DuckDB share;
-the few spellings that differ live in `Dialect`.
+the few spellings that differ live in `Dialect`. The SQL says what to compute; how an engine
+executes it is the engine's (jobs/batch/engines.py), which may pass physical `Hints` to place in it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from features.definition import (
     RATIOS,
     SOURCE,
     Aggregate,
+    Ratio,
     aggregates_for,
     aggregates_of_kind,
     windows,
 )
-from features.feature_groups import group_for, record_features
+from features.feature_groups import group_for, record_features, sql_type
 
 MS_PER_DAY = 86_400_000
 
@@ -36,13 +38,24 @@ class Dialect:
     safe_cast: str  # format string {expr} {type}: NULL when the value does not convert
     types: dict[str, str]  # source column dtype -> SQL type
     hash64: str  # format string: a 64-bit hash of a string expression (equal strings, equal hashes)
-    # Clause placing equal {key}s together before a GROUP BY {key}; empty when the engine plans it well.
+
+
+@dataclass(frozen=True)
+class Hints:
+    """An engine's physical hints, placed where the SQL leaves room for them; none by default.
+
+    They change how the engine executes the statements, never their results.
+    """
+
+    # Format string {key}: a clause placing equal keys together before a GROUP BY key.
     cluster: str = ""
-    # Physical layout clause appended to `tx` ({entity}, {key}); empty when the engine plans it well.
+    # A clause appended to `tx`: how its rows are partitioned and ordered once materialized.
     layout: str = ""
-    # Format string {expr} {zero}: declares an output column that is never NULL; empty when the
-    # engine gains nothing from knowing it.
+    # Format string {expr} {zero}: declares an output column that is never NULL.
     not_null: str = ""
+
+
+NO_HINTS = Hints()
 
 
 DUCKDB = Dialect(
@@ -74,20 +87,6 @@ SPARK = Dialect(
         "int32": "INT",
     },
     hash64="xxhash64({})",
-    # Shuffled by the key itself, the GROUP BY runs as one hash aggregate per partition: Spark's
-    # default two-level plan builds a partial map of 5.4M distinct keys only to shuffle it whole
-    # (measured 2.2 s against 6.8 s warm, full scale).
-    cluster="DISTRIBUTE BY {key}",
-    # Cache `tx` hash-partitioned by card (the windows, the daily aggregate and both (card, day)
-    # joins then need no shuffle) and sorted by one long key: a single-key sort is a radix sort, and
-    # the windows' own sort on (card, time) then runs over already ordered rows. Sorting 5.4M rows on
-    # (card, time) directly compares mostly equal card prefixes and cost ~15 s of CPU.
-    layout="DISTRIBUTE BY {entity} SORT BY {key}",
-    # No training column is ever NULL (validated source columns, features defined for every row),
-    # but Spark infers nullable ones from the casts, AVG and division. Declared non-null they become
-    # REQUIRED Parquet columns, written without definition levels: the largest write of the job
-    # runs ~10% faster (measured). The zeros are never used.
-    not_null="COALESCE({expr}, {zero})",
 )
 DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
 
@@ -96,37 +95,26 @@ OUTPUT_VIEWS = ("training", "snapshots", "online")
 REUSED_VIEWS = ("tx", "snapshots_by_day")
 
 
-def _sql_type(agg: Aggregate) -> str:
-    return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
-
-
-def _layout_key() -> str:
-    """One BIGINT ordering rows by (card bucket, event time): a sort hint, never a result.
-
-    2^23 card buckets times 2^40 ms (34 years) fits a BIGINT without overflow; cards sharing a
-    bucket or a wrap of the time part only leave the following (card, time) sort more to do.
-    """
-    return f"PMOD({SOURCE.entity}, {1 << 23}) * {1 << 40} + PMOD(event_ms, {1 << 40})"
-
-
-def _output(dialect: Dialect, expr: str, name: str, dtype: str | None = None) -> str:
-    """An output column that is never NULL, declared so where the dialect gains from it.
+def _output(hints: Hints, expr: str, name: str, dtype: str | None = None) -> str:
+    """An output column that is never NULL, declared so where the engine's hints ask for it.
 
     `dtype`: a source column's type; features and ratios are numbers (zero 0).
     """
-    if dialect.not_null:
+    if hints.not_null:
         zero = {"string": "''", "timestamp": "TIMESTAMP '1970-01-01 00:00:00'"}.get(dtype, "0")
-        expr = dialect.not_null.format(expr=expr, zero=zero)
+        expr = hints.not_null.format(expr=expr, zero=zero)
     return expr if expr == name else f"{expr} AS {name}"
 
 
-def _sliding_expr(agg: Aggregate) -> str:
+def sliding_expr(agg: Aggregate) -> str:
+    """`agg` over its sliding window as a SELECT item named after it, over rows with the entity
+    and `event_ms` (epoch milliseconds) columns: the batch job's, and any query that needs one more."""
     frame = (
         f"PARTITION BY {SOURCE.entity} ORDER BY event_ms "
         f"RANGE BETWEEN {agg.window.length_ms} PRECEDING AND CURRENT ROW"
     )
     arg = "*" if agg.column is None else agg.column
-    return f"CAST({agg.function.upper()}({arg}) OVER ({frame}) AS {_sql_type(agg)}) AS {agg.name}"
+    return f"CAST({agg.function.upper()}({arg}) OVER ({frame}) AS {sql_type(agg.feature_type)}) AS {agg.name}"
 
 
 # Daily partial aggregates, combined over the snapshot window. avg = sum / count.
@@ -149,18 +137,19 @@ def _snapshot_final(agg: Aggregate) -> str:
         expr = f"CASE WHEN {n} > 0 THEN {s} / {n} ELSE 0 END"
     else:
         expr = f"COALESCE({next(iter(_partials(agg))).replace('p_', 'w_', 1)}, 0)"
-    return f"CAST({expr} AS {_sql_type(agg)}) AS {agg.name}"
+    return f"CAST({expr} AS {sql_type(agg.feature_type)}) AS {agg.name}"
 
 
-def _ratio_expr(numerator: str, denominator: str) -> str:
+def _ratio_expr(ratio: Ratio) -> str:
+    numerator, denominator, dtype = ratio.numerator, ratio.denominator, sql_type(ratio.feature_type)
     return (
-        f"CASE WHEN {denominator} IS NULL OR {denominator} = 0 THEN CAST(0 AS DOUBLE) "
-        f"ELSE CAST({numerator} AS DOUBLE) / {denominator} END"
+        f"CASE WHEN {denominator} IS NULL OR {denominator} = 0 THEN CAST(0 AS {dtype}) "
+        f"ELSE CAST({numerator} AS {dtype}) / {denominator} END"
     )
 
 
-def statements(dialect: Dialect, dedup: bool = True) -> list[tuple[str, str]]:
-    """(view name, SELECT) pairs, in dependency order.
+def statements(dialect: Dialect, dedup: bool = True, hints: Hints = NO_HINTS) -> list[tuple[str, str]]:
+    """(view name, SELECT) pairs, in dependency order, with the engine's physical `hints` in place.
 
     `dedup=False` leaves out the ranking that keeps one row per transaction id: only for an input
     known to hold no repeated id (see `distinct_id_hashes`), where the ranking changes nothing.
@@ -177,8 +166,7 @@ def statements(dialect: Dialect, dedup: bool = True) -> list[tuple[str, str]]:
     frame = f"PARTITION BY c.{entity} ORDER BY c.snapshot_day RANGE BETWEEN {days} PRECEDING AND 1 PRECEDING"
     group_cols = [f.name for f in record_features(group_for("daily_snapshot"))]
 
-    layout = dialect.layout.format(entity=entity, key=_layout_key())
-    layout = f"\n{layout}" if layout else ""
+    layout = f"\n{hints.layout}" if hints.layout else ""
     # A transaction id seen twice is counted once.
     ranking, keep_first = (
         (
@@ -198,7 +186,7 @@ FROM (
 
     sliding = f"""
 SELECT tx.*,
-  {("," + chr(10) + "  ").join(_sliding_expr(a) for a in sliding_aggs)}
+  {("," + chr(10) + "  ").join(sliding_expr(a) for a in sliding_aggs)}
 FROM tx"""
 
     daily = f"""
@@ -248,12 +236,12 @@ WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day)"""
     training_out = ",\n  ".join(
         [
             *(
-                _output(dialect, c, c, dtypes[c])
+                _output(hints, c, c, dtypes[c])
                 for c in (SOURCE.id_column, SOURCE.event_time, entity, SOURCE.amount_column)
             ),
-            *(_output(dialect, a.name, a.name) for a in AGGREGATES),
-            *(_output(dialect, _ratio_expr(r.numerator, r.denominator), r.name) for r in RATIOS),
-            _output(dialect, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
+            *(_output(hints, a.name, a.name) for a in AGGREGATES),
+            *(_output(hints, _ratio_expr(r), r.name) for r in RATIOS),
+            _output(hints, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
         ]
     )
     training = f"""
@@ -278,21 +266,21 @@ FROM (
     ]
 
 
-def distinct_id_hashes(dialect: Dialect, ids: str, relation: str) -> str:
+def distinct_id_hashes(dialect: Dialect, ids: str, relation: str, hints: Hints = NO_HINTS) -> str:
     """A query: how many distinct 64-bit hashes the transaction ids (expression `ids`) of `relation` have.
 
     Equal ids hash equal, so as many distinct hashes as rows proves every id unique (exactly);
     fewer means a repeated id or a hash collision, and the job keeps the ranking.
     """
-    cluster = f" {dialect.cluster.format(key='id_hash')}" if dialect.cluster else ""
+    cluster = f" {hints.cluster.format(key='id_hash')}" if hints.cluster else ""
     return (
         f"SELECT COUNT(*) FROM (SELECT id_hash FROM (SELECT {dialect.hash64.format(ids)} AS id_hash "
         f"FROM {relation}{cluster}) ids GROUP BY id_hash) distinct_ids"
     )
 
 
-def script(dialect: Dialect, dedup: bool = True) -> str:
-    """The statements as one SQL script, for reading and for the drift test."""
+def script(dialect: Dialect, dedup: bool = True, hints: Hints = NO_HINTS) -> str:
+    """The statements as one SQL script, for reading and for the drift test (rendered without hints)."""
     header = (
         f"-- Batch aggregation for {dialect.name}, rendered from features/definition.py.\n"
         "-- Do not edit: run `make render` (python -m features render).\n"
@@ -300,6 +288,6 @@ def script(dialect: Dialect, dedup: bool = True) -> str:
     )
     body = "\n\n".join(
         f"CREATE OR REPLACE TEMPORARY VIEW {name} AS{select.rstrip()};"
-        for name, select in statements(dialect, dedup)
+        for name, select in statements(dialect, dedup, hints)
     )
     return header + "\n" + body + "\n"

@@ -15,6 +15,18 @@ from features.definition import (
     aggregates_of_kind,
 )
 
+# A feature's SQL type, the same in every engine's SQL (batch, Flink, KDA). Features are numbers;
+# a String feature would need each dialect's own text type.
+SQL_TYPES: dict[FeatureType, str] = {"Integral": "BIGINT", "Fractional": "DOUBLE"}
+
+
+def sql_type(feature_type: FeatureType) -> str:
+    """The SQL type a renderer declares or casts a feature of this type to."""
+    try:
+        return SQL_TYPES[feature_type]
+    except KeyError:
+        raise ValueError(f"no SQL type for {feature_type} features (numbers only)") from None
+
 
 @dataclass(frozen=True)
 class FeatureSpec:

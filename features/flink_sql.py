@@ -35,7 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from features.definition import SOURCE, STREAM, Aggregate, Window, aggregates_for, aggregates_of_kind, windows
+from features.definition import SOURCE, STREAM, Window, aggregates_for, aggregates_of_kind, windows
+from features.feature_groups import sql_type
 from features.records import AGGREGATE_FIELDS, LATE_FIELDS, TRANSACTION_FIELDS
 
 # Table names, as the statement set and the tests know them.
@@ -151,10 +152,6 @@ def _interval(length: timedelta) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
 
 
-def _sql_type(agg: Aggregate) -> str:
-    return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
-
-
 def _json_text(name: str) -> str:
     return f"JSON_VALUE(payload, '$.{name}')"  # the text of a scalar; NULL when absent or not JSON
 
@@ -264,7 +261,7 @@ def _window_query(inner: str, carried: list[str], window: Window) -> str:
     # ("Field names must be unique. Found duplicates: [w0$o0]").
     aggs = [
         f"CAST(ABS({a.function.upper()}({'*' if a.column is None else a.column}) OVER w_{window.suffix}) "
-        f"AS {_sql_type(a)}) AS {a.name}"
+        f"AS {sql_type(a.feature_type)}) AS {a.name}"
         for a in aggregates_for(window)
     ]
     return (
@@ -307,7 +304,7 @@ def _late_insert() -> str:
 
 
 def _sink_table(name: str, fields: tuple[str, ...], options: Mapping[str, str]) -> str:
-    types = {a.name: _sql_type(a) for a in aggregates_of_kind("sliding")}
+    types = {a.name: sql_type(a.feature_type) for a in aggregates_of_kind("sliding")}
     cols = []
     for f in fields:
         if f == SOURCE.event_time or f == "reason":

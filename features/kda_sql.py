@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from features.definition import SOURCE, Aggregate, Window, aggregates_of_kind, windows
+from features.definition import SOURCE, Window, aggregates_of_kind, windows
+from features.feature_groups import sql_type
 from features.records import AGGREGATE_FIELDS, TRANSACTION_FIELDS
 
 INPUT_NAME_PREFIX = "SOURCE_SQL_STREAM"
@@ -50,14 +51,10 @@ def _window_name(window: Window) -> str:
     return f"W_{window.suffix.upper()}"
 
 
-def _aggregate_type(agg: Aggregate) -> str:
-    return "BIGINT" if agg.feature_type == "Integral" else "DOUBLE"
-
-
 def column_types() -> dict[str, str]:
     """Output stream columns, in AGGREGATE_FIELDS order, with their KDA SQL types."""
     types = {c: SQL_TYPES[SOURCE.column(c).dtype] for c in TRANSACTION_FIELDS}
-    types.update({a.name: _aggregate_type(a) for a in aggregates_of_kind("sliding")})
+    types.update({a.name: sql_type(a.feature_type) for a in aggregates_of_kind("sliding")})
     return {name: types[name] for name in AGGREGATE_FIELDS}
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from features import batch_sql
 from jobs.batch import engines, output, source
 from jobs.batch.compat import UTC, zip_strict
+from tools.cli import OneLineErrors
 
 
 class JobError(RuntimeError):
@@ -83,11 +84,13 @@ def run(
         # costliest step of the Spark job, and validated: the checks read it instead of scanning
         # the input again, while the later views are built on it. Only when a tid repeats is all
         # of it built again, with the ranking.
-        (tx, tx_select), *later = batch_sql.statements(eng.dialect, dedup=False)
+        (tx, tx_select), *later = batch_sql.statements(eng.dialect, dedup=False, hints=eng.hints)
         eng.create_view(tx, tx_select, reuse=True)
         summary, _ = _together(
             eng.concurrent,
-            partial(source.check, eng.fetch_one, eng.dialect, mapping, input_path, relation=tx),
+            partial(
+                source.check, eng.fetch_one, eng.dialect, mapping, input_path, relation=tx, hints=eng.hints
+            ),
             partial(_create_views, eng, later),
         )
         total, dedup = summary.rows, not summary.unique_ids
@@ -96,7 +99,7 @@ def run(
             + ("" if dedup else ", no repeated tid")
         )
         if dedup:
-            _create_views(eng, batch_sql.statements(eng.dialect, dedup=True))
+            _create_views(eng, batch_sql.statements(eng.dialect, dedup=True, hints=eng.hints))
         with output.staged(output_dir) as staging:
             writes = (
                 partial(eng.write_parquet, view, f"{staging.rstrip('/')}/{view}")
@@ -110,7 +113,10 @@ def run(
                 "input": input_path,
                 "input_rows": total,
                 "rows": rows,
-                "sql_sha256": hashlib.sha256(batch_sql.script(eng.dialect, dedup).encode()).hexdigest(),
+                # of the SQL that ran: the rendered statements with the engine's hints
+                "sql_sha256": hashlib.sha256(
+                    batch_sql.script(eng.dialect, dedup, eng.hints).encode()
+                ).hexdigest(),
                 "dedup": dedup,
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seconds": round(time.perf_counter() - started, 2),
@@ -140,7 +146,7 @@ def _together(concurrent: bool, *calls: Callable[[], Any]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m jobs.aggregate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

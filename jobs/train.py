@@ -12,17 +12,12 @@ from collections.abc import Sequence
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jobs.training import evaluate, job, splits, trainer
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\n")
+from tools.cli import OneLineErrors
 
 
 def _date(text: str) -> date:

@@ -27,7 +27,6 @@ import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import NoReturn
 from urllib.parse import unquote
 
 import numpy as np
@@ -35,6 +34,7 @@ import xgboost as xgb
 
 from features.definition import MODEL_INPUT
 from features.endpoint_csv import format_probabilities, parse_rows
+from tools.cli import OneLineErrors
 
 # model.tar.gz as SageMaker's XGBoost container reads it (jobs.training.artifact writes it)
 TARBALL, MODEL_MEMBER = "model.tar.gz", "xgboost-model"
@@ -254,11 +254,6 @@ def make_server(
         "BoundHandler", (Handler,), {"model": model, "endpoint_name": endpoint_name, "quiet": quiet}
     )
     return Server((host, port), handler)
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

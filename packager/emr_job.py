@@ -16,7 +16,6 @@ the release's Python 3.9, pure-Python wheels only, passed with spark.archives (n
 
 from __future__ import annotations
 
-import argparse
 import ast
 import sys
 import tempfile
@@ -24,10 +23,11 @@ from pathlib import Path
 
 from packager.wheels import InstallError, install_locked
 from packager.zips import write_zip
+from tools.cli import OneLineErrors
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = Path("jobs/batch/emr_entry.py")
-PACKAGES = ("features", "jobs")
+PACKAGES = ("features", "jobs", "tools")
 OUT = ROOT / "build" / "emr" / "batch-job.zip"
 # The daily consistency run (module batch_refresh's consistency_check): its own bundle, the same deps.
 CONSISTENCY_ENTRY_POINT = Path("jobs/consistency/emr_entry.py")
@@ -133,7 +133,7 @@ def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
+    parser = OneLineErrors(prog="python -m packager.emr_job", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="bundle path (default: %(default)s)")
     parser.add_argument(
         "--consistency-out",

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packager.zips import tree_entries, write_zip
+from tools.cli import OneLineErrors
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP, ARTIFACT, VERSION = "org.apache.flink", "flink-sql-connector-kinesis", "5.0.0-1.20"
@@ -236,7 +237,7 @@ def verify(zip_path: Path, allow_stand_in: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m packager.flink_app",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -9,7 +9,6 @@ file, written by the same functions.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import io
 import json
@@ -20,6 +19,7 @@ from typing import Any
 
 from packager import terraform_cli
 from packager.zips import write_zip
+from tools.cli import OneLineErrors
 
 ROOT = "envs/aws"
 PLAN_JSON = terraform_cli.BUILD / "aws-plan.json"
@@ -100,9 +100,7 @@ def write_plan(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m packager.offline_plan", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineErrors(prog="python -m packager.offline_plan", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=PLAN_JSON, help=f"plan JSON (default: {PLAN_JSON})")
     args = parser.parse_args(argv)
     try:

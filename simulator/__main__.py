@@ -11,16 +11,10 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+
+from tools.cli import OneLineErrors
 
 SUBCOMMANDS = ("generate", "stream")
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    """argparse that reports a usage error as one `error: ...` line (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\n")
 
 
 def parser() -> argparse.ArgumentParser:

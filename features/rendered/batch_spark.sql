@@ -9,8 +9,7 @@ FROM (
          ROW_NUMBER() OVER (PARTITION BY tid ORDER BY trans_ts, cc_num, amount) AS tid_seen
   FROM transactions
 ) ranked
-WHERE tid_seen = 1
-DISTRIBUTE BY cc_num SORT BY PMOD(cc_num, 8388608) * 1099511627776 + PMOD(event_ms, 1099511627776);
+WHERE tid_seen = 1;
 
 CREATE OR REPLACE TEMPORARY VIEW sliding AS
 SELECT tx.*,
@@ -58,21 +57,21 @@ WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day);
 
 CREATE OR REPLACE TEMPORARY VIEW training AS
 SELECT
-  COALESCE(tid, '') AS tid,
-  COALESCE(trans_ts, TIMESTAMP '1970-01-01 00:00:00') AS trans_ts,
-  COALESCE(cc_num, 0) AS cc_num,
-  COALESCE(amount, 0) AS amount,
-  COALESCE(num_trans_last_10m, 0) AS num_trans_last_10m,
-  COALESCE(avg_amt_last_10m, 0) AS avg_amt_last_10m,
-  COALESCE(num_trans_last_1w, 0) AS num_trans_last_1w,
-  COALESCE(avg_amt_last_1w, 0) AS avg_amt_last_1w,
-  COALESCE(num_trans_last_1m, 0) AS num_trans_last_1m,
-  COALESCE(num_trans_last_2m, 0) AS num_trans_last_2m,
-  COALESCE(num_trans_last_5m, 0) AS num_trans_last_5m,
-  COALESCE(CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(avg_amt_last_10m AS DOUBLE) / avg_amt_last_1w END, 0) AS amt_ratio1,
-  COALESCE(CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(amount AS DOUBLE) / avg_amt_last_1w END, 0) AS amt_ratio2,
-  COALESCE(CASE WHEN num_trans_last_1w IS NULL OR num_trans_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(num_trans_last_10m AS DOUBLE) / num_trans_last_1w END, 0) AS count_ratio,
-  COALESCE(fraud_label, 0) AS fraud_label
+  tid,
+  trans_ts,
+  cc_num,
+  amount,
+  num_trans_last_10m,
+  avg_amt_last_10m,
+  num_trans_last_1w,
+  avg_amt_last_1w,
+  num_trans_last_1m,
+  num_trans_last_2m,
+  num_trans_last_5m,
+  CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(avg_amt_last_10m AS DOUBLE) / avg_amt_last_1w END AS amt_ratio1,
+  CASE WHEN avg_amt_last_1w IS NULL OR avg_amt_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(amount AS DOUBLE) / avg_amt_last_1w END AS amt_ratio2,
+  CASE WHEN num_trans_last_1w IS NULL OR num_trans_last_1w = 0 THEN CAST(0 AS DOUBLE) ELSE CAST(num_trans_last_10m AS DOUBLE) / num_trans_last_1w END AS count_ratio,
+  fraud_label
 FROM (
   SELECT f.tid, f.trans_ts, f.cc_num, f.amount, f.fraud_label, f.num_trans_last_10m, f.avg_amt_last_10m, f.num_trans_last_1m, f.num_trans_last_2m, f.num_trans_last_5m,
     COALESCE(s.num_trans_last_1w, 0) AS num_trans_last_1w,

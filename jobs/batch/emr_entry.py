@@ -27,6 +27,7 @@ from typing import Any
 from features.definition import EVENT_TIME_FEATURE
 from jobs import aggregate
 from jobs.batch.compat import UTC
+from tools.cli import OneLineErrors
 
 # load_records(records, feature_group, client, *, workers, progress) -> LoadResult(written, failed, failures)
 Loader = Callable[..., Any]
@@ -108,7 +109,7 @@ def refresh(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="emr_entry.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,7 +1,8 @@
 """The two batch engines behind one small interface: DuckDB (one machine) and PySpark (distributed).
 
 Both run the same rendered statements (features.batch_sql); an engine only knows how to read
-the raw input, create views, run a query and write a view as Parquet.
+the raw input, create views, run a query and write a view as Parquet, and how it executes them
+best: its session settings and the physical hints the renderer places in the SQL (Spark's below).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from features.batch_sql import DIALECTS, Dialect
+from features.batch_sql import DIALECTS, NO_HINTS, Dialect, Hints
+from features.definition import SOURCE
 from jobs.batch.compat import zip_strict
 
 
@@ -23,6 +25,7 @@ class EngineError(RuntimeError):
 
 class Engine(Protocol):
     dialect: Dialect
+    hints: Hints
     # Whether independent statements may run at once (from separate threads).
     concurrent: bool
 
@@ -37,6 +40,7 @@ class Engine(Protocol):
 
 class DuckDBEngine:
     dialect = DIALECTS["duckdb"]
+    hints = NO_HINTS  # DuckDB plans these statements well without
     # One query at a time per connection; each already uses every core.
     concurrent = False
 
@@ -102,8 +106,35 @@ class DuckDBEngine:
         self.con.close()
 
 
+def _layout_key() -> str:
+    """One BIGINT ordering rows by (card bucket, event time): a sort hint, never a result.
+
+    2^23 card buckets times 2^40 ms (34 years) fits a BIGINT without overflow; cards sharing a
+    bucket or a wrap of the time part only leave the following (card, time) sort more to do.
+    """
+    return f"PMOD({SOURCE.entity}, {1 << 23}) * {1 << 40} + PMOD(event_ms, {1 << 40})"
+
+
+SPARK_HINTS = Hints(
+    # Shuffled by the key itself, the GROUP BY runs as one hash aggregate per partition: Spark's
+    # default two-level plan builds a partial map of every distinct key only to shuffle it whole.
+    cluster="DISTRIBUTE BY {key}",
+    # `tx` cached hash-partitioned by card (the windows, the daily aggregate and both (card, day)
+    # joins then need no shuffle) and sorted by one long key: a single-key sort is a radix sort, and
+    # the windows' own sort on (card, time) then runs over already ordered rows, where sorting on
+    # (card, time) directly would compare mostly equal card prefixes.
+    layout=f"DISTRIBUTE BY {SOURCE.entity} SORT BY {_layout_key()}",
+    # No training column is ever NULL (validated source columns, features defined for every row),
+    # but Spark infers nullable ones from the casts, AVG and division. Declared non-null they become
+    # REQUIRED Parquet columns, written without definition levels, which makes the job's largest
+    # write cheaper. The zeros are never used.
+    not_null="COALESCE({expr}, {zero})",
+)
+
+
 class SparkEngine:
     dialect = DIALECTS["spark"]
+    hints = SPARK_HINTS
     # The driver plans, compiles and schedules a query on one thread: a second query's tasks keep
     # the cores busy meanwhile (the session is thread-safe; PySpark pins a JVM thread per thread).
     concurrent = True
@@ -127,7 +158,7 @@ class SparkEngine:
             # The dedup keeps one row per tid: Spark 3.5+'s partial window-group limit would sort every
             # row before the shuffle to drop nothing (tids are nearly unique). Unknown to 3.3: ignored.
             .config("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
-            # `tx` is cached hash-partitioned by card (batch_sql's layout): let the (card, day) joins
+            # `tx` is cached hash-partitioned by card (SPARK_HINTS.layout): let the (card, day) joins
             # use that partitioning instead of reshuffling on both keys, and keep the cached plan's
             # partitioning stable so that later plans can rely on it (both settings exist since 3.3).
             .config("spark.sql.requireAllClusterKeysForCoPartition", "false")
@@ -152,16 +183,16 @@ class SparkEngine:
                 .config("spark.driver.memory", heap)
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 4))
                 # One machine has memory to spare and CPU to save: cache columns and shuffle files
-                # uncompressed (the shuffle never leaves the machine; -1.5 s of CPU measured).
+                # uncompressed (the shuffle never leaves the machine, so compressing it only costs CPU).
                 .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
                 .config("spark.shuffle.compress", "false")
-                # The training table's as-of join probes the cached daily snapshots (1.5M rows at
-                # full scale, ~70 MB) from a hash table: no sort of 5.4M wide rows by (card, day)
-                # (-3 s of CPU). In local mode the "broadcast" never leaves the process.
+                # The training table's as-of join probes the cached daily snapshots (far fewer rows
+                # than transactions) from a hash table instead of sorting every wide transaction row
+                # by (card, day). In local mode the "broadcast" never leaves the process.
                 .config("spark.sql.autoBroadcastJoinThreshold", "256m")
                 # Aggregations keep their groups in the code-generated fast hash map up to 2^22 of
-                # them per task (default 2^16, then a slower generic map): the uniqueness proof's
-                # group-by over 5.4M ids, 1.35M per task, runs in 2.3 s instead of 2.9 s (warm).
+                # them per task (default 2^16, then a slower generic map), so that the uniqueness
+                # proof's group-by over every transaction id stays in the fast one.
                 .config("spark.sql.codegen.aggregate.fastHashMap.capacityBit", "22")
             )
         self.spark = builder.getOrCreate()

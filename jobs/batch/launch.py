@@ -28,7 +28,7 @@ from pathlib import Path
 from packager.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLE_PACKAGES = ("features", "jobs")
+BUNDLE_PACKAGES = ("features", "jobs", "tools")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from features.batch_sql import Dialect, distinct_id_hashes
+from features.batch_sql import NO_HINTS, Dialect, Hints, distinct_id_hashes
 from features.definition import SOURCE, Column
 from jobs.batch.compat import zip_strict
 
@@ -82,7 +82,12 @@ class Summary:
 
 
 def check(
-    fetch_one: Callable[[str], tuple], dialect: Dialect, mapping: dict[str, str], path: str, relation: str
+    fetch_one: Callable[[str], tuple],
+    dialect: Dialect,
+    mapping: dict[str, str],
+    path: str,
+    relation: str,
+    hints: Hints = NO_HINTS,
 ) -> Summary:
     """Raise InputError for an empty input or unconvertible values; return what the job needs to know.
 
@@ -99,5 +104,5 @@ def check(
             raise InputError(
                 f"{path}: {bad} row(s) with a missing or invalid {column.name} ({column.dtype}), e.g. {shown}"
             )
-    (id_hashes,) = fetch_one(distinct_id_hashes(dialect, SOURCE.id_column, relation))
+    (id_hashes,) = fetch_one(distinct_id_hashes(dialect, SOURCE.id_column, relation, hints))
     return Summary(int(total), id_hashes == total)

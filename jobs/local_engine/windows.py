@@ -18,7 +18,7 @@ Core (`WindowEngine`, pure, no I/O). For every transaction, in event time:
   (count/sum/avg/max/min, any number of windows): each card keeps its rows of the longest window
   in two deques, shorter windows start where bisection says, and each value is computed over the
   window when the row fires (windows are small), so averages carry no running-sum drift and match
-  the batch job to rounding. The per-row code is generated once from the definition.
+  the batch job to rounding.
 - a tid is remembered until the watermark is past its event time by the largest window plus the
   out-of-orderness; any later copy of it is late by then anyway.
 """
@@ -29,7 +29,7 @@ import json
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, islice
 from operator import itemgetter
@@ -37,13 +37,13 @@ from typing import Any, NamedTuple
 
 from features.codec import parse_transaction
 from features.definition import SOURCE, STREAM, Aggregate, aggregates_of_kind
-from features.records import LATE_FIELDS, TRANSACTION_FIELDS, RecordError, format_ts
+from features.records import LATE_FIELDS, RecordError, format_ts
 
 DEFAULT_OOO_MS = int(STREAM.out_of_orderness.total_seconds() * 1000)
 # Rows admitted between two releases: bounds the pending list, amortises the release.
 RELEASE_EVERY = 512
 # The pickled engine's layout; a checkpoint of another one is refused (a fresh runtime starts clean).
-CHECKPOINT_LAYOUT = 3
+CHECKPOINT_LAYOUT = 4
 
 
 class CheckpointLayoutError(RuntimeError):
@@ -103,121 +103,25 @@ def row_of(parsed: dict[str, Any]) -> Row:
     )
 
 
-# How each aggregate function reads a window: the amounts `v` from index `i` of the card's deque
-# (i = 0 for the longest window), `n` of them; all windows hold the current row, so n >= 1.
-_EXPRESSIONS = {
-    "count": "{n}",
-    "sum": "float(sum({v}))",
-    "avg": "sum({v}) / {n}",
-    "max": "float(max({v}))",
-    "min": "float(min({v}))",
+# Each aggregate function over the amounts of a window (never empty: it holds the current row).
+# Amounts are floats (features.records validates them), so sum, max and min return floats.
+def _avg(amounts: Sequence[float]) -> float:
+    return sum(amounts) / len(amounts)
+
+
+FUNCTIONS: dict[str, Callable[[Sequence[float]], int | float]] = {
+    "count": len,
+    "sum": sum,
+    "avg": _avg,
+    "max": max,
+    "min": min,
 }
-# The same when the card's longest window holds the current row only (the common case).
-_SINGLE = {"count": "1", "sum": "amount", "avg": "amount", "max": "amount", "min": "amount"}
 
 
-def compile_emitter(aggregates: tuple[Aggregate, ...], lengths: list[int]) -> Callable[..., None]:
-    """A function emit(fired, out, cards, recent) generated from the definition: for each released
-    row (in event-time order) it updates the card's window and appends the row's aggregate record.
-
-    A card's rows in the longest window live in `recent` as (t, amount) while the window holds one
-    row -- the common case: a card's transactions are mostly minutes apart -- and in `cards` as
-    (times, amounts) deques, in event-time order, never empty, while it holds more; a card is in
-    one of them at most. The loop is generated once, with every window and aggregate spelled out
-    and the record built as one dict display: a call or a loop over aggregates per row would cost
-    as much as the rest of the engine. Rows come in event-time order, so a window whose newest row
-    is older than the longest window is replaced whole; otherwise the row is appended, the old rows
-    evicted, and each shorter window's start found by bisection.
-    """
-    longest = max(lengths)
-    given = {
-        SOURCE.id_column: "tid",
-        SOURCE.entity: "card",
-        SOURCE.amount_column: "amount",
-        SOURCE.event_time: "text",
-    }
-    head = ", ".join(f"{f!r}: {given[f]}" for f in TRANSACTION_FIELDS)
-    single = "{" + ", ".join([head, *(f"{a.name!r}: {_SINGLE[a.function]}" for a in aggregates)]) + "}"
-    fields = []
-    for a in aggregates:
-        w = lengths.index(a.window.length_ms)
-        whole = a.window.length_ms == longest
-        values = "amounts" if whole else f"islice(amounts, i{w}, None)"
-        fields.append(
-            f"{a.name!r}: " + _EXPRESSIONS[a.function].format(v=values, n="n" if whole else f"n{w}")
-        )
-    lines = [
-        "def emit(fired, out, cards, recent):",
-        "    append = out.append",
-        "    for tid, card, amount, t, text in fired:",
-        "        if text is None:",
-        "            text = format_ts(t)",
-        f"        lo = t - {longest}",
-        "        one = recent.get(card)",
-        "        if one is not None:",
-        "            last = one[0]",
-        "            if last < lo:",
-        "                recent[card] = (t, amount)",
-        f"                append({single})",
-        "                continue",
-        "            del recent[card]",  # a second row in the window (last >= lo: nothing to evict)
-        "            times, amounts = cards[card] = (deque((last, t)), deque((one[1], amount)))",
-        "        else:",
-        "            state = cards.get(card)",
-        "            if state is None:",
-        "                recent[card] = (t, amount)",
-        f"                append({single})",
-        "                continue",
-        "            times, amounts = state",
-        "            last = times[-1]",
-        "            if last < lo:",
-        "                del cards[card]",
-        "                recent[card] = (t, amount)",
-        f"                append({single})",
-        "                continue",
-        "            times.append(t)",
-        "            amounts.append(amount)",
-        "            while times[0] < lo:",
-        "                times.popleft()",
-        "                amounts.popleft()",
-        "        n = len(times)",
-    ]
-    for w, length in enumerate(lengths):
-        if length != longest:
-            lines += [f"        i{w} = bisect_left(times, t - {length})", f"        n{w} = n - i{w}"]
-    lines += [
-        "        record = {" + ", ".join([head, *fields]) + "}",
-        "        append(record)",
-        "        if last == t:",
-        "            share_with_peers(out, record)",
-    ]
-    namespace: dict[str, Any] = {
-        "bisect_left": bisect_left,
-        "islice": islice,
-        "deque": deque,
-        "format_ts": format_ts,
-        "share_with_peers": _make_peer_fix(aggregates),
-    }
-    exec(compile("\n".join(lines) + "\n", "<aggregate emitter>", "exec"), namespace)
-    return namespace["emit"]
-
-
-def _make_peer_fix(aggregates: tuple[Aggregate, ...]) -> Callable[[list[dict], dict], None]:
-    names = tuple(a.name for a in aggregates)
-    ts, entity = SOURCE.event_time, SOURCE.entity
-
-    def share_with_peers(out: list[dict], record: dict) -> None:
-        """A same-timestamp peer of the card was emitted before this row entered the window: peers
-        share one window, so the earlier ones (just before, same time) take these values."""
-        text, card = record[ts], record[entity]
-        k = len(out) - 2
-        while k >= 0 and out[k][ts] == text:
-            if out[k][entity] == card:
-                for name in names:
-                    out[k][name] = record[name]
-            k -= 1
-
-    return share_with_peers
+def _since(times: deque[int], amounts: deque[float], start_ms: int) -> Sequence[float]:
+    """The amounts of the rows at or after start_ms (times are in event-time order)."""
+    first = bisect_left(times, start_ms)
+    return amounts if first == 0 else list(islice(amounts, first, None))
 
 
 class WindowEngine:
@@ -240,10 +144,11 @@ class WindowEngine:
         if any(c != SOURCE.amount_column for c in columns):
             raise ValueError(f"the local engine aggregates the amount column only, not {columns}")
         self.lengths = lengths
+        self.longest = max(lengths, default=0)
         self.aggregates = aggs
         self.names = tuple(a.name for a in aggs)
-        self.emit = compile_emitter(aggs, lengths)
-        self.horizon = (max(lengths) if lengths else 0) + self.ooo
+        self.plan = self._plan()
+        self.horizon = self.longest + self.ooo
         self.watermark: int | None = None
         self.max_event: int | None = None
         # admitted rows not yet released, in arrival order; sorted stably by event time at release
@@ -251,8 +156,7 @@ class WindowEngine:
         self.pending: list[Row] = []
         self.ordered = True  # pending is in event-time order (rows arrived in order): no sort needed
         # card -> (times, amounts) of its rows in the longest window, in event-time order
-        self.cards: dict[int, tuple[deque, deque]] = {}
-        self.recent: dict[int, tuple[int, float]] = {}  # card -> (t, amount) when its window holds one row
+        self.cards: dict[int, tuple[deque[int], deque[float]]] = {}
         self.seen: dict[str, int | None] = {}  # tids of the kept rows (the value is not read)
         self.seen_order: deque[tuple[int, list[str]]] = deque()  # (last t, tids) per released batch
         self.counts = {"in": 0, "aggregate": 0, "late": 0, "duplicate": 0, "dead": 0}
@@ -262,15 +166,20 @@ class WindowEngine:
     def stats(self) -> dict[str, int]:
         return {**self.counts, "pending": len(self.pending)}
 
+    def _plan(self) -> tuple[tuple[str, Callable[[Sequence[float]], int | float], int], ...]:
+        """(name, function, index of its window in self.lengths) per aggregate, in output order."""
+        return tuple(
+            (a.name, FUNCTIONS[a.function], self.lengths.index(a.window.length_ms)) for a in self.aggregates
+        )
+
     def __getstate__(self) -> dict[str, Any]:
-        # The generated builders are code: rebuilt from the aggregates on load. Windows travel as
-        # lists (pickling thousands of deques goes through copyreg and costs ten times more). The
-        # tid set is not saved: it is the tids of seen_order and pending, rebuilt on load (it was
-        # ~30% of a checkpoint's pickling).
+        # The plan is rebuilt from the aggregates on load. Windows travel as flat arrays, not
+        # deques (pickling thousands of deques goes through copyreg). The tid set is not saved:
+        # it is the tids of seen_order and pending, rebuilt on load (a large share of the pickling).
         self.compact()
-        state = {k: v for k, v in self.__dict__.items() if k not in ("emit", "cards", "seen")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("plan", "cards", "seen")}
         state["layout"] = CHECKPOINT_LAYOUT
-        # the windows as four flat arrays (pickled as raw bytes: ~20x faster than lists of numbers)
+        # the windows as four flat arrays (pickled as raw bytes, not as lists of numbers)
         cards = self.cards
         try:
             state["cards"] = (
@@ -303,7 +212,7 @@ class WindowEngine:
         seen = state["seen"] = dict.fromkeys(tid for _, tids in state["seen_order"] for tid in tids)
         seen.update((row[0], row[3]) for row in state["pending"])
         self.__dict__.update(state)
-        self.emit = compile_emitter(self.aggregates, self.lengths)
+        self.plan = self._plan()
 
     # --------------------------------------------------------------------------------- input
     def process(self, record: dict | str | bytes) -> list[Emitted]:
@@ -433,11 +342,52 @@ class WindowEngine:
 
     def _emit(self, fired: list[Row], out: list[dict]) -> None:
         """Aggregate released rows (sorted by event time, then arrival) over their cards' windows."""
-        self.emit(fired, out, self.cards, self.recent)
+        cards, longest, lengths, plan = self.cards, self.longest, self.lengths, self.plan
+        for tid, card, amount, t, text in fired:
+            window = cards.get(card)
+            if window is None:
+                window = cards[card] = (deque(), deque())
+            times, amounts = window
+            has_peer = bool(times) and times[-1] == t  # an earlier row of the card at the same time
+            # rows come in event-time order: the row goes last, rows older than the longest window go
+            times.append(t)
+            amounts.append(amount)
+            while times[0] < t - longest:
+                times.popleft()
+                amounts.popleft()
+            # each window's amounts, in the order of `lengths`; a window of one row (the common
+            # case: a card's transactions are mostly minutes apart) is the same for every length
+            if len(times) == 1:
+                windows = [amounts] * len(lengths)
+            else:
+                windows = [_since(times, amounts, t - length) for length in lengths]
+            record = {  # the transaction's fields in the wire order (features.records.TRANSACTION_FIELDS)
+                SOURCE.id_column: tid,
+                SOURCE.event_time: format_ts(t) if text is None else text,
+                SOURCE.entity: card,
+                SOURCE.amount_column: amount,
+            }
+            for name, function, window_index in plan:
+                record[name] = function(windows[window_index])
+            out.append(record)
+            if has_peer:
+                self._share_with_peers(out, record)
         # tids are forgotten batch by batch, once the watermark is far enough past the batch's last row
         self.seen_order.append((fired[-1][3], list(map(_TID, fired))))
         self.counts["aggregate"] += len(fired)
         self._released_since_sweep += len(fired)
+
+    def _share_with_peers(self, out: list[dict], record: dict) -> None:
+        """Same-timestamp peers of the card were emitted before this row entered the window: peers
+        share one window, so the earlier ones (just before, same time) take this row's values."""
+        ts, entity = SOURCE.event_time, SOURCE.entity
+        text, card = record[ts], record[entity]
+        k = len(out) - 2
+        while k >= 0 and out[k][ts] == text:
+            if out[k][entity] == card:
+                for name in self.names:
+                    out[k][name] = record[name]
+            k -= 1
 
     def _expire(self, mark: int) -> None:
         """Forget tids and idle cards that can no longer matter."""
@@ -449,8 +399,6 @@ class WindowEngine:
             self._released_since_sweep = 0
             for c in [c for c, (times, _) in self.cards.items() if times[-1] < limit]:
                 del self.cards[c]
-            for c in [c for c, (t, _) in self.recent.items() if t < limit]:
-                del self.recent[c]
 
     def compact(self) -> None:
         """Drop window rows no future row can see (older than watermark - longest), and idle cards."""
@@ -466,8 +414,6 @@ class WindowEngine:
                 idle.append(card)
         for card in idle:
             del self.cards[card]
-        for card in [c for c, (t, _) in self.recent.items() if t < lo]:
-            del self.recent[card]
 
     @property
     def pending_count(self) -> int:

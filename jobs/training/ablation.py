@@ -36,10 +36,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from features.batch_sql import DUCKDB, _sliding_expr
+from features.batch_sql import DUCKDB, sliding_expr
 from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE, Aggregate, Window
 from jobs.training import evaluate, splits, trainer
-from simulator.generate import CHAIN_GAP_SECONDS
 
 
 def _window(minutes: float) -> Window:
@@ -100,7 +99,9 @@ ORACLE_EXTRA: tuple[str, ...] = (
 )
 PREV_LABEL = "prev_fraud_label"  # not servable: a transaction's label is known days later
 CHAIN_POSITION = "chain_position"  # 1-based position in its fraud chain; 0 for ordinary rows
-CHAIN_MAX_GAP_S = CHAIN_GAP_SECONDS[1]
+# Seconds between consecutive transactions of a fraud chain, inclusive: the generator's
+# (simulator.generate.CHAIN_GAP_SECONDS, which a test checks), `--chain-gap-s` for another history.
+CHAIN_GAP_S = (30, 120)
 ORACLE_FEATURES: tuple[str, ...] = (*(a.name for a in ORACLE_AGGREGATES), *ORACLE_EXTRA)
 ORACLE_COLUMNS: tuple[str, ...] = (*ORACLE_FEATURES, PREV_LABEL, CHAIN_POSITION)
 
@@ -115,16 +116,19 @@ class Outcome:
     seconds: float
 
 
-def oracle_sql(aggregates: Sequence[Aggregate] = ORACLE_AGGREGATES) -> str:
+def oracle_sql(
+    aggregates: Sequence[Aggregate] = ORACLE_AGGREGATES, chain_gap_s: tuple[int, int] = CHAIN_GAP_S
+) -> str:
     """tid + `aggregates` (the batch renderer's window expression), ORACLE_EXTRA, the previous
-    label and the chain position, from a `transactions` view of the history."""
+    label and the chain position (chains split at gaps above chain_gap_s), from a `transactions`
+    view of the history."""
     entity, ts, tid, amount = SOURCE.entity, SOURCE.event_time, SOURCE.id_column, SOURCE.amount_column
     label = SOURCE.label_column
     gaps = ",\n  ".join(
         f"COALESCE((event_ms - LAG(event_ms, {k}) OVER w) / 1000.0, -1) AS {name}"
         for k, name in enumerate(ORACLE_EXTRA[:ORACLE_GAPS], start=1)
     )
-    windows = ",\n  ".join(_sliding_expr(a) for a in aggregates)
+    windows = ",\n  ".join(sliding_expr(a) for a in aggregates)
     return f"""
 WITH tx AS (
   SELECT *, {DUCKDB.epoch_ms.format(ts)} AS event_ms,
@@ -134,7 +138,7 @@ WITH tx AS (
 fraud AS (
   SELECT {tid}, {entity}, event_ms,
          CASE WHEN event_ms - LAG(event_ms) OVER (PARTITION BY {entity} ORDER BY event_ms, {tid})
-                   <= {CHAIN_MAX_GAP_S * 1000} THEN 0 ELSE 1 END AS starts_chain
+                   <= {chain_gap_s[1] * 1000} THEN 0 ELSE 1 END AS starts_chain
   FROM dedup WHERE {label} = 1
 ), chains AS (
   SELECT {tid}, ROW_NUMBER() OVER (PARTITION BY {entity}, chain ORDER BY event_ms, {tid}) AS {CHAIN_POSITION}
@@ -152,12 +156,12 @@ FROM dedup d LEFT JOIN chains c USING ({tid})
 WINDOW w AS (PARTITION BY d.{entity} ORDER BY event_ms, d.{tid})"""
 
 
-def with_oracle(features_dir: Path, history: Path) -> pa.Table:
+def with_oracle(features_dir: Path, history: Path, chain_gap_s: tuple[int, int] = CHAIN_GAP_S) -> pa.Table:
     """The training table's columns plus the oracle's columns (`oracle_sql`), joined by tid."""
     files = splits.training_files(features_dir)
     con = duckdb.connect()
     con.execute(f"CREATE VIEW transactions AS SELECT * FROM read_parquet('{history}')")
-    con.execute(f"CREATE TABLE extra AS {oracle_sql()}")
+    con.execute(f"CREATE TABLE extra AS {oracle_sql(chain_gap_s=chain_gap_s)}")
     columns = ", ".join(f"t.{c}" for c in splits.COLUMNS)
     extra = ", ".join(f"e.{c}" for c in ORACLE_COLUMNS)
     paths = ", ".join(f"'{f}'" for f in files)
@@ -186,19 +190,23 @@ TIMING_PATTERNS = (
 )
 
 
-def chain_like_gaps(gap_1: np.ndarray, gap_2: np.ndarray) -> np.ndarray:
+def chain_like_gaps(
+    gap_1: np.ndarray, gap_2: np.ndarray, chain_gap_s: tuple[int, int] = CHAIN_GAP_S
+) -> np.ndarray:
     """0, 1 or 2: how many of the last two gaps between the card's transactions lie in the
     generator's chain range. gap_k = seconds since the k-th previous transaction (-1: none)."""
-    low, high = CHAIN_GAP_SECONDS
+    low, high = chain_gap_s
     first = (gap_1 >= low) & (gap_1 <= high)
     earlier = np.where(gap_2 >= 0, gap_2 - gap_1, -1)
     return first.astype(int) + (first & (earlier >= low) & (earlier <= high)).astype(int)
 
 
-def timing_patterns(part: splits.Part, columns: Sequence[str]) -> dict:
+def timing_patterns(
+    part: splits.Part, columns: Sequence[str], chain_gap_s: tuple[int, int] = CHAIN_GAP_S
+) -> dict:
     """Frauds and ordinary rows per timing pattern, and the PR AUC of scoring by the pattern alone."""
     col = list(columns).index
-    steps = chain_like_gaps(part.x[:, col(LAG_FEATURE)], part.x[:, col(ORACLE_EXTRA[1])])
+    steps = chain_like_gaps(part.x[:, col(LAG_FEATURE)], part.x[:, col(ORACLE_EXTRA[1])], chain_gap_s)
     fraud = part.y == 1
     rows = [
         {
@@ -211,6 +219,7 @@ def timing_patterns(part: splits.Part, columns: Sequence[str]) -> dict:
     for r in rows:
         r["fraud_share"] = r["frauds"] / max(r["frauds"] + r["ordinary"], 1)
     return {
+        "chain_gap_s": list(chain_gap_s),
         "patterns": rows,
         "pr_auc_scoring_by_pattern": evaluate.pr_auc(part.y, steps),
     }
@@ -338,7 +347,7 @@ def markdown(results: list[dict], meta: dict) -> str:
     if timing:
         lines += [
             "",
-            f"Test rows by the gaps before them (chain-like: {CHAIN_GAP_SECONDS[0]}..{CHAIN_GAP_SECONDS[1]} s); "
+            f"Test rows by the gaps before them (chain-like: {'..'.join(map(str, timing['chain_gap_s']))} s); "
             f"scoring by this count alone gives PR AUC {timing['pr_auc_scoring_by_pattern']:.4f}:",
             "",
             "| timing pattern | frauds | ordinary | fraud share |",
@@ -370,10 +379,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--out", type=Path, default=None, help="write the results as JSON here, and as Markdown beside it"
     )
+    p.add_argument(
+        "--chain-gap-s",
+        nargs=2,
+        type=int,
+        default=CHAIN_GAP_S,
+        metavar=("LOW", "HIGH"),
+        help="seconds between a fraud chain's transactions, inclusive (default: the generator's, %(default)s)",
+    )
     args = p.parse_args(argv)
     try:
         started = time.perf_counter()
-        table = with_oracle(args.features, args.history)
+        table = with_oracle(args.features, args.history, tuple(args.chain_gap_s))
     except (ValueError, OSError, duckdb.Error) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -393,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         meta = {
             "train_rows": args.train_rows or parts.train.rows,
             "test_rows": parts.test.rows,
-            "timing_patterns": timing_patterns(parts.test, columns),
+            "timing_patterns": timing_patterns(parts.test, columns, tuple(args.chain_gap_s)),
             "note": f"Trained on {sampled} (of {parts.train.rows}), seed hyperparameters; "
             f"scored on the whole test period ({parts.test.rows} rows, {int(parts.test.y.sum())} frauds).",
         }
