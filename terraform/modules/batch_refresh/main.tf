@@ -93,12 +93,12 @@ locals {
       "--metric-namespace", local.cc.metric_namespace,
     ]
   }
-  # Its own sizes (consistency_check.spark_conf: the driver holds a day's scores), its own archive
+  # Its own sizes (consistency_spark_conf: the driver holds a day's scores), its own archive
   # (build/emr/consistency-deps.zip: XGBoost, scikit-learn, numpy, scipy, boto3 as x86_64 CPython 3.9
   # wheels, unpacked as ./deps where emr_entry.py looks). The contract names no --region: the
   # driver's boto3 (CloudWatch, S3) reads it from its environment
   # (spark.emr-serverless.driverEnv.<KEY>: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/jobs-spark.html).
-  consistency_spark_conf = merge(local.sql_conf, local.cc.spark_conf, {
+  consistency_spark_conf = merge(local.sql_conf, var.consistency_spark_conf, {
     "spark.archives"                                    = "${local.consistency.dependencies_uri}#deps"
     "spark.emr-serverless.driverEnv.AWS_DEFAULT_REGION" = local.region
   })

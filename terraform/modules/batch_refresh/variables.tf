@@ -199,16 +199,6 @@ variable "consistency_check" {
     metric_namespace          = optional(string, "")
     schedule_expression       = optional(string, "cron(30 2 * * ? *)")
     execution_timeout_minutes = optional(number, 60)
-    # A day's (label, score) pairs sit on the driver for the AUCs: ~6.5 GB at 1,000 tx/s
-    # (docs/consistency.md), so a 16 GB heap on a 4 vCPU driver (4 vCPU workers take 8-30 GB, the
-    # heap plus 10% overhead: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/app-behavior.html).
-    spark_conf = optional(map(string), {
-      "spark.driver.cores"                   = "4"
-      "spark.driver.memory"                  = "16g"
-      "spark.executor.cores"                 = "2"
-      "spark.executor.memory"                = "6g"
-      "spark.dynamicAllocation.maxExecutors" = "2"
-    })
     # The driver (4 vCPU, ~18 GB) and two executors (2 vCPU, ~7 GB each), with room to spare.
     maximum_capacity = optional(object({
       cpu    = string
@@ -247,9 +237,23 @@ variable "consistency_check" {
     error_message = "consistency_check.execution_timeout_minutes must be between 5 and 720."
   }
 
+}
+
+variable "consistency_spark_conf" {
+  description = "Spark properties of the consistency run. The driver holds a day's (label, score) pairs for the AUCs, ~6.5 GB at 1,000 tx/s (docs/consistency.md): a 16 GB heap on a 4 vCPU driver, which EMR Serverless sizes 8-30 GB with the heap plus 10% overhead."
+  type        = map(string)
+  # Worker sizes and the overhead: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/app-behavior.html
+  default = {
+    "spark.driver.cores"                   = "4"
+    "spark.driver.memory"                  = "16g"
+    "spark.executor.cores"                 = "2"
+    "spark.executor.memory"                = "6g"
+    "spark.dynamicAllocation.maxExecutors" = "2"
+  }
+
   # The archive is the module's, not a setting: emr_entry.py looks for ./deps.
   validation {
-    condition     = !contains(keys(var.consistency_check.spark_conf), "spark.archives")
-    error_message = "consistency_check.spark_conf must not set spark.archives (the module passes dependencies_key as #deps)."
+    condition     = !contains(keys(var.consistency_spark_conf), "spark.archives")
+    error_message = "consistency_spark_conf must not set spark.archives (the module passes consistency_check.dependencies_key as #deps)."
   }
 }

@@ -223,9 +223,9 @@ run "rejects_a_consistency_archive_set_in_spark_conf" {
       dependencies_key = "d.zip"
       model_key        = "model.tar.gz"
       metric_namespace = "unit/consistency"
-      spark_conf       = { "spark.archives" = "s3://elsewhere/deps.zip#deps" }
     }
+    consistency_spark_conf = { "spark.archives" = "s3://elsewhere/deps.zip#deps" }
   }
 
-  expect_failures = [var.consistency_check]
+  expect_failures = [var.consistency_spark_conf]
 }
