@@ -417,6 +417,14 @@ def test_the_consistency_application_is_x86_64_like_its_wheels(aws_plan):
     assert scheduler["StartConsistencyJob"]["resources"] == [
         '${try(aws_emrserverless_application.consistency[0].arn, "")}'
     ]
+    # Its job role trusts runs of that application (aws:SourceArn), the refresh's role the refresh's.
+    (trust,) = [
+        d["aws_iam_policy_document"]["job_trust"]
+        for d in module_source("batch_refresh")["data"]
+        if "job_trust" in d.get("aws_iam_policy_document", {})
+    ]
+    assert "{job = aws_emrserverless_application.this.arn}" in trust["for_each"]
+    assert "{consistency_job = try(aws_emrserverless_application.consistency[0].arn" in trust["for_each"]
 
 
 GIB = 1024
