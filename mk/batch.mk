@@ -1,5 +1,5 @@
 # The daily refresh's job on EMR Serverless: its --py-files bundle.
 .PHONY: package-emr
 
-package-emr: venv ## Build build/emr/batch-job.zip (the modules emr_entry.py imports) and batch-deps.zip (boto3 for Python 3.9, from PyPI)
+package-emr: venv ## Build build/emr/{batch,consistency}-job.zip (the modules each emr_entry.py imports), batch-deps.zip (boto3, pure Python) and consistency-deps.zip (XGBoost, scikit-learn, numpy, scipy, boto3: CPython 3.9 x86_64 wheels), from PyPI
 	$(PY) -m packager.emr_job

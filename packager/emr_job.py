@@ -11,7 +11,10 @@ against the EMR release's Python (tests/batch/test_emr_python.py) are the files 
 Byte-for-byte reproducible (packager.zips): Terraform uploads it under a content-addressed key.
 
 build/emr/batch-deps.zip, the third-party packages of jobs/batch/emr-requirements.txt (boto3) for
-the release's Python 3.9, pure-Python wheels only, passed with spark.archives (needs PyPI).
+the release's Python 3.9, pure-Python wheels only, passed with spark.archives (needs PyPI);
+build/emr/consistency-deps.zip, the consistency run's jobs/consistency/emr-requirements.txt (boto3,
+numpy, scipy, XGBoost, scikit-learn): CPython 3.9 binary wheels for x86_64 Linux, the architecture of
+the consistency run's application (xgboost-cpu has no aarch64 wheel).
 """
 
 from __future__ import annotations
@@ -34,10 +37,22 @@ CONSISTENCY_ENTRY_POINT = Path("jobs/consistency/emr_entry.py")
 CONSISTENCY_OUT = ROOT / "build" / "emr" / "consistency-job.zip"
 REQUIREMENTS = ROOT / "jobs" / "batch" / "emr-requirements.txt"
 DEPS_OUT = ROOT / "build" / "emr" / "batch-deps.zip"
+CONSISTENCY_REQUIREMENTS = ROOT / "jobs" / "consistency" / "emr-requirements.txt"
+CONSISTENCY_DEPS_OUT = ROOT / "build" / "emr" / "consistency-deps.zip"
 # The EMR release's Python (emr-7.x: Amazon Linux 2023's python3), whatever machine builds the archive.
 EMR_PYTHON = "3.9"
 # Pure-Python wheels for EMR's interpreter, each pinned package alone (the lock lists them all).
 EMR_PLATFORM = ("--no-deps", "--implementation", "py", "--platform", "any", "--python-version", EMR_PYTHON)
+# CPython binary wheels (numpy, scipy, XGBoost) for the consistency run's X86_64 workers. pip takes the
+# tags as given: glibc 2.28 (Amazon Linux 2023 has 2.34) and the older manylinux2014 (glibc 2.17).
+EMR_BINARY_PLATFORM = (
+    "--no-deps",
+    "--implementation",
+    "cp",
+    *(arg for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64") for arg in ("--platform", tag)),
+    "--python-version",
+    EMR_PYTHON,
+)
 
 
 class PackagingError(Exception):
@@ -119,12 +134,14 @@ def build(out: Path = OUT, root: Path = ROOT, allow_missing: bool = False, entry
     return write_zip({p.as_posix(): root / p for p in files}, out)
 
 
-def build_dependencies(out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS) -> Path:
-    """Write the dependency archive: the pinned wheels installed for EMR_PYTHON, without scripts or
-    the files that name the installing machine (RECORD, INSTALLER, direct_url.json)."""
+def build_dependencies(
+    out: Path = DEPS_OUT, requirements: Path = REQUIREMENTS, platform: tuple[str, ...] = EMR_PLATFORM
+) -> Path:
+    """Write a dependency archive: the pinned wheels installed for EMR_PYTHON on `platform`, without
+    scripts or the files that name the installing machine (RECORD, INSTALLER, direct_url.json)."""
     with tempfile.TemporaryDirectory(prefix="emr-deps-") as tmp:
         try:
-            installed = install_locked(requirements, Path(tmp), EMR_PLATFORM)
+            installed = install_locked(requirements, Path(tmp), platform)
         except InstallError as err:
             raise PackagingError(
                 f"cannot install {requirements.name} for Python {EMR_PYTHON}: {err}"
@@ -146,7 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         "--deps-out", type=Path, default=DEPS_OUT, help="dependency archive (default: %(default)s)"
     )
     parser.add_argument(
-        "--no-deps", action="store_true", help="build the bundle only (no PyPI access needed)"
+        "--consistency-deps-out",
+        type=Path,
+        default=CONSISTENCY_DEPS_OUT,
+        help="consistency run's dependency archive (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-deps", action="store_true", help="build the bundles only (no PyPI access needed)"
     )
     args = parser.parse_args(argv)
     if args.list:
@@ -163,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"skipped {args.consistency_out.name}: {CONSISTENCY_ENTRY_POINT} not found", file=sys.stderr
             )
-        paths += [] if args.no_deps else [build_dependencies(args.deps_out)]
+        if not args.no_deps:
+            paths.append(build_dependencies(args.deps_out))
+            paths.append(
+                build_dependencies(args.consistency_deps_out, CONSISTENCY_REQUIREMENTS, EMR_BINARY_PLATFORM)
+            )
     except PackagingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

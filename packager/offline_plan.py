@@ -52,6 +52,7 @@ def write_stand_ins(directory: Path, model: str = "stand-in model") -> dict[str,
         "batch-job": write_zip({"jobs/__init__.py": b""}, directory / "batch-job.zip"),
         "batch-deps": write_zip({"boto3/__init__.py": b""}, directory / "batch-deps.zip"),
         "consistency-job": write_zip({"jobs/__init__.py": b""}, directory / "consistency-job.zip"),
+        "consistency-deps": write_zip({"xgboost/__init__.py": b""}, directory / "consistency-deps.zip"),
         "ingest": write_zip({"app.py": handler}, directory / "ingest.zip"),
         "score": write_zip({"app.py": handler}, directory / "score.zip"),
     }
@@ -65,6 +66,7 @@ def plan_variables(artifacts: dict[str, Path]) -> list[str]:
         "batch_job_zip_path": artifacts["batch-job"],
         "batch_deps_zip_path": artifacts["batch-deps"],
         "consistency_job_zip_path": artifacts["consistency-job"],
+        "consistency_deps_zip_path": artifacts["consistency-deps"],
         "ingest_zip_path": artifacts["ingest"],
         "score_zip_path": artifacts["score"],
     }

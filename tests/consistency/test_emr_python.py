@@ -99,17 +99,9 @@ def test_the_closure_imports_on_the_emr_python_without_the_local_libraries(tmp_p
     assert done.stdout.startswith("imported")
 
 
-REQUIREMENTS = REPO / "jobs" / "consistency" / "emr-requirements.txt"
-# The lock's wheels as the job's dependency archive holds them (binary: numpy, scipy, XGBoost).
-EMR_BINARY_PLATFORM = (
-    "--no-deps",
-    "--implementation",
-    "cp",
-    # pip takes the tags as given: glibc 2.28 and every older manylinux tag
-    *(arg for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64") for arg in ("--platform", tag)),
-    "--python-version",
-    "3.9",
-)
+# The lock's wheels as the job's dependency archive (build/emr/consistency-deps.zip) holds them.
+REQUIREMENTS = emr_job.CONSISTENCY_REQUIREMENTS
+EMR_BINARY_PLATFORM = emr_job.EMR_BINARY_PLATFORM
 
 
 def test_the_shipped_packages_score_and_measure_on_the_emr_python(tmp_path):

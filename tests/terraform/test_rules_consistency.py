@@ -328,3 +328,141 @@ def test_the_consistency_job_role_is_least_privilege():
     assert scheduler["PassConsistencyJobRole"]["resources"] == [
         '${try(aws_iam_role.consistency_job[0].arn, "")}'
     ]
+
+
+# --- the consistency run's code and packages on EMR Serverless ----------------------------------
+
+
+def consistency_locals() -> dict[str, Any]:
+    """batch_refresh's locals (python-hcl2) that hold the consistency run's StartJobRun."""
+    merged: dict[str, Any] = {}
+    for entry in module_source("batch_refresh")["locals"]:
+        merged.update(entry)
+    return merged
+
+
+def test_the_consistency_run_unpacks_its_own_dependency_archive_as_deps():
+    """sparkSubmitParameters of the run's StartJobRun
+    (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_SparkSubmit.html) carry
+    spark.archives=<archive>#deps: Spark unpacks an archive into the working directory of the driver
+    and of every executor under the name after `#`, the way EMR Serverless ships Python packages
+    (https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/using-python-libraries.html);
+    jobs.batch.emr_entry.use_shipped_dependencies, which the consistency entry point and the
+    executors' scoring call, puts ./deps first on sys.path."""
+    import inspect
+
+    from jobs.batch.emr_entry import use_shipped_dependencies
+
+    local = consistency_locals()
+    archive = re.search(r'"spark\.archives" = "([^"]+)#([a-z]+)"', local["consistency_spark_conf"])
+    assert archive, local["consistency_spark_conf"]
+    assert archive[1] == "${local.consistency.dependencies_uri}"
+    assert archive[2] == inspect.signature(use_shipped_dependencies).parameters["directory"].default
+    assert (
+        local["consistency"]["dependencies_uri"]
+        == "s3://${var.artifacts_bucket}/${local.cc.dependencies_key}"
+    )
+    # The archive is set last (merge), after the sizes: no variable replaces it.
+    assert local["consistency_spark_conf"].index("var.consistency_spark_conf") < archive.start()
+    parameters = local["consistency_start_job_run"]["JobDriver"]["SparkSubmit"]["SparkSubmitParameters"]
+    assert "local.consistency_spark_conf[k]" in parameters and "local.spark_conf" not in parameters
+    # The job's execution role may read the archive it is given.
+    read = statements("batch_refresh", "consistency_job_statements")["ReadModelAndCode"]["resources"]
+    assert re.search(r"for key in \[[^\]]*local\.cc\.dependencies_key[^\]]*\]", read), read
+
+
+def test_the_consistency_archive_is_the_uploaded_consistency_deps(aws_plan):
+    """The key handed to the run is module artifacts' content-addressed key of
+    build/emr/consistency-deps.zip (packager.emr_job: XGBoost, scikit-learn, numpy, scipy, boto3),
+    uploaded SSE-KMS (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html),
+    not the refresh's pure-Python batch-deps.zip."""
+    import hashlib
+
+    from packager import offline_plan
+
+    wiring = references(module_call(aws_plan, "batch_refresh")["expressions"]["consistency_check"])
+    assert 'module.artifacts.keys["consistency-deps"]' in wiring
+    assert 'module.artifacts.keys["batch-deps"]' not in wiring
+    files = module_call(aws_plan, "artifacts")["expressions"]["files"]
+    assert "local.consistency_deps_zip" in references(files)
+    uploaded = one(aws_plan, "aws_s3_object", 'module.artifacts.aws_s3_object.this["consistency-deps"]')
+    stand_in = offline_plan.STAND_INS / "consistency-deps.zip"
+    digest = hashlib.md5(stand_in.read_bytes()).hexdigest()  # filemd5, the module's content address
+    assert uploaded["values"]["key"] == f"artifacts/consistency-deps/{digest}/consistency-deps.zip"
+    assert uploaded["values"]["server_side_encryption"] == "aws:kms"
+
+
+def test_the_consistency_application_is_x86_64_like_its_wheels(aws_plan):
+    """CreateApplication's architecture is ARM64 or X86_64
+    (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_CreateApplication.html); the
+    workers run the binaries of that architecture
+    (https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/architecture.html). The run's
+    archive holds x86_64 CPython 3.9 wheels (packager.emr_job.EMR_BINARY_PLATFORM), so its own
+    application is X86_64; the refresh's pure-Python job keeps its own (ARM64 by default)."""
+    from packager.emr_job import EMR_BINARY_PLATFORM
+
+    tags = [EMR_BINARY_PLATFORM[i + 1] for i, a in enumerate(EMR_BINARY_PLATFORM) if a == "--platform"]
+    assert tags and all(tag.endswith("_x86_64") for tag in tags)
+    app = one(aws_plan, "aws_emrserverless_application", "aws_emrserverless_application.consistency[0]")
+    assert app["values"]["architecture"] == "X86_64"
+    assert app["values"]["type"] == "spark"
+    refresh = one(aws_plan, "aws_emrserverless_application", "aws_emrserverless_application.this")
+    assert refresh["values"]["architecture"] == "ARM64"
+    local = consistency_locals()
+    assert (
+        "aws_emrserverless_application.consistency[0].id"
+        in local["consistency_start_job_run"]["ApplicationId"]
+    )
+    scheduler = statements("batch_refresh", "consistency_scheduler_statements")
+    assert scheduler["StartConsistencyJob"]["resources"] == [
+        '${try(aws_emrserverless_application.consistency[0].arn, "")}'
+    ]
+    # Its job role trusts runs of that application (aws:SourceArn), the refresh's role the refresh's.
+    (trust,) = [
+        d["aws_iam_policy_document"]["job_trust"]
+        for d in module_source("batch_refresh")["data"]
+        if "job_trust" in d.get("aws_iam_policy_document", {})
+    ]
+    assert "{job = aws_emrserverless_application.this.arn}" in trust["for_each"]
+    assert "{consistency_job = try(aws_emrserverless_application.consistency[0].arn" in trust["for_each"]
+
+
+GIB = 1024
+
+
+def _mib(size: str) -> int:
+    """A JVM memory size as Spark reads it (`16g`, `512m`) in MiB."""
+    number, unit = re.fullmatch(r"(\d+)([gm])", size.lower()).groups()
+    return int(number) * (GIB if unit == "g" else 1)
+
+
+# Supported worker sizes: vCPU -> (least, most) memory in GB
+# (https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/app-behavior.html).
+WORKER_MEMORY_GB = {1: (2, 8), 2: (4, 16), 4: (8, 30), 8: (16, 60), 16: (32, 120)}
+
+
+def _worker_gb(memory: str) -> int:
+    """A worker's memory: Spark's heap plus its overhead (10%, at least 384 MB, same page), rounded up."""
+    mib = _mib(memory)
+    return -(-(mib + max(384, mib // 10)) // GIB)
+
+
+def test_the_consistency_driver_holds_a_days_scores_at_1000_tps(aws_plan):
+    """docs/consistency.md: the AUCs hold a day's (label, score) pairs on the driver, ~6.5 GB at
+    1,000 tx/s, so a 16 GB driver heap; with its overhead it must be a supported worker size for
+    its vCPUs, and the driver plus the most executors must fit the application's maximum capacity
+    (https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/app-behavior.html)."""
+    conf = module_config(aws_plan, "batch_refresh")["variables"]["consistency_spark_conf"]["default"]
+    assert _mib(conf["spark.driver.memory"]) >= 16 * GIB
+    sizes = {
+        role: (int(conf[f"spark.{role}.cores"]), _worker_gb(conf[f"spark.{role}.memory"]))
+        for role in ("driver", "executor")
+    }
+    for role, (cores, gb) in sizes.items():
+        least, most = WORKER_MEMORY_GB[cores]
+        assert least <= gb <= most, (role, cores, gb)
+    executors = int(conf["spark.dynamicAllocation.maxExecutors"])
+    app = one(aws_plan, "aws_emrserverless_application", "aws_emrserverless_application.consistency[0]")
+    (capacity,) = app["values"]["maximum_capacity"]
+    assert sizes["driver"][0] + executors * sizes["executor"][0] <= int(capacity["cpu"].split()[0])
+    assert sizes["driver"][1] + executors * sizes["executor"][1] <= int(capacity["memory"].split()[0])

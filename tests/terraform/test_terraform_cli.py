@@ -221,7 +221,9 @@ def test_plan_uploads_the_artifacts_encrypted_before_their_readers(aws_plan: dic
     # The consistency run's entry point is a repository file (jobs/consistency/emr_entry.py): the
     # module skips it until it exists, as it skips any missing artifact.
     entry = Path(__file__).resolve().parents[2] / "jobs" / "consistency" / "emr_entry.py"
-    consistency = {"consistency-job"} | ({"consistency-entry"} if entry.is_file() else set())
+    consistency = {"consistency-job", "consistency-deps"} | (
+        {"consistency-entry"} if entry.is_file() else set()
+    )
     assert set(uploads) == {"model", "flink-app", "batch-job", "batch-deps", "emr-entry"} | consistency
     for upload in uploads.values():
         assert upload["values"]["server_side_encryption"] == "aws:kms"

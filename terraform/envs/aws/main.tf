@@ -41,6 +41,8 @@ locals {
   batch_job_zip   = coalesce(var.batch_job_zip_path, "${local.repo_root}/build/emr/batch-job.zip")
   batch_deps_zip  = coalesce(var.batch_deps_zip_path, "${local.repo_root}/build/emr/batch-deps.zip")
   consistency_zip = coalesce(var.consistency_job_zip_path, "${local.repo_root}/build/emr/consistency-job.zip")
+  # XGBoost, scikit-learn, numpy, scipy and boto3 for the consistency run's X86_64 workers.
+  consistency_deps_zip = coalesce(var.consistency_deps_zip_path, "${local.repo_root}/build/emr/consistency-deps.zip")
   # The consistency run reads the archive: without one it has nothing to compare.
   consistency_enabled = var.enable_consistency_check && var.enable_predictions_archive
   # Where the run publishes MatchRate and the alarms look for it (a custom namespace: not AWS/).
@@ -82,8 +84,9 @@ module "artifacts" {
     # The daily refresh's boto3 for EMR's Python and its entry point (docs/daily-refresh.md).
     batch-deps = local.batch_deps_zip
     emr-entry  = "${local.repo_root}/jobs/batch/emr_entry.py"
-    # The daily consistency run's bundle and entry point (it shares batch-deps).
+    # The daily consistency run's bundle, third-party packages and entry point.
     consistency-job   = local.consistency_zip
+    consistency-deps  = local.consistency_deps_zip
     consistency-entry = "${local.repo_root}/jobs/consistency/emr_entry.py"
   }
   tags = var.tags
@@ -250,7 +253,7 @@ module "batch_refresh" {
     enabled             = local.consistency_enabled
     entry_point_key     = module.artifacts.keys["consistency-entry"]
     bundle_key          = module.artifacts.keys["consistency-job"]
-    dependencies_key    = module.artifacts.keys["batch-deps"]
+    dependencies_key    = module.artifacts.keys["consistency-deps"]
     model_key           = module.artifacts.keys["model"]
     predictions_prefix  = try(module.predictions_archive[0].prefix, "predictions/")
     metric_namespace    = local.consistency_namespace

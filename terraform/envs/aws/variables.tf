@@ -271,3 +271,9 @@ variable "enhanced_fan_out" {
   type        = bool
   default     = true
 }
+
+variable "consistency_deps_zip_path" {
+  description = "Path of the consistency run's dependency archive Terraform uploads (XGBoost, scikit-learn, numpy, scipy, boto3 as CPython 3.9 x86_64 wheels; null: build/emr/consistency-deps.zip from `make package-emr`)."
+  type        = string
+  default     = null
+}

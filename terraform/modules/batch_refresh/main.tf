@@ -2,8 +2,8 @@
 # batch job over the history in S3, the job's execution role, and an EventBridge Scheduler
 # schedule that starts the job shortly after each UTC midnight. The job writes the features
 # under the output prefix and loads the new latest snapshots (online/) into the feature group.
-# Optionally (consistency_check) a second job on the same application, later each morning: the
-# consistency run compares the archived predictions with the refreshed features and publishes
+# Optionally (consistency_check) a second job on its own X86_64 application, later each morning:
+# the consistency run compares the archived predictions with the refreshed features and publishes
 # the match rate as a CloudWatch metric (jobs/consistency/emr_entry.py, docs/daily-refresh.md).
 
 data "aws_partition" "current" {}
@@ -37,12 +37,12 @@ locals {
   # The bundle holds the packages the entry point imports; the archive boto3 for Python 3.9,
   # unpacked as ./deps. Temporary views only: an in-memory catalog, so the job needs no Glue Data
   # Catalog (EMR's default metastore) nor any grant on it.
-  spark_conf = merge({
-    "spark.archives"                  = "${local.dependencies_uri}#deps"
+  sql_conf = {
     "spark.sql.catalogImplementation" = "in-memory"
     "spark.sql.session.timeZone"      = "UTC"
     "spark.sql.ansi.enabled"          = "false"
-  }, var.spark_conf)
+  }
+  spark_conf = merge(local.sql_conf, { "spark.archives" = "${local.dependencies_uri}#deps" }, var.spark_conf)
   spark_submit_parameters = join(" ", concat(
     ["--py-files", local.bundle_uri],
     [for k in sort(keys(local.spark_conf)) : "--conf ${k}=${local.spark_conf[k]}"],
@@ -93,14 +93,17 @@ locals {
       "--metric-namespace", local.cc.metric_namespace,
     ]
   }
-  # The contract names no --region: the driver's boto3 (CloudWatch, S3) reads it from its environment
+  # Its own sizes (consistency_spark_conf: the driver holds a day's scores), its own archive
+  # (build/emr/consistency-deps.zip: XGBoost, scikit-learn, numpy, scipy, boto3 as x86_64 CPython 3.9
+  # wheels, unpacked as ./deps where emr_entry.py looks). The contract names no --region: the
+  # driver's boto3 (CloudWatch, S3) reads it from its environment
   # (spark.emr-serverless.driverEnv.<KEY>: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/jobs-spark.html).
-  consistency_spark_conf = merge(local.spark_conf, {
+  consistency_spark_conf = merge(local.sql_conf, var.consistency_spark_conf, {
     "spark.archives"                                    = "${local.consistency.dependencies_uri}#deps"
     "spark.emr-serverless.driverEnv.AWS_DEFAULT_REGION" = local.region
   })
   consistency_start_job_run = {
-    ApplicationId           = aws_emrserverless_application.this.id
+    ApplicationId           = try(aws_emrserverless_application.consistency[0].id, "")
     ExecutionRoleArn        = try(aws_iam_role.consistency_job[0].arn, "")
     ClientToken             = "<aws.scheduler.execution-id>"
     Name                    = local.consistency.schedule_name
@@ -171,7 +174,7 @@ locals {
     {
       sid        = "StartConsistencyJob"
       actions    = ["emr-serverless:StartJobRun"]
-      resources  = [aws_emrserverless_application.this.arn]
+      resources  = [try(aws_emrserverless_application.consistency[0].arn, "")]
       conditions = []
     },
     {
@@ -287,7 +290,7 @@ resource "aws_emrserverless_application" "this" {
 resource "aws_iam_role" "job" {
   name_prefix        = "${var.name_prefix}-batch-job-"
   description        = "Execution role of the ${var.name_prefix} batch refresh job (EMR Serverless)"
-  assume_role_policy = data.aws_iam_policy_document.job_trust.json
+  assume_role_policy = data.aws_iam_policy_document.job_trust["job"].json
   tags               = local.tags
 }
 
@@ -334,9 +337,14 @@ data "aws_iam_policy_document" "this" {
   }
 }
 
-# Only this account's application may use the job role, and only this schedule the scheduler's
+# Only this account's application may use its job role, and only this schedule the scheduler's
 # role (confused deputy: https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
 data "aws_iam_policy_document" "job_trust" {
+  for_each = merge(
+    { job = aws_emrserverless_application.this.arn },
+    local.cc.enabled ? { consistency_job = try(aws_emrserverless_application.consistency[0].arn, "") } : {},
+  )
+
   statement {
     sid     = "EmrServerlessRunsJobs"
     actions = ["sts:AssumeRole"]
@@ -352,7 +360,7 @@ data "aws_iam_policy_document" "job_trust" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = [aws_emrserverless_application.this.arn]
+      values   = [each.value]
     }
   }
 }
@@ -406,14 +414,44 @@ resource "aws_scheduler_schedule" "this" {
   }
 }
 
-# The consistency run: its own job role (same trust: this application's runs), its own scheduler
+# The consistency run: its own application, job role (trusting that application's runs), scheduler
 # role and schedule, later in the morning than the refresh can end (variable validation).
+#
+# X86_64, not the refresh's Graviton: the run's dependency archive is built for x86_64
+# (packager.emr_job.EMR_BINARY_PLATFORM; the lock is compiled for x86_64-manylinux_2_28), the
+# binaries the test suite installs and scores with on this architecture. A separate application
+# keeps the refresh on ARM64 and gives the run its own maximum capacity (a 16 GB driver) without
+# raising the refresh's, and neither run waits for the other's workers.
+resource "aws_emrserverless_application" "consistency" {
+  count = local.cc.enabled ? 1 : 0
+
+  name          = "${var.name_prefix}-consistency"
+  release_label = var.release_label
+  type          = "spark"
+  architecture  = "X86_64"
+
+  auto_start_configuration {
+    enabled = true
+  }
+  auto_stop_configuration {
+    enabled              = true
+    idle_timeout_minutes = var.idle_timeout_minutes
+  }
+  maximum_capacity {
+    cpu    = local.cc.maximum_capacity.cpu
+    memory = local.cc.maximum_capacity.memory
+    disk   = local.cc.maximum_capacity.disk
+  }
+
+  tags = local.tags
+}
+
 resource "aws_iam_role" "consistency_job" {
   count = local.cc.enabled ? 1 : 0
 
   name_prefix        = "${var.name_prefix}-consistency-job-"
   description        = "Execution role of the ${var.name_prefix} daily consistency run (EMR Serverless)"
-  assume_role_policy = data.aws_iam_policy_document.job_trust.json
+  assume_role_policy = data.aws_iam_policy_document.job_trust["consistency_job"].json
   tags               = local.tags
 }
 

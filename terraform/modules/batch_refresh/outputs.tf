@@ -42,8 +42,9 @@ output "start_job_run" {
 }
 
 output "consistency" {
-  description = "The daily consistency run (null unless consistency_check.enabled): job role ARN, schedule name, the job's arguments and metric namespace, and its StartJobRun request."
+  description = "The daily consistency run (null unless consistency_check.enabled): its X86_64 application's id, job role ARN, schedule name, the job's arguments and metric namespace, and its StartJobRun request."
   value = try(var.consistency_check.enabled ? {
+    application_id   = aws_emrserverless_application.consistency[0].id
     job_role_arn     = aws_iam_role.consistency_job[0].arn
     schedule_name    = aws_scheduler_schedule.consistency[0].name
     arguments        = local.consistency.entry_point_arguments

@@ -187,7 +187,7 @@ variable "tags" {
 }
 
 variable "consistency_check" {
-  description = "The daily consistency run on the same application (jobs/consistency/emr_entry.py: archived predictions vs the refreshed features, MatchRate published in metric_namespace); its schedule must start after the refresh can have ended (schedule minute + start_retry_seconds + execution_timeout_minutes). enabled = false: none."
+  description = "The daily consistency run on its own X86_64 application (jobs/consistency/emr_entry.py: archived predictions vs the refreshed features, MatchRate published in metric_namespace); its schedule must start after the refresh can have ended (schedule minute + start_retry_seconds + execution_timeout_minutes). enabled = false: none."
   type = object({
     enabled                   = bool
     entry_point_key           = optional(string, "")
@@ -199,6 +199,12 @@ variable "consistency_check" {
     metric_namespace          = optional(string, "")
     schedule_expression       = optional(string, "cron(30 2 * * ? *)")
     execution_timeout_minutes = optional(number, 60)
+    # The driver (4 vCPU, ~18 GB) and two executors (2 vCPU, ~7 GB each), with room to spare.
+    maximum_capacity = optional(object({
+      cpu    = string
+      memory = string
+      disk   = string
+    }), { cpu = "8 vCPU", memory = "48 GB", disk = "100 GB" })
   })
   default = { enabled = false }
 
@@ -229,5 +235,25 @@ variable "consistency_check" {
   validation {
     condition     = var.consistency_check.execution_timeout_minutes >= 5 && var.consistency_check.execution_timeout_minutes <= 720
     error_message = "consistency_check.execution_timeout_minutes must be between 5 and 720."
+  }
+
+}
+
+variable "consistency_spark_conf" {
+  description = "Spark properties of the consistency run. The driver holds a day's (label, score) pairs for the AUCs, ~6.5 GB at 1,000 tx/s (docs/consistency.md): a 16 GB heap on a 4 vCPU driver, which EMR Serverless sizes 8-30 GB with the heap plus 10% overhead."
+  type        = map(string)
+  # Worker sizes and the overhead: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/app-behavior.html
+  default = {
+    "spark.driver.cores"                   = "4"
+    "spark.driver.memory"                  = "16g"
+    "spark.executor.cores"                 = "2"
+    "spark.executor.memory"                = "6g"
+    "spark.dynamicAllocation.maxExecutors" = "2"
+  }
+
+  # The archive is the module's, not a setting: emr_entry.py looks for ./deps.
+  validation {
+    condition     = !contains(keys(var.consistency_spark_conf), "spark.archives")
+    error_message = "consistency_spark_conf must not set spark.archives (the module passes consistency_check.dependencies_key as #deps)."
   }
 }

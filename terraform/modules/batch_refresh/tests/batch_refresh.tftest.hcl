@@ -80,7 +80,7 @@ run "application_and_schedule" {
     error_message = "read history/, write features/"
   }
   assert {
-    condition     = data.aws_iam_policy_document.job_trust.statement[0].principals == toset([{ type = "Service", identifiers = toset(["emr-serverless.amazonaws.com"]) }])
+    condition     = data.aws_iam_policy_document.job_trust["job"].statement[0].principals == toset([{ type = "Service", identifiers = toset(["emr-serverless.amazonaws.com"]) }])
     error_message = "the job role is assumed by EMR Serverless"
   }
 }
@@ -126,7 +126,7 @@ run "consistency_run_after_the_refresh" {
       enabled          = true
       entry_point_key  = "artifacts/consistency-entry/cdef/emr_entry.py"
       bundle_key       = "artifacts/consistency-job/0123/consistency-job.zip"
-      dependencies_key = "artifacts/batch-deps/89ab/batch-deps.zip"
+      dependencies_key = "artifacts/consistency-deps/cdef/consistency-deps.zip"
       model_key        = "artifacts/model/4567/model.tar.gz"
       metric_namespace = "unit/consistency"
     }
@@ -146,12 +146,21 @@ run "consistency_run_after_the_refresh" {
     error_message = "the job's arguments follow the contract (CONTRACTS.md)"
   }
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).ApplicationId == aws_emrserverless_application.this.id
-    error_message = "the consistency run uses the refresh's application"
+    condition     = jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).ApplicationId == aws_emrserverless_application.consistency[0].id
+    error_message = "the consistency run uses its own application"
+  }
+  assert {
+    condition     = aws_emrserverless_application.consistency[0].architecture == "X86_64" && aws_emrserverless_application.this.architecture == "ARM64"
+    error_message = "the consistency run's application is X86_64 (its wheels); the refresh stays on Graviton"
+  }
+  assert {
+    condition = strcontains(jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).JobDriver.SparkSubmit.SparkSubmitParameters,
+    "--conf spark.archives=s3://unit-artifacts-1/artifacts/consistency-deps/cdef/consistency-deps.zip#deps --conf spark.driver.cores=4 --conf spark.driver.memory=16g ")
+    error_message = "the consistency run unpacks its own dependency archive as ./deps, on a 16 GB driver"
   }
   assert {
     condition = ({ for st in data.aws_iam_policy_document.this["consistency_scheduler"].statement : st.sid => [st.actions, st.resources] } == {
-      StartConsistencyJob             = [toset(["emr-serverless:StartJobRun"]), toset([aws_emrserverless_application.this.arn])]
+      StartConsistencyJob             = [toset(["emr-serverless:StartJobRun"]), toset([aws_emrserverless_application.consistency[0].arn])]
       PassConsistencyJobRole          = [toset(["iam:PassRole"]), toset([aws_iam_role.consistency_job[0].arn])]
       DecryptConsistencyScheduleInput = [toset(["kms:Decrypt"]), toset([var.kms_key_arn])]
     })
@@ -201,4 +210,22 @@ run "rejects_a_consistency_metric_in_an_aws_namespace" {
   }
 
   expect_failures = [var.consistency_check]
+}
+
+run "rejects_a_consistency_archive_set_in_spark_conf" {
+  command = plan
+
+  variables {
+    consistency_check = {
+      enabled          = true
+      entry_point_key  = "e.py"
+      bundle_key       = "b.zip"
+      dependencies_key = "d.zip"
+      model_key        = "model.tar.gz"
+      metric_namespace = "unit/consistency"
+    }
+    consistency_spark_conf = { "spark.archives" = "s3://elsewhere/deps.zip#deps" }
+  }
+
+  expect_failures = [var.consistency_spark_conf]
 }
