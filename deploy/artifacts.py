@@ -41,6 +41,8 @@ class Paths:
     lambda_dir: Path = ROOT / "build" / "lambda"
     batch_job_zip: Path = ROOT / "build" / "emr" / "batch-job.zip"
     batch_deps_zip: Path = ROOT / "build" / "emr" / "batch-deps.zip"
+    consistency_job_zip: Path = ROOT / "build" / "emr" / "consistency-job.zip"
+    consistency_deps_zip: Path = ROOT / "build" / "emr" / "consistency-deps.zip"
     data: Path = ROOT / "data"  # where a missing model's history and features are built
     model_cards: int = 1000
     model_transactions: int = 200_000
@@ -53,6 +55,8 @@ class Paths:
             "flink_zip_path": self.flink_zip,
             "batch_job_zip_path": self.batch_job_zip,
             "batch_deps_zip_path": self.batch_deps_zip,
+            "consistency_job_zip_path": self.consistency_job_zip,
+            "consistency_deps_zip_path": self.consistency_deps_zip,
             "ingest_zip_path": self.lambda_dir / "ingest.zip",
             "score_zip_path": self.lambda_dir / "score.zip",
         }
@@ -124,6 +128,12 @@ def package(root: Path, paths: Paths, log: Log = print) -> dict[str, Path]:
                 "packager.emr_job",
                 "--out",
                 str(paths.batch_job_zip),
+                "--deps-out",
+                str(paths.batch_deps_zip),
+                "--consistency-out",
+                str(paths.consistency_job_zip),
+                "--consistency-deps-out",
+                str(paths.consistency_deps_zip),
                 *([] if refresh else ["--no-deps"]),
             ],
             "packaging the batch job",

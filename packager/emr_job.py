@@ -8,7 +8,7 @@ A bundle holds exactly the project modules its entry point (jobs/batch/emr_entry
 followed through every `import` and `from ... import` of the project's packages (module level or
 inside functions), with their packages' __init__.py: nothing else, so that the files checked
 against the EMR release's Python (tests/batch/test_emr_python.py) are the files that run there.
-Byte-for-byte reproducible (packager.zips): Terraform uploads it under a content-addressed key.
+Byte-for-byte reproducible (tools.zips): Terraform uploads it under a content-addressed key.
 
 build/emr/batch-deps.zip, the third-party packages of jobs/batch/emr-requirements.txt (boto3) for
 the release's Python 3.9, pure-Python wheels only, passed with spark.archives (needs PyPI);
@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 
 from packager.wheels import InstallError, install_locked
-from packager.zips import write_zip
 from tools.cli import OneLineErrors
+from tools.zips import write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY_POINT = Path("jobs/batch/emr_entry.py")

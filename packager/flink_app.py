@@ -38,8 +38,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packager.zips import tree_entries, write_zip
 from tools.cli import OneLineErrors
+from tools.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP, ARTIFACT, VERSION = "org.apache.flink", "flink-sql-connector-kinesis", "5.0.0-1.20"

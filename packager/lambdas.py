@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from packager.wheels import InstallError, install_locked
-from packager.zips import tree_entries, write_zip
+from tools.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("ingest", "score")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from packager import terraform_cli
-from packager.zips import write_zip
 from tools.cli import OneLineErrors
+from tools.zips import write_zip
 
 ROOT = "envs/aws"
 PLAN_JSON = terraform_cli.BUILD / "aws-plan.json"

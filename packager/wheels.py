@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from packager.zips import tree_entries
+from tools.zips import tree_entries
 
 # pip's bookkeeping that names the installing machine or tool is not part of the code.
 BOOKKEEPING = ("/INSTALLER", "/RECORD", "/direct_url.json")

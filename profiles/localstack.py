@@ -43,11 +43,10 @@ ENGINE_DEAD = "engine-dead-letters"  # envs/local has no destination for malform
 STREAMING_GROUP = group_for("sliding").name
 # How long a consumer (the engine, each function's mapping) waits after an empty GetRecords; one
 # that got records polls again at once. Every call costs LocalStack's single-threaded Kinesis
-# (kinesis-local) milliseconds of CPU whatever it returns, plus LocalStack's gateway: at 50 ms the
-# idle pipeline alone keeps kinesis-local 30-56% of a core busy here, at 0.2 s (`--poll-s 0.2`, the
-# Flink Kinesis consumer's default interval) 14-25%. But under traffic a 0.2 s pause in one
-# consumer's serial loop leaves the next stage without work: the bench measured lower throughput
-# and a higher p99 with it (docs/performance.md), so the default stays 50 ms.
+# (kinesis-local) CPU whatever it returns, plus LocalStack's gateway, so a longer wait idles
+# cheaper (`--poll-s 0.2`, the Flink Kinesis consumer's default interval); but under traffic a long
+# pause in one consumer's serial loop leaves the next stage without work, so the default stays
+# short (both measured in docs/performance.md).
 POLL_S = 0.05
 BATCH_GROUP = group_for("daily_snapshot").name
 

@@ -57,10 +57,9 @@ CONTAINER = "fraud-localstack"
 SERVICES = ("cloudwatch", "iam", "kinesis", "kms", "logs", "s3", "sqs", "sts")
 MIN_PYTHON = (3, 13)
 KINESIS_MOCK_VERSION = "0.5.2"  # LocalStack's default; the patches below are for this build's main.js
-# kinesis-local allocates heavily per record (Scala.js: circe JSON, immutable collections); with
-# Node's default 16 MiB young generation, scavenges took ~40% of its CPU serving GetRecords. With
-# 128 MiB a record read costs 25-60% less CPU here (0.21 -> 0.16 ms, 0.32 -> 0.12 ms with 300 B
-# records), a record written about the same (bench/localstack.py measures both).
+# kinesis-local allocates heavily per record (Scala.js: circe JSON, immutable collections), so
+# Node's default young generation scavenges most of the time it serves GetRecords; a larger one
+# makes a record read cheaper (bench/localstack.py measures both, docs/performance.md).
 KINESIS_NODE_OPTIONS = "--max-semi-space-size=128"
 
 

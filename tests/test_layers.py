@@ -28,7 +28,6 @@ BLIND_TO_STAND_INS = ("functions", "simulator", "jobs")
 # Upward imports known and owned elsewhere: (importing file, imported package) -> why it stays for now.
 KNOWN: dict[tuple[str, str], str] = {
     ("simulator/stream.py", "deploy"): "the simulator's --root reads a deployed stack's `deployment` output",
-    ("jobs/batch/launch.py", "packager"): "the EMR job bundle is written with packager.zips",
 }
 
 

@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 
 # C2 only for code that stays hot (tier-4 thresholds at 3x the defaults) and with shallower
-# inlining (defaults 325 bytes, 15 levels): measured -10 s of C2 CPU, no slower query work.
+# inlining: the short job spent more CPU compiling than the compiled code saved (docs/performance.md).
 JIT_OPTIONS = (
     "-XX:Tier4InvocationThreshold=15000",
     "-XX:Tier4MinInvocationThreshold=2000",
@@ -34,9 +34,8 @@ JIT_OPTIONS = (
     "-XX:FreqInlineSize=100",
     "-XX:MaxInlineLevel=9",
 )
-# Metaspace's first high-water mark at 512 MB instead of ~21 MB: Spark loads ~25,000 classes (Janino
-# more per query), and each time Metaspace crosses the mark the JVM runs a young and a full
-# collection, twice per run (~0.6 s of pauses, measured).
+# Metaspace's first high-water mark above what Spark's classes (and Janino's per query) need: each
+# crossing of the mark costs a young and a full collection (docs/performance.md).
 GC_OPTIONS = ("-XX:+UseParallelGC", "-XX:MetaspaceSize=512m")
 # A JVM that does not know an -XX option ignores it instead of failing to start; CDS messages
 # (e.g. "archive refused, starting without it") stay off the job's one-line output.

@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from packager.zips import tree_entries, write_zip
+from tools.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_PACKAGES = ("features", "jobs", "tools")

@@ -45,7 +45,7 @@ from jobs.local_engine.windows import Outputs, WindowEngine, row_of
 # (~1% of a core idle) keeps the poll out of the event-to-prediction latency; a remote Kinesis
 # endpoint gets the old 50 ms (Kinesis allows 5 GetRecords per second per shard and consumer).
 LOCAL_POLL_MS, ENDPOINT_POLL_MS = 5.0, 50.0
-# A checkpoint pickles the whole window state (~60 ms for 100,000 rows in the window): the next
+# A checkpoint pickles the whole window state, so its cost grows with the window: the next
 # one waits until the engine has spent 1/CHECKPOINT_CPU_SHARE times the last one's CPU time on
 # batches, so checkpoints stay ~5% of the engine's work whatever the state's size (a restart then
 # replays at most that much work), or CHECKPOINT_MAX_GAP_S of wall time; none while nothing changed.

@@ -59,8 +59,8 @@ def test_vermin_minimum_version_of_the_closure_is_at_most_the_emr_python():
 
 
 def test_the_closure_imports_on_the_emr_python_without_the_local_libraries(tmp_path):
-    from packager.zips import write_zip
     from tests.batch.test_emr_python import EMR_PYTHON, NOT_ON_EMR, _pyenv_env
+    from tools.zips import write_zip
 
     env = _pyenv_env(EMR_PYTHON)
     python = shutil.which(f"python{EMR_PYTHON[0]}.{EMR_PYTHON[1]}")
@@ -117,8 +117,8 @@ def test_the_shipped_packages_score_and_measure_on_the_emr_python(tmp_path):
     from jobs.consistency import scores
     from jobs.training.artifact import write_tarball
     from packager.wheels import InstallError, install_locked
-    from packager.zips import write_zip
     from tests.batch.test_emr_python import EMR_PYTHON, _pyenv_env
+    from tools.zips import write_zip
 
     env = _pyenv_env(EMR_PYTHON)
     python = shutil.which(f"python{EMR_PYTHON[0]}.{EMR_PYTHON[1]}")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from packager import flink_app
-from packager.zips import write_zip
+from tools.zips import write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 UNREACHABLE = "http://127.0.0.1:9/maven2"  # nothing listens on the discard port
