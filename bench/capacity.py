@@ -65,13 +65,13 @@ CLOUDWATCH_PRICING = "https://aws.amazon.com/cloudwatch/pricing/"
 KMS_PRICING = "https://aws.amazon.com/kms/pricing/"
 BENCHMARKS = "BENCHMARKS.md"
 
-# --- measured record sizes (BENCHMARKS.md, localstack ceiling row: "records transactions 128 B,
-# aggregates 229 B, predictions 484 B") -----------------------------------------------------------
+# --- measured record sizes (BENCHMARKS.md, localstack ceiling row: "records transactions 121 B,
+# aggregates 236 B, predictions 468 B") -----------------------------------------------------------
 
-TRANSACTION_BYTES = Fact(128, "B", f"{BENCHMARKS}: localstack ceiling row, records transactions 128 B")
-AGGREGATE_BYTES = Fact(229, "B", f"{BENCHMARKS}: localstack ceiling row, aggregates 229 B")
-PREDICTION_BYTES = Fact(484, "B", f"{BENCHMARKS}: localstack ceiling row, predictions 484 B")
-LATE_BYTES = Fact(200, "B", "a transaction (128 B) plus its reason text; not measured", estimate=True)
+TRANSACTION_BYTES = Fact(121, "B", f"{BENCHMARKS}: localstack ceiling row, records transactions 121 B")
+AGGREGATE_BYTES = Fact(236, "B", f"{BENCHMARKS}: localstack ceiling row, aggregates 236 B")
+PREDICTION_BYTES = Fact(468, "B", f"{BENCHMARKS}: localstack ceiling row, predictions 468 B")
+LATE_BYTES = Fact(200, "B", "a transaction (121 B) plus its reason text; not measured", estimate=True)
 LATE_SHARE = Fact(
     0.01, "of transactions", "late rows depend on the producers' disorder against the bound", estimate=True
 )
@@ -96,7 +96,7 @@ ON_DEMAND_BILLED_KB = Fact(1024, "B: on-demand bills each record rounded up to 1
 # --- Managed Service for Apache Flink -------------------------------------------------------------
 
 FLINK_EVENTS_PER_KPU = Fact(
-    33_230,
+    22_900,
     "events/s per KPU (1 vCPU, 4 GB)",
     f"{BENCHMARKS}: flink row 'events/s net of the fixed job cost', parallelism 1 on one core of the "
     "bench machine with the filesystem connector; the Kinesis connector's (de)serialisation is not in it",
