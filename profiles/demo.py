@@ -31,6 +31,7 @@ from profiles.steps import (
     Layout,
     Predictions,
     StreamTail,
+    add_history_arguments,
     aggregate,
     dead_letters,
     emf_totals,
@@ -338,14 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0].split(": ", 1)[1],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--data", type=Path, default=Path("data/demo"), help="folder for everything the demo writes"
-    )
-    parser.add_argument("--cards", type=int, default=1000, help="cards in the generated history")
-    parser.add_argument(
-        "--transactions", type=int, default=200_000, help="transactions in the generated history"
-    )
-    parser.add_argument("--seed", type=int, default=42, help="random seed")
+    add_history_arguments(parser, Path("data/demo"), "demo")
     parser.add_argument(
         "--background-rate", type=float, default=50.0, help="background transactions per second"
     )

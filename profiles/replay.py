@@ -44,6 +44,7 @@ from profiles.steps import (
     Layout,
     Predictions,
     StreamTail,
+    add_history_arguments,
     aggregate,
     dead_letters,
     feature_store,
@@ -298,14 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--data", type=Path, default=Path("data/replay"), help="folder for everything the replay writes"
-    )
-    parser.add_argument("--cards", type=int, default=1000, help="cards in the generated history")
-    parser.add_argument(
-        "--transactions", type=int, default=200_000, help="transactions in the generated history"
-    )
-    parser.add_argument("--seed", type=int, default=42, help="random seed")
+    add_history_arguments(parser, Path("data/replay"), "replay")
     parser.add_argument(
         "--history",
         type=Path,

@@ -6,6 +6,7 @@ predictions, EMF metrics, dead letters, percentiles).
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -218,3 +219,13 @@ def wait_for(
             return True
         time.sleep(poll_s)
     return condition()
+
+
+def add_history_arguments(parser: argparse.ArgumentParser, data: Path, what: str) -> None:
+    """The arguments of a CLI that generates a history and runs the pipeline over it (demo, replay)."""
+    parser.add_argument("--data", type=Path, default=data, help=f"folder for everything the {what} writes")
+    parser.add_argument("--cards", type=int, default=1000, help="cards in the generated history")
+    parser.add_argument(
+        "--transactions", type=int, default=200_000, help="transactions in the generated history"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed")

@@ -75,7 +75,7 @@ def test_publishes_then_fails_above_the_threshold(case, tmp_path):
 
 @pytest.mark.parametrize(
     "flag,value",
-    [("--predictions", "/tmp/p"), ("--features", "features/"), ("--out", "out"), ("--model", "m")],
+    [("--predictions", "predictions/"), ("--features", "features/"), ("--out", "out"), ("--model", "m")],
 )
 def test_every_location_must_be_s3(flag, value, capsys):
     args = {
