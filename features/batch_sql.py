@@ -241,7 +241,8 @@ WHERE snapshot_day = (SELECT MAX(snapshot_day) FROM snapshots_by_day)"""
             ),
             *(_output(hints, a.name, a.name) for a in AGGREGATES),
             *(_output(hints, _ratio_expr(r), r.name) for r in RATIOS),
-            _output(hints, SOURCE.label_column, SOURCE.label_column, dtypes[SOURCE.label_column]),
+            # NULL for a live transaction (no label yet): training leaves those rows out.
+            SOURCE.label_column,
         ]
     )
     training = f"""

@@ -1,6 +1,7 @@
 """python -m jobs.aggregate: the batch aggregation job.
 
-Reads a transaction history (Parquet, or the seed's CSV layout), computes every feature of the
+Reads a transaction history (Parquet, or the seed's CSV layout) and, with --live, the transactions
+the stream has carried since (unlabeled: features only), computes every feature of the
 definition with point-in-time correctness, and writes under DIR, as Parquet:
   training/   every transaction with its features and label (the training table)
   snapshots/  the daily 1-week snapshots per card (cc-agg-batch-fg offline-store rows)
@@ -59,19 +60,25 @@ def run(
     output_dir: str,
     log=print,
     after: Callable[[engines.Engine], None] | None = None,
+    live: str | None = None,
     **engine_options,
 ) -> dict:
     """Run the job; returns the manifest. Raises JobError with a one-line message on bad input.
 
     `after(engine)` runs once the outputs are published, before the engine closes (the daily
-    refresh reads `online/` back with it).
+    refresh reads `online/` back with it). `live`: the live archive (the transactions the stream
+    carried since the history was written, unlabeled), added to the history; see jobs.batch.source.
     """
     input_path, output_dir = str(input_path), str(output_dir)
-    if engine == "duckdb" and (output.is_remote(input_path) or output.is_remote(output_dir)):
+    paths = [input_path, output_dir, *([live] if live else [])]
+    if engine == "duckdb" and any(output.is_remote(p) for p in paths):
         raise JobError(
             "the duckdb engine reads and writes local paths only; use --engine spark for object stores"
         )
     fmt = check_input(input_path)
+    # Remote, an absent prefix is a deployment's first day; local, an absent path is a mistake.
+    if live and not output.is_remote(live) and not Path(live).exists():
+        raise JobError(f"{live}: no such file or directory")
     started = time.perf_counter()
     try:
         eng = engines.create(engine, **engine_options)
@@ -79,7 +86,11 @@ def run(
         raise JobError(str(err)) from err
     try:
         mapping = source.resolve_columns(eng.register_raw(input_path, fmt), input_path)
-        eng.create_view("transactions", source.typed_select(eng.dialect, mapping))
+        live_rows, live_invalid = _register_live(eng, live) if live else (0, 0)
+        typed = source.typed_select(eng.dialect, mapping)
+        if live_rows:
+            typed = f"{typed}\nUNION ALL\n{source.valid_live('live')}"
+        eng.create_view("transactions", typed)
         # `tx` (the typed rows, materialized) is built first without the per-tid ranking, the
         # costliest step of the Spark job, and validated: the checks read it instead of scanning
         # the input again, while the later views are built on it. Only when a tid repeats is all
@@ -89,13 +100,30 @@ def run(
         summary, _ = _together(
             eng.concurrent,
             partial(
-                source.check, eng.fetch_one, eng.dialect, mapping, input_path, relation=tx, hints=eng.hints
+                source.check,
+                eng.fetch_one,
+                eng.dialect,
+                mapping,
+                input_path,
+                relation=tx,
+                hints=eng.hints,
+                unlabeled=live_rows,
             ),
             partial(_create_views, eng, later),
         )
         total, dedup = summary.rows, not summary.unique_ids
+        if live:
+            log(
+                f"[{engine}] live: {live_rows:,} transactions read from {live}"
+                + (
+                    f", {live_invalid:,} invalid left out (the stream dead-letters them)"
+                    if live_invalid
+                    else ""
+                )
+            )
         log(
             f"[{engine}] {total:,} transactions read from {input_path}"
+            + (f" and the live archive ({live_rows:,} unlabeled)" if live else "")
             + ("" if dedup else ", no repeated tid")
         )
         if dedup:
@@ -112,6 +140,7 @@ def run(
                 "engine": engine,
                 "input": input_path,
                 "input_rows": total,
+                "live": {"input": live, "rows": live_rows, "invalid": live_invalid} if live else None,
                 "rows": rows,
                 # of the SQL that ran: the rendered statements with the engine's hints
                 "sql_sha256": hashlib.sha256(
@@ -129,6 +158,16 @@ def run(
     finally:
         eng.close()
     return manifest
+
+
+def _register_live(eng: engines.Engine, path: str) -> tuple[int, int]:
+    """(valid, invalid) rows of the live archive at `path`, typed as the materialized view `live`;
+    (0, 0) when it holds nothing yet."""
+    if not eng.register_live(path):
+        return 0, 0
+    eng.create_view("live", source.live_select(eng.dialect), reuse=True)
+    rows, invalid = eng.fetch_one(source.live_counts_query("live"))
+    return rows - (invalid or 0), invalid or 0
 
 
 def _create_views(eng: engines.Engine, statements: list[tuple[str, str]]) -> None:
@@ -162,12 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="history: .parquet file or directory, or .csv (seed layout); s3:// with spark",
     )
+    parser.add_argument(
+        "--live",
+        help="live archive to add: transaction records as *.json.gz lines (the transactions stream's "
+        "Firehose archive), unlabeled; s3:// with spark",
+    )
     parser.add_argument("--output", required=True, help="output directory (replaced atomically when local)")
     parser.add_argument("--master", help="Spark master (default local[*] unless run by spark-submit)")
     args = parser.parse_args(argv)
     options = {"master": args.master} if args.engine == "spark" and args.master else {}
     try:
-        manifest = run(args.engine, args.input, args.output, **options)
+        manifest = run(args.engine, args.input, args.output, live=args.live, **options)
     except JobError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

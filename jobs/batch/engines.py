@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 from features.batch_sql import DIALECTS, NO_HINTS, Dialect, Hints
 from features.definition import SOURCE
+from features.records import TRANSACTION_FIELDS
 from jobs.batch.compat import zip_strict
+
+# The live archive (module stream_archive: Firehose's GZIP objects named *.json.gz under dt=YYYY-MM-DD/,
+# one transaction record a line) is read with every field as text: the job converts and validates them
+# as it does a CSV's cells. A line that is not JSON becomes a row of NULLs, counted as invalid.
+LIVE_SUFFIX = ".json.gz"
 
 
 class EngineError(RuntimeError):
@@ -30,6 +36,7 @@ class Engine(Protocol):
     concurrent: bool
 
     def register_raw(self, path: str, fmt: str) -> list[str]: ...
+    def register_live(self, path: str) -> bool: ...
     def create_view(self, name: str, select: str, reuse: bool = False) -> None: ...
     def fetch_one(self, sql: str) -> tuple: ...
     def write_parquet(self, view: str, directory: str) -> int: ...
@@ -74,6 +81,28 @@ class DuckDBEngine:
             return [row[0] for row in self.con.execute("DESCRIBE raw_input").fetchall()]
         except self._duckdb.Error as err:
             raise EngineError(f"{path}: cannot read as {fmt}: {_first_line(err)}") from err
+
+    def register_live(self, path: str) -> bool:
+        """View `raw_live` over the live archive at `path` (a file or a directory); False when it holds
+        no records file yet (the first day of a deployment)."""
+        if Path(path).is_dir():
+            if not any(Path(path).rglob(f"*{LIVE_SUFFIX}")):
+                return False
+            target = f"{path.rstrip('/')}/**/*{LIVE_SUFFIX}"
+        elif Path(path).is_file():
+            target = path
+        else:
+            return False
+        columns = ", ".join(f"{name}: 'VARCHAR'" for name in TRANSACTION_FIELDS)
+        reader = (
+            f"read_json('{target.replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
+            f"ignore_errors = true, columns = {{{columns}}})"
+        )
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW raw_live AS SELECT * FROM {reader}")
+        except self._duckdb.Error as err:
+            raise EngineError(f"{path}: cannot read the live archive: {_first_line(err)}") from err
+        return True
 
     def create_view(self, name: str, select: str, reuse: bool = False) -> None:
         kind = "TABLE" if reuse else "VIEW"
@@ -124,8 +153,8 @@ SPARK_HINTS = Hints(
     # the windows' own sort on (card, time) then runs over already ordered rows, where sorting on
     # (card, time) directly would compare mostly equal card prefixes.
     layout=f"DISTRIBUTE BY {SOURCE.entity} SORT BY {_layout_key()}",
-    # No training column is ever NULL (validated source columns, features defined for every row),
-    # but Spark infers nullable ones from the casts, AVG and division. Declared non-null they become
+    # No training column but the label (NULL on a live row) is ever NULL (validated source columns,
+    # features defined for every row), but Spark infers nullable ones from the casts, AVG and division. Declared non-null they become
     # REQUIRED Parquet columns, written without definition levels, which makes the job's largest
     # write cheaper. The zeros are never used.
     not_null="COALESCE({expr}, {zero})",
@@ -209,6 +238,21 @@ class SparkEngine:
             raise EngineError(f"{path}: cannot read as {fmt}: {_first_line(err)}") from err
         frame.createOrReplaceTempView("raw_input")
         return frame.columns
+
+    def register_live(self, path: str) -> bool:
+        """View `raw_live` over the live archive at `path` (s3:// too; Hadoop picks GZIP by the name);
+        False when nothing is there yet (the first day of a deployment: S3 has no empty prefix)."""
+        from pyspark.errors import AnalysisException
+
+        schema = ", ".join(f"{name} STRING" for name in TRANSACTION_FIELDS)
+        try:
+            frame = self.spark.read.schema(schema).json(path)
+        except AnalysisException as err:
+            if "PATH_NOT_FOUND" in str(err) or "Path does not exist" in str(err):
+                return False
+            raise EngineError(f"{path}: cannot read the live archive: {_first_line(err)}") from err
+        frame.createOrReplaceTempView("raw_live")
+        return True
 
     def create_view(self, name: str, select: str, reuse: bool = False) -> None:
         if name in self._cached:  # replaced: free the old cache first

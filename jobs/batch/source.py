@@ -1,9 +1,14 @@
-"""Type and validate the raw history before aggregation.
+"""Type and validate the raw history and the live archive before aggregation.
 
 The raw input (Parquet, or the seed's CSV layout read as text) is registered as view
-`raw_input`; `typed_select` converts it to the source schema as view `transactions` (a value
-that does not convert becomes NULL), and `check` counts what did not convert, so a bad file ends
-the job with one clear line.
+`raw_input`; `typed_select` converts it to the source schema (a value that does not convert
+becomes NULL), and `check` counts what did not convert, so a bad file ends the job with one clear
+line.
+
+The live archive (the transactions the stream carried, as text: view `raw_live`) has no label:
+`live_select` types it with a NULL label, "not known yet". Its invalid rows are the ones the
+streaming job dead-letters: they are counted and left out (`valid_live`), never fatal, so that the
+batch features cover exactly the transactions the stream aggregated.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 
 from features.batch_sql import NO_HINTS, Dialect, Hints, distinct_id_hashes
 from features.definition import SOURCE, Column
+from features.records import TRANSACTION_FIELDS
 from jobs.batch.compat import zip_strict
 
 
@@ -44,6 +50,32 @@ def typed_select(dialect: Dialect, mapping: dict[str, str]) -> str:
         for c in SOURCE.columns
     )
     return f"SELECT {casts} FROM raw_input"
+
+
+def live_select(dialect: Dialect) -> str:
+    """The live archive's rows in the source schema (`typed_select`'s column order, so the two union);
+    the label is NULL: unknown when the transaction was served."""
+    items = [
+        dialect.safe_cast.format(expr=c.name, type=dialect.types[c.dtype])
+        if c.name in TRANSACTION_FIELDS
+        else f"CAST(NULL AS {dialect.types[c.dtype]})"
+        for c in SOURCE.columns
+    ]
+    return f"SELECT {', '.join(f'{item} AS {c.name}' for item, c in zip_strict(items, SOURCE.columns))} FROM raw_live"
+
+
+def valid_live(relation: str) -> str:
+    """The rows of `relation` (typed by `live_select`) the streaming job would aggregate."""
+    checks = " AND ".join(
+        f"NOT {_invalid(c.name, c)}" for c in SOURCE.columns if c.name in TRANSACTION_FIELDS
+    )
+    return f"SELECT * FROM {relation} WHERE {checks}"
+
+
+def live_counts_query(relation: str) -> str:
+    """One row: the live rows, and how many of them are invalid."""
+    bad = " OR ".join(_invalid(c.name, c) for c in SOURCE.columns if c.name in TRANSACTION_FIELDS)
+    return f"SELECT COUNT(*), SUM(CASE WHEN {bad} THEN 1 ELSE 0 END) FROM {relation}"
 
 
 def _invalid(value: str, column: Column) -> str:
@@ -88,16 +120,20 @@ def check(
     path: str,
     relation: str,
     hints: Hints = NO_HINTS,
+    unlabeled: int = 0,
 ) -> Summary:
     """Raise InputError for an empty input or unconvertible values; return what the job needs to know.
 
     `relation` holds the typed rows (`typed_select`'s columns; others are ignored): the job passes
-    its materialized `tx`, so validating costs no further scan of the input.
+    its materialized `tx`, so validating costs no further scan of the input. `unlabeled`: how many
+    of them are valid live rows, whose label is NULL by design; every other row needs one.
     """
     total, *bad_counts = fetch_one(problems_query(relation))
     if not total:
         raise InputError(f"{path}: no transactions (empty input)")
     for column, bad in zip_strict(SOURCE.columns, bad_counts):
+        if column.name == SOURCE.label_column:
+            bad = (bad or 0) - unlabeled
         if bad:
             (example,) = fetch_one(example_query(dialect, mapping, column))
             shown = "null" if example is None else repr(example)

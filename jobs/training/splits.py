@@ -134,8 +134,12 @@ def _midnight(d: date) -> pa.Scalar:
 def split(
     table: pa.Table, dates: SplitDates | None = None, features: tuple[str, ...] = MODEL_INPUT
 ) -> Splits:
-    """Split the training table by the dates; the random split does not depend on file order."""
+    """Split the training table by the dates; the random split does not depend on file order.
+
+    Rows without a label (live transactions the batch job added, not labelled yet) are left out.
+    """
     dates = dates or SplitDates()
+    table = table.filter(pc.is_valid(table.column(SOURCE.label_column)))
     ts_col = table.column(SOURCE.event_time).cast(pa.timestamp("us", tz="UTC"))
     table = table.set_column(table.schema.get_field_index(SOURCE.event_time), SOURCE.event_time, ts_col)
     kept = table.filter(pc.greater_equal(ts_col, _midnight(dates.train_start)))

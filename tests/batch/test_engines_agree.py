@@ -76,12 +76,16 @@ def test_snapshots_agree(outputs, view):
 
 
 def test_both_engines_write_the_same_training_columns_and_spark_declares_them_required(outputs):
-    """Same names and types; Spark's are REQUIRED (no definition levels: its faster write)."""
+    """Same names and types; Spark's are REQUIRED (no definition levels: its faster write), but the
+    label, which a live transaction lacks."""
     duck, spark = (
         pq.ParquetFile(next((outputs[e] / "training").glob("*.parquet"))) for e in ("duckdb", "spark")
     )
     assert duck.schema_arrow.names == spark.schema_arrow.names
     assert [f.type for f in duck.schema_arrow] == [f.type for f in spark.schema_arrow]
-    assert [spark.schema.column(i).max_definition_level for i in range(len(spark.schema))] == [0] * len(
-        spark.schema
-    )
+    levels = {
+        spark.schema.column(i).name: spark.schema.column(i).max_definition_level
+        for i in range(len(spark.schema))
+    }
+    assert levels.pop("fraud_label") == 1
+    assert set(levels.values()) == {0}
