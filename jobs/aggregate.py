@@ -163,7 +163,7 @@ def run(
 def _register_live(eng: engines.Engine, path: str) -> tuple[int, int]:
     """(valid, invalid) rows of the live archive at `path`, typed as the materialized view `live`;
     (0, 0) when it holds nothing yet."""
-    if not eng.register_live(path):
+    if not eng.register_live(path, [c.name for c in source.LIVE_COLUMNS]):
         return 0, 0
     eng.create_view("live", source.live_select(eng.dialect), reuse=True)
     rows, invalid = eng.fetch_one(source.live_counts_query("live"))

@@ -1,10 +1,11 @@
 """The daily refresh, as EMR Serverless runs it: aggregate the history, then load cc-agg-batch-fg.
 
 spark-submit --py-files batch-job.zip emr_entry.py --history s3://... --output s3://...
-    --feature-group NAME --region REGION
+    --feature-group NAME --region REGION [--live s3://...]
 
-1. The batch job (jobs.aggregate, Spark engine) over the whole history writes training/,
-   snapshots/, online/ and _SUCCESS under --output.
+1. The batch job (jobs.aggregate, Spark engine) over the whole history, and the live archive (the
+   transactions stream as Firehose archives it) when given, writes training/, snapshots/, online/
+   and _SUCCESS under --output.
 2. The online/ rows, the latest snapshot of every card (its UTC midnight as event time), are read
    back through the same Spark session and written to the batch feature group with PutRecord
    (jobs.feature_load.load_records).
@@ -86,6 +87,7 @@ def refresh(
     engine: str = "spark",
     workers: int = 8,
     log: Callable[[str], None] = print,
+    live: str | None = None,
     **engine_options: Any,
 ) -> int:
     """Run the job and load its latest snapshots; returns the exit status."""
@@ -97,7 +99,7 @@ def refresh(
         rows = snapshot.track(eng.read_rows(f"{output.rstrip('/')}/online"))
         outcome["result"] = load(rows, feature_group, client, workers=workers)
 
-    aggregate.run(engine, history, output, log, after=load_online, **engine_options)
+    aggregate.run(engine, history, output, log, after=load_online, live=live, **engine_options)
     result = outcome["result"]
     log(
         f"[refresh] {feature_group}: {result.written:,} written, {result.failed:,} failed "
@@ -121,9 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--region", required=True, help="region of the feature group")
     parser.add_argument("--workers", type=int, default=8, help="concurrent PutRecord calls (default: 8)")
+    parser.add_argument(
+        "--live", help="s3:// archive of the transactions stream (*.json.gz lines, unlabeled), added"
+    )
     args = parser.parse_args(argv)
-    for flag, value in (("--history", args.history), ("--output", args.output)):
-        if not value.startswith("s3://"):
+    for flag, value in (("--history", args.history), ("--output", args.output), ("--live", args.live)):
+        if value is not None and not value.startswith("s3://"):
             parser.error(f"{flag} must be an s3:// URI, got {value!r}")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             args.feature_group,
             feature_store_client(args.region),
             workers=args.workers,
+            live=args.live,
         )
     except aggregate.JobError as err:
         print(f"error: {err}", file=sys.stderr)

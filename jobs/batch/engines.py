@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from features.batch_sql import DIALECTS, NO_HINTS, Dialect, Hints
 from features.definition import SOURCE
-from features.records import TRANSACTION_FIELDS
 from jobs.batch.compat import zip_strict
 
 # The live archive (module stream_archive: Firehose's GZIP objects named *.json.gz under dt=YYYY-MM-DD/,
@@ -36,7 +35,7 @@ class Engine(Protocol):
     concurrent: bool
 
     def register_raw(self, path: str, fmt: str) -> list[str]: ...
-    def register_live(self, path: str) -> bool: ...
+    def register_live(self, path: str, columns: list[str]) -> bool: ...
     def create_view(self, name: str, select: str, reuse: bool = False) -> None: ...
     def fetch_one(self, sql: str) -> tuple: ...
     def write_parquet(self, view: str, directory: str) -> int: ...
@@ -82,9 +81,9 @@ class DuckDBEngine:
         except self._duckdb.Error as err:
             raise EngineError(f"{path}: cannot read as {fmt}: {_first_line(err)}") from err
 
-    def register_live(self, path: str) -> bool:
-        """View `raw_live` over the live archive at `path` (a file or a directory); False when it holds
-        no records file yet (the first day of a deployment)."""
+    def register_live(self, path: str, columns: list[str]) -> bool:
+        """View `raw_live` of `columns` over the live archive at `path` (a file or a directory); False
+        when it holds no records file yet (the first day of a deployment)."""
         if Path(path).is_dir():
             if not any(Path(path).rglob(f"*{LIVE_SUFFIX}")):
                 return False
@@ -93,10 +92,10 @@ class DuckDBEngine:
             target = path
         else:
             return False
-        columns = ", ".join(f"{name}: 'VARCHAR'" for name in TRANSACTION_FIELDS)
+        as_text = ", ".join(f"{name}: 'VARCHAR'" for name in columns)
         reader = (
             f"read_json('{target.replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
-            f"ignore_errors = true, columns = {{{columns}}})"
+            f"ignore_errors = true, columns = {{{as_text}}})"
         )
         try:
             self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW raw_live AS SELECT * FROM {reader}")
@@ -239,12 +238,12 @@ class SparkEngine:
         frame.createOrReplaceTempView("raw_input")
         return frame.columns
 
-    def register_live(self, path: str) -> bool:
-        """View `raw_live` over the live archive at `path` (s3:// too; Hadoop picks GZIP by the name);
-        False when nothing is there yet (the first day of a deployment: S3 has no empty prefix)."""
+    def register_live(self, path: str, columns: list[str]) -> bool:
+        """View `raw_live` of `columns` over the live archive at `path` (s3:// too; Hadoop picks GZIP by
+        the name); False when nothing is there yet (the first day of a deployment: S3 has no empty prefix)."""
         from pyspark.errors import AnalysisException
 
-        schema = ", ".join(f"{name} STRING" for name in TRANSACTION_FIELDS)
+        schema = ", ".join(f"{name} STRING" for name in columns)
         try:
             frame = self.spark.read.schema(schema).json(path)
         except AnalysisException as err:

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 from features.batch_sql import NO_HINTS, Dialect, Hints, distinct_id_hashes
 from features.definition import SOURCE, Column
-from features.records import TRANSACTION_FIELDS
 from jobs.batch.compat import zip_strict
+
+# What a transactions-stream record carries: the source columns but the label.
+LIVE_COLUMNS = tuple(c for c in SOURCE.columns if c.name != SOURCE.label_column)
 
 
 class InputError(ValueError):
@@ -57,7 +59,7 @@ def live_select(dialect: Dialect) -> str:
     the label is NULL: unknown when the transaction was served."""
     items = [
         dialect.safe_cast.format(expr=c.name, type=dialect.types[c.dtype])
-        if c.name in TRANSACTION_FIELDS
+        if c in LIVE_COLUMNS
         else f"CAST(NULL AS {dialect.types[c.dtype]})"
         for c in SOURCE.columns
     ]
@@ -66,15 +68,13 @@ def live_select(dialect: Dialect) -> str:
 
 def valid_live(relation: str) -> str:
     """The rows of `relation` (typed by `live_select`) the streaming job would aggregate."""
-    checks = " AND ".join(
-        f"NOT {_invalid(c.name, c)}" for c in SOURCE.columns if c.name in TRANSACTION_FIELDS
-    )
+    checks = " AND ".join(f"NOT {_invalid(c.name, c)}" for c in LIVE_COLUMNS)
     return f"SELECT * FROM {relation} WHERE {checks}"
 
 
 def live_counts_query(relation: str) -> str:
     """One row: the live rows, and how many of them are invalid."""
-    bad = " OR ".join(_invalid(c.name, c) for c in SOURCE.columns if c.name in TRANSACTION_FIELDS)
+    bad = " OR ".join(_invalid(c.name, c) for c in LIVE_COLUMNS)
     return f"SELECT COUNT(*), SUM(CASE WHEN {bad} THEN 1 ELSE 0 END) FROM {relation}"
 
 

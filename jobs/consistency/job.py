@@ -160,8 +160,8 @@ class SparkInputs:
 
     def scored(self) -> tuple[Any, Any, Any]:
         """(labels, served, offline) of every compared transaction: each executor scores its rows,
-        the driver gathers the three columns (13 bytes a transaction) a partition at a time, so no
-        single result meets spark.driver.maxResultSize (1 GB by default: 80 M transactions)."""
+        the driver gathers the three columns (20 bytes a transaction) a partition at a time, so no
+        single result meets spark.driver.maxResultSize (1 GB by default: 50 M transactions)."""
         import numpy as np
 
         rows = self.spark.sql(f"SELECT {', '.join(scores.COLUMNS)} FROM scored").rdd

@@ -65,7 +65,9 @@ def markdown(result: dict[str, Any], notes: list) -> str:
         "",
         "## As served vs the same model on the batch features",
         "",
-        f"{a['transactions']:,} transactions with a batch row, {a['positives']:,} labelled fraud.",
+        f"{a['transactions']:,} transactions with a batch row, {a['labelled']:,} of them labelled, "
+        f"{a['positives']:,} as fraud. A live transaction has no label until one arrives: the AUCs "
+        "cover the labelled ones.",
         "",
         "| metric | as served | batch features | difference |",
         "|---|---|---|---|",

@@ -42,7 +42,8 @@ def booster(tarball: bytes) -> Any:
 
 
 def score(model: Any, rows: Any) -> Any:
-    """(labels int8, served float64, offline float32: XGBoost's own) of `scored` rows (COLUMNS order).
+    """(labels float64, NaN where unknown; served float64; offline float32: XGBoost's own) of `scored`
+    rows (COLUMNS order). A live transaction has no label until it arrives (the batch job's NULL).
 
     The features go in as float32, as the endpoint's CSV parser hands them to the booster; a value
     that is not finite (NaN, an infinite ratio, NULL) is missing, as the served record's null is.
@@ -53,7 +54,7 @@ def score(model: Any, rows: Any) -> Any:
     features = matrix[:, 2:].astype(np.float32)
     features[~np.isfinite(features)] = np.nan
     offline = model.inplace_predict(features, validate_features=False) if len(features) else features[:, 0]
-    return matrix[:, 0].astype(np.int8), matrix[:, 1], np.asarray(offline, dtype=np.float32)
+    return matrix[:, 0], matrix[:, 1], np.asarray(offline, dtype=np.float32)
 
 
 def score_partition(tarball: Any, rows: Iterable[Any]) -> Iterator[tuple]:
@@ -73,16 +74,24 @@ def score_partition(tarball: Any, rows: Iterable[Any]) -> Iterator[tuple]:
 
 
 def aucs(labels: Any, served: Any, offline: Any) -> dict[str, Any]:
-    """ROC AUC and PR AUC of both scores against the labels (None where undefined)."""
+    """ROC AUC and PR AUC of both scores against the labels, over the labelled transactions (None
+    where undefined: no label yet, or a single class)."""
     import numpy as np
 
     from jobs.training.evaluate import pr_auc, roc_auc
 
-    labels = np.asarray(labels, dtype=np.int8)
-    result: dict[str, Any] = {"transactions": len(labels), "positives": int(labels.sum())}
+    labels = np.asarray(labels, dtype=np.float64)
+    known = ~np.isnan(labels)
+    y = labels[known].astype(np.int8)
+    result: dict[str, Any] = {
+        "transactions": len(labels),
+        "labelled": int(known.sum()),
+        "positives": int(y.sum()),
+    }
     for side, scores in (("served", served), ("offline", offline)):
-        result[f"{side}_roc_auc"] = roc_auc(labels, scores) if len(labels) else None
-        result[f"{side}_pr_auc"] = pr_auc(labels, scores) if len(labels) else None
+        labelled_scores = np.asarray(scores)[known]
+        result[f"{side}_roc_auc"] = roc_auc(y, labelled_scores) if len(y) else None
+        result[f"{side}_pr_auc"] = pr_auc(y, labelled_scores) if len(y) else None
     served_pr, offline_pr = result["served_pr_auc"], result["offline_pr_auc"]
     result["pr_auc_difference"] = None if served_pr is None or offline_pr is None else served_pr - offline_pr
     return result

@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from features.codec import encode_transaction
 from features.definition import EVENT_TIME_FEATURE, SOURCE
 from jobs.batch import emr_entry
 from jobs.batch.launch import request_from_terraform
+from local_aws import firehose
 from packager import emr_job
 from tests.batch.histories import read_output, write_parquet
 from tests.batch.reference import Tx
@@ -95,6 +98,42 @@ def test_refresh_writes_the_features_then_loads_the_latest_snapshot(tmp_path):
     )
 
 
+def test_the_live_archive_moves_the_snapshot_to_the_day_after_the_last_live_transaction(tmp_path):
+    """What makes the daily refresh advance on AWS: yesterday's served transactions, archived."""
+    archive = tmp_path / "transactions"
+
+    def put(key: str, content: bytes) -> None:
+        (archive / key).parent.mkdir(parents=True, exist_ok=True)
+        (archive / key).write_bytes(content)
+
+    served_ms = 18_264 * DAY_MS + 3_600_000  # 2020-01-03 01:00 UTC, after the history's end
+    firehose.deliver(
+        [encode_transaction("live-1", 4_000_000_000_000_001, 20.0, served_ms)],
+        put,
+        "",
+        "fraud-transactions-archive",
+        datetime(2020, 1, 3, 1, tzinfo=UTC),
+    )
+    loader, logs = FakeLoader(), []
+    status = emr_entry.refresh(
+        str(history(tmp_path)),
+        str(tmp_path / "features"),
+        "fraud-cc-agg-batch-fg",
+        client="the-client",
+        loader=loader,
+        engine="duckdb",
+        log=logs.append,
+        live=str(archive),
+    )
+    assert status == 0
+    (call,) = loader.calls
+    card = {r[SOURCE.entity]: r for r in call["rows"]}[4_000_000_000_000_001]
+    assert card[EVENT_TIME_FEATURE] == 18_265 * 86_400.0
+    assert logs[-1].endswith("of 2 records (snapshot 2020-01-04T00:00+00:00)")
+    training = {r["tid"]: r for r in read_output(tmp_path / "features", "training")}
+    assert training["live-1"][SOURCE.label_column] is None
+
+
 def test_a_failed_record_fails_the_run_after_loading_the_rest(tmp_path):
     loader, logs = FakeLoader(fail_cards=frozenset({4_000_000_000_000_002})), []
     status = emr_entry.refresh(
@@ -118,6 +157,9 @@ def test_bad_arguments_are_one_line_errors(capsys):
     with pytest.raises(SystemExit) as exit_info:
         emr_entry.main(["--history", "/local/history", *args])
     assert exit_info.value.code == 2 and "--history must be an s3:// URI" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        emr_entry.main(["--history", "s3://b/history/", "--live", "transactions/", *args])
+    assert exit_info.value.code == 2 and "--live must be an s3:// URI" in capsys.readouterr().err
 
 
 def test_bundle_is_the_entry_points_import_closure_and_reproducible(tmp_path):
