@@ -2,11 +2,14 @@
 
 spark-submit --py-files <bundle> emr_entry.py --predictions s3://... --features s3://...
     --model s3://.../model.tar.gz --out s3://... --metric-namespace NS [--region R]
-    [--max-unexplained SHARE]
+    [--max-unexplained SHARE] [--scheduled-time 2026-12-07T02:30:00Z]
 
-1. The consistency job (jobs.consistency, Spark engine) compares the day's prediction records
-   (the Firehose archive, s3://<bucket>/predictions/dt=YYYY-MM-DD/) with the batch job's rows and
-   writes consistency.json and REPORT.md under --out.
+1. The consistency job (jobs.consistency, Spark engine) compares the prediction records (the
+   Firehose archive, s3://<bucket>/predictions/dt=YYYY-MM-DD/) with the batch job's rows and
+   writes consistency.json and REPORT.md under --out. With --scheduled-time (the schedule passes
+   its own, EventBridge Scheduler's <aws.scheduler.scheduled-time>) only the partition of the UTC day
+   before is read, and the report goes under --out's dt=<that day>/: one figure a day, each
+   prediction compared once, the reports kept side by side.
 2. The match rate (0..1) goes to CloudWatch as metric `MatchRate` (unit None, no dimensions) in
    --metric-namespace: the alarm and the dashboard read it there.
 Exit 0 when the unexplained share is within --max-unexplained; 1 above it or on a bad input (the
@@ -22,13 +25,28 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+from jobs.batch.compat import UTC
 from jobs.batch.emr_entry import use_shipped_dependencies
 from jobs.consistency.__main__ import DEFAULT_MAX_UNEXPLAINED, share
 from jobs.consistency.job import JobError, run
 
 METRIC_NAME = "MatchRate"
+
+
+def served_day(scheduled_time: str) -> str:
+    """The UTC day before `scheduled_time` (ISO 8601, e.g. 2026-12-07T02:30:00Z) as YYYY-MM-DD: the
+    archive's partition the run compares. ValueError when it is not such a time."""
+    moment = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))  # 3.9 takes no Z
+    if moment.tzinfo is None:
+        raise ValueError(f"{scheduled_time!r} has no time zone")
+    return (moment.astimezone(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+def day_partition(prefix: str, day: str) -> str:
+    return f"{prefix.rstrip('/')}/dt={day}/"
 
 
 def cloudwatch_client(region: str | None):
@@ -85,18 +103,29 @@ def main(argv: list | None = None) -> int:
         default=DEFAULT_MAX_UNEXPLAINED,
         help=f"largest unexplained share before the run fails (default: {DEFAULT_MAX_UNEXPLAINED})",
     )
+    parser.add_argument(
+        "--scheduled-time",
+        help="the schedule's time (ISO 8601 UTC): compare the predictions of the UTC day before it only",
+    )
     args = parser.parse_args(argv)
     for flag in ("predictions", "features", "model", "out"):
         value = getattr(args, flag)
         if not value.startswith("s3://"):
             parser.error(f"--{flag} must be an s3:// URI, got {value!r}")
+    predictions, out = args.predictions, args.out
+    if args.scheduled_time is not None:
+        try:
+            day = served_day(args.scheduled_time)
+        except ValueError as err:
+            parser.error(f"--scheduled-time must be an ISO 8601 time with a zone: {err}")
+        predictions, out = day_partition(predictions, day), day_partition(out, day)
     use_shipped_dependencies()  # before anything imports boto3
     try:
         return consistency(
-            args.predictions,
+            predictions,
             args.features,
             args.model,
-            args.out,
+            out,
             args.metric_namespace,
             cloudwatch_client(args.region),
             max_unexplained=args.max_unexplained,

@@ -90,3 +90,38 @@ def test_every_location_must_be_s3(flag, value, capsys):
         emr_entry.main(argv)
     assert exit_.value.code == 2
     assert f"{flag} must be an s3:// URI" in capsys.readouterr().err
+
+
+def test_the_scheduled_time_picks_the_day_before_and_files_the_report_under_it(monkeypatch):
+    """The schedule passes <aws.scheduler.scheduled-time>
+    (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html)."""
+    seen = {}
+
+    def fake(predictions, features, model, out, namespace, client, **_):
+        seen.update(predictions=predictions, out=out)
+        return 0
+
+    monkeypatch.setattr(emr_entry, "consistency", fake)
+    monkeypatch.setattr(emr_entry, "cloudwatch_client", lambda region: None)
+    argv = [
+        *("--predictions", "s3://b/predictions/", "--features", "s3://b/features/"),
+        *("--model", "s3://b/model.tar.gz", "--out", "s3://b/consistency", "--metric-namespace", "fraud"),
+    ]
+    assert emr_entry.main([*argv, "--scheduled-time", "2026-01-01T02:30:00Z"]) == 0
+    assert seen == {
+        "predictions": "s3://b/predictions/dt=2025-12-31/",
+        "out": "s3://b/consistency/dt=2025-12-31/",
+    }
+    assert emr_entry.main(argv) == 0 and seen["predictions"] == "s3://b/predictions/"
+    assert emr_entry.served_day("2026-03-01T00:10:00+01:00") == "2026-02-27"
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-01-01T02:30:00"])
+def test_a_bad_scheduled_time_is_a_one_line_error(value, capsys):
+    argv = [
+        *("--predictions", "s3://b/p/", "--features", "s3://b/f/", "--model", "s3://b/m.tar.gz"),
+        *("--out", "s3://b/c/", "--metric-namespace", "fraud", "--scheduled-time", value),
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        emr_entry.main(argv)
+    assert exit_.value.code == 2 and "--scheduled-time must be an ISO 8601 time" in capsys.readouterr().err

@@ -6,7 +6,8 @@ with a stand-in connector jar through $FLINK_CONNECTOR_JAR, packager.flink_app's
 (cc-agg-batch-fg on the local Feature Store speaking the runtime API) -> outputs. Then `smoke` (the
 attack through the localstack profile's stand-ins over LocalStack's Kinesis and SQS; it must be
 caught), the consistency job on the smoke's predictions (read back from the predictions stream)
-against the batch features of the history they extend, a changed model through `apply` again
+against the batch features of the next refresh (the history in S3 plus the transactions stream
+archived under transactions/ as Firehose lays it out), a changed model through `apply` again
 (a new key), and `destroy` (nothing left). Each step
 is `python -m deploy`, as the Make targets run it, so a flow defect (a targeted apply losing the
 deployment output, a missing upload) fails here.
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.integration
 PREFIX = "it-flow"  # distinct from the other integration tests' (and the bench's) prefixes
 ROOT = "terraform/envs/local"
 STEP_TIMEOUT_S = 600
+TRANSACTIONS_PREFIX = "transactions/"  # the transactions archive's prefix in terraform/envs/aws
 
 
 class Flow:
@@ -121,32 +123,33 @@ def stream_records(kinesis, stream: str) -> list[dict]:
     return StreamTail(kinesis, stream).read()
 
 
-def next_day_history(history: Path, records: list[dict], out: Path) -> Path:
-    """The history as the next daily refresh reads it: the smoke's history plus the transactions it
-    served. Labels: the attack card's transactions (the card with the most of them) are the fraud."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def archive_transactions(kinesis, s3, deployment: dict[str, str]) -> int:
+    """The transactions stream into the data bucket's transactions/ as the stream_archive module's
+    Firehose delivers it (LocalStack's Firehose needs a Java 11 it downloads: local_aws.firehose
+    writes the same objects). Returns the records archived."""
+    from datetime import UTC, datetime
 
-    from features.records import parse_ts
+    from local_aws import firehose
+    from profiles.steps import StreamTail
 
-    table = pq.read_table(history)
-    counts: dict[int, int] = {}
-    for r in records:
-        counts[r["cc_num"]] = counts.get(r["cc_num"], 0) + 1
-    attack_card = max(counts, key=counts.__getitem__)
-    served = pa.table(
-        {
-            "tid": [r["tid"] for r in records],
-            "trans_ts": pa.array(
-                [parse_ts(r["trans_ts"]) * 1000 for r in records], pa.timestamp("us", tz="UTC")
-            ),
-            "cc_num": [r["cc_num"] for r in records],
-            "amount": [float(r["amount"]) for r in records],
-            "fraud_label": pa.array([int(r["cc_num"] == attack_card) for r in records], pa.int32()),
-        }
+    records = StreamTail(kinesis, deployment["transactions_stream"]).read()
+    firehose.deliver(
+        (json.dumps(r).encode() for r in records),
+        lambda key, body: s3.put_object(Bucket=deployment["data_bucket"], Key=key, Body=body),
+        TRANSACTIONS_PREFIX,
+        f"{PREFIX}-transactions-archive",
+        datetime.now(UTC),
     )
-    pq.write_table(pa.concat_tables([table, served.cast(table.schema)]), out)
-    return out
+    return len(records)
+
+
+def download(s3, bucket: str, prefix: str, to: Path) -> Path:
+    """Every object under `prefix`, at its key below `to` (what the refresh reads from S3)."""
+    for key in object_keys(s3, bucket):
+        if key.startswith(prefix):
+            (to / key).parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(to / key))
+    return to / prefix
 
 
 def consistency_step(flow: Flow, boto, deployment: dict[str, str], served: int) -> dict:
@@ -159,9 +162,14 @@ def consistency_step(flow: Flow, boto, deployment: dict[str, str], served: int) 
     assert len({r["tid"] for r in records}) == served
     predictions = work / "predictions.ndjson"
     predictions.write_text("".join(json.dumps(r) + "\n" for r in records))
-    history = flow.work / "flow" / "smoke" / "history" / "history.parquet"
+    # The next daily refresh: the history in S3 plus the transactions archived since, unlabeled.
+    s3, bucket = boto("s3"), deployment["data_bucket"]
+    assert archive_transactions(boto("kinesis"), s3, deployment) >= served
     aggregate(
-        "duckdb", str(next_day_history(history, records, work / "history.parquet")), str(work / "features")
+        "duckdb",
+        str(download(s3, bucket, "history/", work / "bucket")),
+        str(work / "features"),
+        live=str(download(s3, bucket, TRANSACTIONS_PREFIX, work / "bucket")),
     )
     done = subprocess.run(
         [
