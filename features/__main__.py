@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from features.artifacts import RENDERED_DIR, drifted, render_all
+from tools.cli import OneLineErrors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m features", description=__doc__)
+    parser = OneLineErrors(prog="python -m features", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     render = sub.add_parser("render", help="render SQL and feature-group JSON into features/rendered/")
     render.add_argument("--check", action="store_true", help="fail if a committed artifact drifted")

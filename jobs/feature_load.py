@@ -20,7 +20,6 @@ Python 3.9-compatible syntax and stdlib + boto3 at import time: it also runs on 
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import math
 import os
@@ -33,6 +32,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from tools.cli import OneLineErrors
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 64  # far below the 10,000 TPS per-account PutRecord quota even at ~1 ms per call
@@ -213,7 +214,7 @@ def rich_progress(total: int | None, description: str):  # pragma: no cover - te
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m jobs.feature_load",
         description="Write the batch job's online/ snapshots into the batch feature group (PutRecord).",
     )

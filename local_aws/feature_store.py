@@ -24,7 +24,6 @@ Groups come from features/rendered/feature_groups/*.json (the same JSON Terrafor
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -42,6 +41,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from features.codec import encode
 from features.records import format_ts
 from local_aws.stream import ServiceExceptions, ThreadConnections
+from tools.cli import OneLineErrors
 
 RENDERED = Path(__file__).resolve().parent.parent / "features" / "rendered" / "feature_groups"
 TTL_UNITS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
@@ -628,7 +628,7 @@ def make_server(store: LocalFeatureStore, port: int = 0) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m local_aws.feature_store", description="Local Feature Store runtime."
     )
     sub = parser.add_subparsers(dest="command", required=True)

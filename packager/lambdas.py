@@ -10,12 +10,12 @@ installed for the Lambda platform from that lock with hashes (boto3 comes with t
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 from packager.wheels import InstallError, install_locked
+from tools.cli import OneLineErrors
 from tools.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m packager.lambdas", description=__doc__.splitlines()[0])
+    parser = OneLineErrors(prog="python -m packager.lambdas", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build build/lambda/<name>.zip for each function")
     b.add_argument(

@@ -42,6 +42,7 @@ from profiles.steps import (
     reset_runtime,
     train,
 )
+from tools.cli import OneLineErrors
 
 
 @dataclass
@@ -334,7 +335,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m profiles.demo",
         description=__doc__.splitlines()[0].split(": ", 1)[1],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -40,6 +40,7 @@ from profiles.steps import (
     Layout,
     wait_for,
 )
+from tools.cli import OneLineErrors
 
 ESM_BATCH_SIZE = 1000  # one endpoint call per batch; BatchGetRecord reads it 100 cards a call
 ESM_POLL_S = 0.005  # an idle shard is polled every 5 ms (Lambda polls each shard about once a second)
@@ -175,7 +176,7 @@ def serve_function(name: str, layout: Layout, batch_size: int = ESM_BATCH_SIZE) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m profiles.local",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

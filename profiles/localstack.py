@@ -17,7 +17,6 @@ back they resume after the last record they handled.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import signal
@@ -37,6 +36,7 @@ from features.definition import SERVING_THRESHOLD
 from features.feature_groups import group_for
 from profiles import localstack_server as localstack
 from profiles.processes import Children
+from tools.cli import OneLineErrors
 
 FUNCTIONS = ("ingest", "score")
 ENGINE_DEAD = "engine-dead-letters"  # envs/local has no destination for malformed transactions
@@ -406,7 +406,7 @@ class Pipeline(Children):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m profiles.localstack", description="The localstack profile's processes."
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -25,7 +25,6 @@ file it writes under .localstack/ in the project:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import glob
 import hashlib
@@ -42,6 +41,8 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.cli import OneLineErrors
 
 PROJECT = Path(__file__).resolve().parent.parent
 STATE = PROJECT / ".localstack"
@@ -578,9 +579,7 @@ def iter_status() -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m profiles.localstack_server", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineErrors(prog="python -m profiles.localstack_server", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("up", help="start LocalStack on 127.0.0.1:4566 and wait until healthy")
     start.add_argument("--keep-state", action="store_true", help="keep Kinesis's saved streams and records")

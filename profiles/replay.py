@@ -54,6 +54,7 @@ from profiles.steps import (
     train,
     wait_for,
 )
+from tools.cli import OneLineErrors
 
 PR_AUC_TOLERANCE = 0.005
 DEFAULT_TEST_START = "2020-05-15"
@@ -294,7 +295,7 @@ def _metric(metrics: dict[str, Any], name: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m profiles.replay",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.cli import OneLineErrors
 from tools.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +157,7 @@ def submit(job: SparkJob, session=None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m jobs.batch.launch",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

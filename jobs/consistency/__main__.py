@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from jobs.consistency.job import JobError, run
+from tools.cli import OneLineErrors
 
 DEFAULT_MAX_UNEXPLAINED = 0.001
 
@@ -28,7 +29,7 @@ def share(text: str) -> float:
 
 
 def parser(prog: str = "python -m jobs.consistency") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineErrors(
         prog=prog, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     p.add_argument("--predictions", required=True, help="prediction records: a file or a directory of them")

@@ -32,6 +32,7 @@ from jobs.batch.compat import UTC
 from jobs.batch.emr_entry import use_shipped_dependencies
 from jobs.consistency.__main__ import DEFAULT_MAX_UNEXPLAINED, share
 from jobs.consistency.job import JobError, run
+from tools.cli import OneLineErrors
 
 METRIC_NAME = "MatchRate"
 
@@ -88,7 +89,7 @@ def consistency(
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="emr_entry.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--predictions", required=True, help="s3:// prefix of the prediction records")

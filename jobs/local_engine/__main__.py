@@ -25,6 +25,7 @@ from clients.factory import CLIENT_FACTORY_ENV, client, kinesis_settings
 from jobs.local_engine.gc_tuning import settle_after_init
 from jobs.local_engine.runner import ENDPOINT_POLL_MS, LOCAL_POLL_MS, EngineRunner, Streams
 from jobs.local_engine.windows import DEFAULT_OOO_MS
+from tools.cli import OneLineErrors
 
 
 def kinesis_client(stream_dir: Path | None, endpoint_url: str | None, region: str) -> Any:
@@ -53,7 +54,7 @@ def ensure_streams(kinesis: Any, names: Iterable[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="python -m jobs.local_engine",
         description="Run the local streaming aggregation engine.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -23,7 +23,6 @@ python -m jobs.training.ablation --features DIR --history FILE [--plan P] [--tra
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -39,6 +38,7 @@ import pyarrow as pa
 from features.batch_sql import DUCKDB, sliding_expr
 from features.definition import MODEL_INPUT, SERVING_THRESHOLD, SOURCE, Aggregate, Window
 from jobs.training import evaluate, splits, trainer
+from tools.cli import OneLineErrors
 
 
 def _window(minutes: float) -> Window:
@@ -361,7 +361,7 @@ def markdown(results: list[dict], meta: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m jobs.training.ablation", description=__doc__.splitlines()[0])
+    p = OneLineErrors(prog="python -m jobs.training.ablation", description=__doc__.splitlines()[0])
     p.add_argument("--features", type=Path, required=True, help="the batch job's output folder")
     p.add_argument("--history", type=Path, required=True, help="the history Parquet the batch job read")
     p.add_argument("--train-rows", type=int, default=None, help="train on a seeded sample of this many rows")

@@ -45,6 +45,7 @@ from sagemaker.train.configs import Compute, InputData, OutputDataConfig, Stoppi
 
 from jobs.training import splits
 from jobs.training.hyperparameters import SAGEMAKER_XGBOOST_VERSION, Hyperparameters
+from tools.cli import OneLineErrors
 
 CHANNELS = ("train", "validation")
 CONTENT_TYPE = "text/csv"
@@ -173,9 +174,7 @@ def submit(cfg: LaunchConfig, session: Session, channel_files: dict[str, Path]) 
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m jobs.training.sagemaker_launch", description=__doc__.splitlines()[0]
-    )
+    p = OneLineErrors(prog="python -m jobs.training.sagemaker_launch", description=__doc__.splitlines()[0])
     p.add_argument("--features", type=Path, required=True, help="the batch job's output folder")
     p.add_argument("--out", type=Path, required=True, help="folder for the channel CSVs and the request JSON")
     p.add_argument("--region", required=True, help="AWS region of the training job")
