@@ -15,7 +15,7 @@ import pytest
 from test_terraform_cli import planned
 from test_terraform_static import PARSED, TERRAFORM_DIR
 
-from tests.batch.test_emr_python import EMR_PYTHON
+from tests.emr_python import EMR_PYTHON
 
 pytestmark = pytest.mark.terraform
 
