@@ -25,7 +25,7 @@ import sys
 import tarfile
 import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -34,6 +34,7 @@ import xgboost as xgb
 
 from features.definition import MODEL_INPUT
 from features.endpoint_csv import format_probabilities, parse_rows
+from local_aws.http_server import Server, serve_until_interrupted
 from tools.cli import OneLineErrors
 
 # model.tar.gz as SageMaker's XGBoost container reads it (jobs.training.artifact writes it)
@@ -236,12 +237,6 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = _method_not_allowed
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # listen backlog: socketserver's default 5 drops bursts of new connections
-
-
 def make_server(
     model: Model,
     host: str = "127.0.0.1",
@@ -284,13 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(GET /ping, POST /invocations, POST /endpoints/NAME/invocations)",
         flush=True,
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from features.codec import encode
 from features.records import format_ts
+from local_aws.http_server import Server, serve_until_interrupted
 from local_aws.stream import ServiceExceptions, ThreadConnections
 from tools.cli import OneLineErrors
 
@@ -619,12 +620,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
 
-def make_server(store: LocalFeatureStore, port: int = 0) -> ThreadingHTTPServer:
+def make_server(store: LocalFeatureStore, port: int = 0) -> Server:
     """A Feature Store runtime REST server on 127.0.0.1 (port 0 = any free port; see .server_port)."""
-    handler = type("Handler", (_Handler,), {"store": store})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    return server
+    return Server(("127.0.0.1", port), type("Handler", (_Handler,), {"store": store}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -657,13 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"feature store runtime API on http://127.0.0.1:{server.server_port} (db {args.db})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server)
 
 
 if __name__ == "__main__":
