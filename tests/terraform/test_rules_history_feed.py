@@ -239,6 +239,18 @@ def test_the_refresh_reads_the_transactions_archive_with_live(aws_plan, tf: Sess
     assert 'run "reads_the_live_transactions"... pass' in run.output, run.output
 
 
+def test_the_refresh_starts_after_the_previous_days_transactions_are_delivered(aws_plan):
+    """Firehose buffers incoming data for up to IntervalInSeconds before it delivers it
+    (https://docs.aws.amazon.com/firehose/latest/APIReference/API_BufferingHints.html): the records
+    of the day before midnight are in S3 by midnight + the interval, before the refresh's minute of
+    the hour after midnight (cron fields:
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based)."""
+    (s3,) = firehose(aws_plan, TRANSACTIONS)["extended_s3_configuration"]
+    schedule = one(aws_plan, "aws_scheduler_schedule", "module.batch_refresh.aws_scheduler_schedule.this")
+    minute, hour = re.match(r"cron\((\d+) (\d+) ", schedule["values"]["schedule_expression"]).groups()
+    assert hour == "0" and int(minute) * 60 > s3["buffering_interval"]
+
+
 def test_without_the_transactions_archive_the_refresh_has_no_live_input(plans):
     """enable_transactions_archive = false: no second delivery stream, no transactions expiration,
     and the job role lists and reads the history alone (live_prefix "" adds no --live argument:
