@@ -1,10 +1,11 @@
 """Plan-level rules of served-vs-batch consistency on AWS (issue 17): the predictions archive
-(module predictions_archive, Amazon Data Firehose) and the daily consistency run (module
+(module stream_archive's predictions instance, Amazon Data Firehose) and the daily consistency run (module
 batch_refresh's consistency_check, module monitoring's MatchRate alarms), each citing AWS's docs.
 
 Values the offline plan cannot know (bucket names, ARNs, the schedule's input) are checked on the
 configuration's references here and resolved by the modules' own `terraform test`
-(predictions_archive.tftest.hcl, batch_refresh.tftest.hcl, monitoring.tftest.hcl).
+(stream_archive.tftest.hcl, batch_refresh.tftest.hcl, monitoring.tftest.hcl). The transactions
+archive and the refresh's live input: test_rules_history_feed.py.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.terraform
 CONTRACT_FLAGS = ["--predictions", "--features", "--model", "--out", "--metric-namespace"]
 
 
+ARCHIVE = 'module.stream_archive["predictions"].'
+
+
 def firehose(plan: dict[str, Any]) -> dict[str, Any]:
-    return one(plan, "aws_kinesis_firehose_delivery_stream", "module.predictions_archive[0].")["values"]
+    return one(plan, "aws_kinesis_firehose_delivery_stream", ARCHIVE)["values"]
 
 
 def destination(plan: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +37,7 @@ def destination(plan: dict[str, Any]) -> dict[str, Any]:
 def firehose_config(plan: dict[str, Any]) -> dict[str, Any]:
     (stream,) = [
         r
-        for r in module_config(plan, "predictions_archive")["resources"]
+        for r in module_config(plan, "stream_archive")["resources"]
         if r["type"] == "aws_kinesis_firehose_delivery_stream"
     ]
     return stream["expressions"]
@@ -69,9 +73,13 @@ def test_the_delivery_stream_reads_the_predictions_stream(aws_plan):
     (source,) = firehose_config(aws_plan)["kinesis_source_configuration"]
     assert references(source["kinesis_stream_arn"]) == ["var.source_stream_arn"]
     assert "aws_iam_role.this.arn" in references(source["role_arn"])
-    call = module_call(aws_plan, "predictions_archive")["expressions"]
-    assert references(call["source_stream_arn"])[0] == 'module.streams.arns["predictions"]'
+    call = module_call(aws_plan, "stream_archive")["expressions"]
+    # One instance per archived stream (for_each), each reading the stream of its own key.
+    assert {"module.streams.arns", "each.key"} <= set(references(call["source_stream_arn"]))
     assert references(call["bucket"])[0] == 'module.storage.bucket_names["data"]'
+    assert (
+        firehose(aws_plan)["name"] == f"{aws_plan['variables']['name_prefix']['value']}-predictions-archive"
+    )
 
 
 def test_objects_are_partitioned_by_utc_day(aws_plan):
@@ -101,7 +109,7 @@ def test_one_prediction_per_line_gzip_and_sse_kms_with_the_deployment_key(aws_pl
     assert s3["compression_format"] == "GZIP"
     (config,) = firehose_config(aws_plan)["extended_s3_configuration"]
     assert references(config["kms_key_arn"]) == ["var.kms_key_arn"]
-    call = module_call(aws_plan, "predictions_archive")["expressions"]
+    call = module_call(aws_plan, "stream_archive")["expressions"]
     assert references(call["kms_key_arn"])[0] == "module.kms.key_arn"
     # Buffering hints within CreateDeliveryStream's bounds (1-128 MiB, 0-900 s).
     assert 1 <= s3["buffering_size"] <= 128 and 0 <= s3["buffering_interval"] <= 900
@@ -114,41 +122,39 @@ def test_the_delivery_role_is_least_privilege(aws_plan):
     encryption context `aws:kinesis:arn`
     (https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html); S3 SSE-KMS
     through S3 only (kms:ViaService, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service)."""
-    role = statements("predictions_archive", "statements")
+    role = statements("stream_archive", "statements")
     assert {sid: set(s["actions"]) for sid, s in role.items()} == {
-        "ReadPredictionsStream": {
+        "ReadSourceStream": {
             "kinesis:DescribeStream",
             "kinesis:GetShardIterator",
             "kinesis:GetRecords",
             "kinesis:ListShards",
         },
-        "DecryptPredictionsStream": {"kms:Decrypt"},
+        "DecryptSourceStream": {"kms:Decrypt"},
         "FindArchiveBucket": {"s3:GetBucketLocation", "s3:ListBucketMultipartUploads"},
         "ListArchive": {"s3:ListBucket"},
         "WriteArchive": {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"},
         "EncryptArchive": {"kms:GenerateDataKey", "kms:Decrypt"},
         "LogDeliveryErrors": {"logs:PutLogEvents"},
     }
-    assert role["ReadPredictionsStream"]["resources"] == ["${var.source_stream_arn}"]
+    assert role["ReadSourceStream"]["resources"] == ["${var.source_stream_arn}"]
     assert role["WriteArchive"]["resources"] == [
         "${local.bucket_arn}/${var.prefix}*",
         "${local.bucket_arn}/${var.error_prefix}*",
     ]
-    for sid in ("DecryptPredictionsStream", "EncryptArchive"):
+    for sid in ("DecryptSourceStream", "EncryptArchive"):
         assert role[sid]["resources"] == ["${var.kms_key_arn}"]
         assert {c["variable"] for c in role[sid]["conditions"]} >= {"kms:ViaService"}
     via = {
         sid: [c["values"] for c in role[sid]["conditions"] if c["variable"] == "kms:ViaService"]
-        for sid in ("DecryptPredictionsStream", "EncryptArchive")
+        for sid in ("DecryptSourceStream", "EncryptArchive")
     }
     assert via == {
-        "DecryptPredictionsStream": [["kinesis.${local.region}.amazonaws.com"]],
+        "DecryptSourceStream": [["kinesis.${local.region}.amazonaws.com"]],
         "EncryptArchive": [["s3.${local.region}.amazonaws.com"]],
     }
     (stream_context,) = [
-        c
-        for c in role["DecryptPredictionsStream"]["conditions"]
-        if c["variable"].startswith("kms:Encryption")
+        c for c in role["DecryptSourceStream"]["conditions"] if c["variable"].startswith("kms:Encryption")
     ]
     assert stream_context == {
         "test": "StringEquals",
@@ -162,13 +168,13 @@ def test_the_delivery_role_is_least_privilege(aws_plan):
 def test_only_this_delivery_stream_assumes_the_role(aws_plan):
     """Confused-deputy protection with aws:SourceAccount and aws:SourceArn
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
-    trust = policy(aws_plan, "module.predictions_archive[0].data.aws_iam_policy_document.trust")
+    trust = policy(aws_plan, f"{ARCHIVE}data.aws_iam_policy_document.trust")
     (statement,) = trust.values()
     assert statement["principals"] == [{"identifiers": ["firehose.amazonaws.com"], "type": "Service"}]
     conditions = {c["variable"]: c["values"] for c in statement["condition"]}
     assert set(conditions) == {"aws:SourceAccount", "aws:SourceArn"}
     # The ARN is built before the stream exists: from the same local as the stream's name.
-    (locals_,) = [e for e in module_source("predictions_archive")["locals"] if "stream_arn" in e]
+    (locals_,) = [e for e in module_source("stream_archive")["locals"] if "stream_arn" in e]
     assert locals_["stream_arn"].endswith(":deliverystream/${local.name}")
     assert references(firehose_config(aws_plan)["name"]) == ["local.name"]
 
@@ -184,7 +190,7 @@ def test_the_archive_expires(aws_plan):
     expiring = {
         rule["filter"][0]["prefix"]: rule["expiration"][0]["days"]
         for rule in data["rule"]
-        if rule["expiration"]
+        if rule["expiration"] and rule["filter"][0]["prefix"].startswith("predictions")
     }
     assert expiring == {"predictions/": 7, "predictions-errors/": 7}
 
@@ -239,7 +245,7 @@ def test_the_jobs_arguments_follow_the_contract(aws_plan):
     # The root hands it the archive's prefix, the served model's key and the code uploaded for it.
     wiring = references(module_call(aws_plan, "batch_refresh")["expressions"]["consistency_check"])
     for ref in (
-        "module.predictions_archive[0].prefix",
+        'module.stream_archive["predictions"].prefix',
         'module.artifacts.keys["model"]',
         'module.artifacts.keys["consistency-entry"]',
         'module.artifacts.keys["consistency-job"]',

@@ -122,9 +122,14 @@ def test_job_role_is_least_privilege():
         "LoadBatchFeatureGroup": {"sagemaker:PutRecord"},
     }
     assert job["LoadBatchFeatureGroup"]["resources"] == ["${var.feature_group_arn}"]
-    assert job["ReadHistory"]["resources"] == ["${local.data_bucket_arn}/${var.history_prefix}*"]
+    # The history and, when live_prefix is set, the served transactions (test_rules_history_feed.py).
+    assert (
+        job["ReadHistory"]["resources"]
+        == '${[for p in local.input_prefixes : "${local.data_bucket_arn}/${p}*"]}'
+    )
     assert job["WriteFeatures"]["resources"] == ["${local.data_bucket_arn}/${var.features_prefix}*"]
-    assert not any(r == "*" for s in job.values() for r in s["resources"])
+    listed = [s["resources"] if isinstance(s["resources"], list) else [s["resources"]] for s in job.values()]
+    assert not any(r == "*" for resources in listed for r in resources)
 
 
 def test_scheduler_role_may_only_start_this_job_with_this_role():

@@ -1,6 +1,7 @@
 # The whole system in one AWS account: KMS key, buckets, streams, feature groups, the fraud
 # model endpoint, the streaming aggregation app (Flink, or the legacy KDA SQL app), the two
-# stream functions, monitoring, the daily refresh and consistency run and the predictions archive.
+# stream functions, monitoring, the daily refresh and consistency run, and the archives of the
+# predictions and transactions streams.
 # One `terraform apply` creates all of it, the artifacts
 # included: module "artifacts" uploads model.tar.gz, the Flink zip and the batch job under
 # content-addressed keys, and the endpoint's model and the Flink application read those keys,
@@ -45,6 +46,15 @@ locals {
   consistency_deps_zip = coalesce(var.consistency_deps_zip_path, "${local.repo_root}/build/emr/consistency-deps.zip")
   # The consistency run reads the archive: without one it has nothing to compare.
   consistency_enabled = var.enable_consistency_check && var.enable_predictions_archive
+  # Kinesis streams Firehose delivers to the data bucket (module stream_archive), by stream: the
+  # served predictions (the consistency run's input) and the served transactions (the daily
+  # refresh's live history, --live). Both hold card numbers: each expires after its retention.
+  stream_archives = {
+    for stream, archive in {
+      predictions  = { enabled = var.enable_predictions_archive, retention_days = var.predictions_retention_days }
+      transactions = { enabled = var.enable_transactions_archive, retention_days = var.transactions_retention_days }
+    } : stream => merge(archive, { prefix = "${stream}/", error_prefix = "${stream}-errors/" }) if archive.enabled
+  }
   # Where the run publishes MatchRate and the alarms look for it (a custom namespace: not AWS/).
   consistency_namespace = "StreamingFraudFeatures/${var.name_prefix}"
   artifacts             = module.storage.bucket_names["artifacts"]
@@ -63,10 +73,12 @@ module "storage" {
   name_prefix   = var.name_prefix
   kms_key_arn   = module.kms.key_arn
   force_destroy = var.force_destroy_buckets
-  # The predictions archive holds card numbers and feature vectors: kept for a bounded time.
-  expirations = var.enable_predictions_archive ? [
-    for prefix in ["predictions/", "predictions-errors/"] : { bucket = "data", prefix = prefix, days = var.predictions_retention_days }
-  ] : []
+  # The archives hold card numbers (and the predictions' feature vectors): kept for a bounded time.
+  expirations = flatten([
+    for archive in values(local.stream_archives) : [
+      for prefix in [archive.prefix, archive.error_prefix] : { bucket = "data", prefix = prefix, days = archive.retention_days }
+    ]
+  ])
   tags = var.tags
 }
 
@@ -219,7 +231,7 @@ module "monitoring" {
   late_stream_name             = module.streams.names["late"]
   transactions_stream_name     = module.streams.names["transactions"]
   aggregates_stream_name       = module.streams.names["aggregates"]
-  archive_delivery_stream_name = try(module.predictions_archive[0].delivery_stream_name, null)
+  archive_delivery_stream_name = try(module.stream_archive["predictions"].delivery_stream_name, null)
   # No scheduled runs (enable_daily_refresh = false disables both schedules): no MatchRate alarms.
   consistency_metric = local.consistency_enabled && var.enable_daily_refresh ? {
     namespace = local.consistency_namespace
@@ -248,6 +260,9 @@ module "batch_refresh" {
   release_label      = var.emr_release_label
   tags               = var.tags
 
+  # The served transactions, beside the labelled history: features cover what was served.
+  live_prefix = try(module.stream_archive["transactions"].prefix, "")
+
   # Served vs batch features, each morning after the refresh (docs/daily-refresh.md).
   consistency_check = {
     enabled             = local.consistency_enabled
@@ -255,21 +270,32 @@ module "batch_refresh" {
     bundle_key          = module.artifacts.keys["consistency-job"]
     dependencies_key    = module.artifacts.keys["consistency-deps"]
     model_key           = module.artifacts.keys["model"]
-    predictions_prefix  = try(module.predictions_archive[0].prefix, "predictions/")
+    predictions_prefix  = try(module.stream_archive["predictions"].prefix, "predictions/")
     metric_namespace    = local.consistency_namespace
     schedule_expression = var.consistency_schedule_expression
   }
 }
 
-# Served features land durably: Firehose delivers the predictions stream to the data bucket by day.
-module "predictions_archive" {
-  source = "../../modules/predictions_archive"
-  count  = var.enable_predictions_archive ? 1 : 0
+# Served features and transactions land durably: Firehose delivers each archived stream to the data
+# bucket by day (<stream>/dt=YYYY-MM-DD/*.json.gz).
+module "stream_archive" {
+  source   = "../../modules/stream_archive"
+  for_each = local.stream_archives
 
   name_prefix        = var.name_prefix
-  source_stream_arn  = module.streams.arns["predictions"]
+  name               = each.key
+  source_stream_arn  = module.streams.arns[each.key]
   bucket             = module.storage.bucket_names["data"]
+  prefix             = each.value.prefix
+  error_prefix       = each.value.error_prefix
   log_retention_days = var.log_retention_days
   kms_key_arn        = module.kms.key_arn
   tags               = var.tags
+}
+
+# Deployments from before the transactions archive keep their predictions archive: moved, not
+# destroyed and created again (https://developer.hashicorp.com/terraform/language/modules/develop/refactoring).
+moved {
+  from = module.predictions_archive[0]
+  to   = module.stream_archive["predictions"]
 }

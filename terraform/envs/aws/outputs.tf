@@ -96,8 +96,16 @@ output "batch_refresh" {
 output "predictions_archive" {
   description = "The predictions archive (null when not created): Firehose delivery stream name and the s3:// URI of its day partitions (dt=YYYY-MM-DD/)."
   value = try({
-    delivery_stream = module.predictions_archive[0].delivery_stream_name
-    uri             = module.predictions_archive[0].uri
+    delivery_stream = module.stream_archive["predictions"].delivery_stream_name
+    uri             = module.stream_archive["predictions"].uri
+  }, null)
+}
+
+output "transactions_archive" {
+  description = "The transactions archive, the daily refresh's --live input (null when not created): Firehose delivery stream name and the s3:// URI of its day partitions (dt=YYYY-MM-DD/)."
+  value = try({
+    delivery_stream = module.stream_archive["transactions"].delivery_stream_name
+    uri             = module.stream_archive["transactions"].uri
   }, null)
 }
 

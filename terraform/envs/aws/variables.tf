@@ -231,6 +231,24 @@ variable "predictions_retention_days" {
   }
 }
 
+variable "enable_transactions_archive" {
+  description = "Deliver the transactions stream to the data bucket with Amazon Data Firehose (transactions/dt=YYYY-MM-DD/*.json.gz, GZIP, SSE-KMS); the daily refresh reads it with --live beside the labelled history, so the batch features cover the transactions that were served. false: the refresh reads the history alone."
+  type        = bool
+  default     = true
+}
+
+variable "transactions_retention_days" {
+  description = "Days the transactions archive is kept (transactions/ and transactions-errors/ expire after it). The archive holds card numbers, kept this long; and it is the only record of served transactions, so the history the refresh reads (beyond the labelled history/) shrinks to this horizon."
+  type        = number
+  default     = 400
+
+  # The longest window (1 week) of a transaction needs the 7 days before it plus its own day.
+  validation {
+    condition     = var.transactions_retention_days >= 8
+    error_message = "transactions_retention_days must be >= 8 (the 1-week window needs 8 days of transactions)."
+  }
+}
+
 variable "enable_consistency_check" {
   description = "Run the consistency job (archived predictions vs the refreshed batch features, MatchRate metric and alarms) each morning after the daily refresh; needs enable_predictions_archive."
   type        = bool

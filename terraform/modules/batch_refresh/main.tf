@@ -19,6 +19,7 @@ locals {
   data_bucket_arn      = "arn:${local.partition}:s3:::${var.data_bucket}"
   artifacts_bucket_arn = "arn:${local.partition}:s3:::${var.artifacts_bucket}"
   history_uri          = "s3://${var.data_bucket}/${var.history_prefix}"
+  live_uri             = var.live_prefix == "" ? null : "s3://${var.data_bucket}/${var.live_prefix}"
   output_uri           = "s3://${var.data_bucket}/${var.features_prefix}"
   log_uri              = "s3://${var.data_bucket}/${var.logs_prefix}"
   entry_point_uri      = "s3://${var.artifacts_bucket}/${var.entry_point_key}"
@@ -28,12 +29,15 @@ locals {
   schedule_names       = var.consistency_check.enabled ? [local.schedule_name, local.consistency.schedule_name] : [local.schedule_name]
 
   # The job's command line (jobs/batch/emr_entry.py); jobs/batch/launch.py builds the same one.
-  entry_point_arguments = [
+  # --live: the served transactions (the transactions archive) the job unions with the history.
+  entry_point_arguments = concat([
     "--history", local.history_uri,
     "--output", local.output_uri,
     "--feature-group", var.feature_group_name,
     "--region", local.region,
-  ]
+  ], local.live_uri == null ? [] : ["--live", local.live_uri])
+  # What the job reads from the data bucket: the history and, if given, the live transactions.
+  input_prefixes = compact([var.history_prefix, var.live_prefix])
   # The bundle holds the packages the entry point imports; the archive boto3 for Python 3.9,
   # unpacked as ./deps. Temporary views only: an in-memory catalog, so the job needs no Glue Data
   # Catalog (EMR's default metastore) nor any grant on it.
@@ -198,12 +202,12 @@ locals {
       sid        = "ListHistoryAndFeatures"
       actions    = ["s3:ListBucket"]
       resources  = [local.data_bucket_arn]
-      conditions = [{ test = "StringLike", variable = "s3:prefix", values = [for p in [var.history_prefix, var.features_prefix] : "${p}*"] }]
+      conditions = [{ test = "StringLike", variable = "s3:prefix", values = [for p in concat(local.input_prefixes, [var.features_prefix]) : "${p}*"] }]
     },
     {
       sid        = "ReadHistory"
       actions    = ["s3:GetObject"]
-      resources  = ["${local.data_bucket_arn}/${var.history_prefix}*"]
+      resources  = [for p in local.input_prefixes : "${local.data_bucket_arn}/${p}*"]
       conditions = []
     },
     {

@@ -24,11 +24,12 @@ output "schedule_name" {
 }
 
 output "job" {
-  description = "What a run reads and writes: entry point, bundle, history, output, log URI, feature group, region."
+  description = "What a run reads and writes: entry point, bundle, history, live transactions (null: none), output, log URI, feature group, region."
   value = try({
     entry_point   = local.entry_point_uri
     bundle        = local.bundle_uri
     history       = local.history_uri
+    live          = local.live_uri
     output        = local.output_uri
     log_uri       = local.log_uri
     feature_group = var.feature_group_name

@@ -24,6 +24,17 @@ variable "history_prefix" {
   }
 }
 
+variable "live_prefix" {
+  description = "Key prefix of the served transactions (JSON lines, *.json.gz under dt=YYYY-MM-DD/: the transactions archive) the job reads with --live beside the history; ends with '/'. \"\" (the default): no live input."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.live_prefix == "" || (endswith(var.live_prefix, "/") && !startswith(var.live_prefix, "/"))
+    error_message = "live_prefix must be \"\" or end with '/' and not start with one."
+  }
+}
+
 variable "features_prefix" {
   description = "Key prefix the job writes its outputs under (training/, snapshots/, online/, _SUCCESS); ends with '/'."
   type        = string

@@ -85,6 +85,43 @@ run "application_and_schedule" {
   }
 }
 
+# The served transactions (module stream_archive's transactions archive): one more input, read only.
+run "reads_the_live_transactions" {
+  command = apply
+
+  variables {
+    live_prefix = "transactions/"
+  }
+
+  assert {
+    condition = (jsondecode(aws_scheduler_schedule.this.target[0].input).JobDriver.SparkSubmit.EntryPointArguments ==
+    concat(jsondecode(file("tests/start_job_run.json")).JobDriver.SparkSubmit.EntryPointArguments, ["--live", "s3://unit-data-1/transactions/"]))
+    error_message = "the scheduled run gets --live s3://<data>/transactions/ after the other arguments"
+  }
+  assert {
+    condition     = [for st in data.aws_iam_policy_document.this["job"].statement : st.resources if st.sid == "ReadHistory"][0] == toset(["arn:aws:s3:::unit-data-1/history/*", "arn:aws:s3:::unit-data-1/transactions/*"])
+    error_message = "the job reads history/ and transactions/"
+  }
+  assert {
+    condition     = [for st in data.aws_iam_policy_document.this["job"].statement : toset(one(st.condition).values) if st.sid == "ListHistoryAndFeatures"][0] == toset(["history/*", "transactions/*", "features/*"])
+    error_message = "the job lists history/, transactions/ and features/"
+  }
+  assert {
+    condition     = output.job.live == "s3://unit-data-1/transactions/"
+    error_message = "the job output names the live input"
+  }
+}
+
+run "rejects_a_live_prefix_without_a_trailing_slash" {
+  command = plan
+
+  variables {
+    live_prefix = "transactions"
+  }
+
+  expect_failures = [var.live_prefix]
+}
+
 run "schedule_can_be_turned_off" {
   command = plan
 

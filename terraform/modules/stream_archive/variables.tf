@@ -1,5 +1,5 @@
 variable "name_prefix" {
-  description = "Prefix of every resource name; the delivery stream is <name_prefix>-predictions-archive."
+  description = "Prefix of every resource name; the delivery stream is <name_prefix>-<name>-archive."
   type        = string
 
   validation {
@@ -8,8 +8,20 @@ variable "name_prefix" {
   }
 }
 
+variable "name" {
+  description = "What is archived, in the names of the delivery stream (<name_prefix>-<name>-archive), its log group and role: the source stream's logical name (predictions, transactions)."
+  type        = string
+
+  # A delivery stream name is 1-64 of [a-zA-Z0-9_.-]
+  # (https://docs.aws.amazon.com/firehose/latest/APIReference/API_CreateDeliveryStream.html).
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,34}$", var.name)) && length("${var.name_prefix}-${var.name}-archive") <= 64
+    error_message = "name must be 2-35 characters (a lower-case letter, then lower-case letters, digits or hyphens) and <name_prefix>-<name>-archive at most 64."
+  }
+}
+
 variable "source_stream_arn" {
-  description = "ARN of the predictions Kinesis stream (the only stream the delivery role may read)."
+  description = "ARN of the Kinesis stream archived (the only stream the delivery role may read)."
   type        = string
 
   validation {
@@ -24,9 +36,8 @@ variable "bucket" {
 }
 
 variable "prefix" {
-  description = "Key prefix of the archive; objects land under <prefix>dt=YYYY-MM-DD/ (UTC day of arrival). Ends with '/'."
+  description = "Key prefix of the archive (e.g. predictions/); objects land under <prefix>dt=YYYY-MM-DD/ (UTC day of arrival). Ends with '/'."
   type        = string
-  default     = "predictions/"
 
   validation {
     condition     = endswith(var.prefix, "/") && !startswith(var.prefix, "/") && !strcontains(var.prefix, "!{")
@@ -35,13 +46,13 @@ variable "prefix" {
 }
 
 variable "error_prefix" {
-  description = "Key prefix of records Firehose failed to deliver (<error_prefix><error type>/dt=YYYY-MM-DD/); ends with '/'."
+  description = "Key prefix of records Firehose failed to deliver (<error_prefix><error type>/dt=YYYY-MM-DD/), e.g. predictions-errors/; ends with '/', outside prefix."
   type        = string
-  default     = "predictions-errors/"
 
+  # Outside the archive's prefix: a reader of the archive never meets a failed record.
   validation {
-    condition     = endswith(var.error_prefix, "/") && !startswith(var.error_prefix, "/") && !strcontains(var.error_prefix, "!{")
-    error_message = "error_prefix must end with '/', not start with one, and hold no !{...} expression."
+    condition     = endswith(var.error_prefix, "/") && !startswith(var.error_prefix, "/") && !strcontains(var.error_prefix, "!{") && !startswith(var.error_prefix, var.prefix)
+    error_message = "error_prefix must end with '/', not start with one, hold no !{...} expression and not lie under prefix."
   }
 }
 
@@ -74,7 +85,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "ARN of the deployment's KMS key: the stream's encryption (read), the archive's SSE-KMS (write), the log group."
+  description = "ARN of the deployment's KMS key: the source stream's encryption (read), the archive's SSE-KMS (write), the log group."
   type        = string
 
   validation {

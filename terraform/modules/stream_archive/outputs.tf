@@ -19,8 +19,13 @@ output "prefix" {
 }
 
 output "uri" {
-  description = "s3:// URI of the archive (what the consistency job reads as --predictions)."
+  description = "s3:// URI of the archive (predictions: the consistency job's --predictions; transactions: the refresh's --live)."
   value       = try("s3://${var.bucket}/${var.prefix}", null)
+}
+
+output "file_extension" {
+  description = "How the names of the archive's objects end (.json.gz: JSON lines, GZIP)."
+  value       = try(local.file_extension, null)
 }
 
 output "log_group_name" {

@@ -1,20 +1,21 @@
-# The predictions archive: an Amazon Data Firehose stream that reads the predictions Kinesis stream
-# and delivers every prediction (the feature vector it was scored with included) to S3 under
-# <prefix>dt=YYYY-MM-DD/, one JSON object per line, GZIP, SSE-KMS with the deployment's key. The
-# daily consistency run (module batch_refresh) reads it back. Failed deliveries land under the
-# error prefix, partitioned the same way, and are logged to an encrypted log group.
+# A stream archive: an Amazon Data Firehose stream that reads one Kinesis stream and delivers every
+# record to S3 under <prefix>dt=YYYY-MM-DD/, one JSON object per line in GZIP objects named
+# *.json.gz, SSE-KMS with the deployment's key. Failed deliveries land under the error prefix,
+# partitioned the same way, and are logged to an encrypted log group. envs/aws archives the
+# predictions stream (the daily consistency run reads it) and the transactions stream (the daily
+# refresh reads it as its live history), one instance each.
 
 data "aws_partition" "current" {}
 
 locals {
-  tags = merge({ "module" = "predictions_archive" }, var.tags)
+  tags = merge({ "module" = "stream_archive", "archive" = var.name }, var.tags)
 
   # Region and account come from the key's ARN: no STS call, so plans work offline.
   partition  = data.aws_partition.current.partition
   region     = split(":", var.kms_key_arn)[3]
   account_id = split(":", var.kms_key_arn)[4]
 
-  name            = "${var.name_prefix}-predictions-archive"
+  name            = "${var.name_prefix}-${var.name}-archive"
   stream_arn      = "arn:${local.partition}:firehose:${local.region}:${local.account_id}:deliverystream/${local.name}"
   bucket_arn      = "arn:${local.partition}:s3:::${var.bucket}"
   log_group_name  = "/aws/kinesisfirehose/${local.name}"
@@ -26,6 +27,12 @@ locals {
   prefix              = "${var.prefix}dt=!{timestamp:yyyy-MM-dd}/"
   error_output_prefix = "${var.error_prefix}!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
 
+  # Object names end <uuid><file extension>; FileExtension overrides the default (.gz for GZIP)
+  # (https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html,
+  # https://docs.aws.amazon.com/firehose/latest/APIReference/API_ExtendedS3DestinationConfiguration.html),
+  # so Spark and DuckDB tell JSON lines and their compression from the name alone.
+  file_extension = ".json.gz"
+
   # Least privilege of the role Firehose assumes, after "Grant Firehose access to an Amazon S3
   # destination" and "... when a Kinesis data stream is the source"
   # (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html). A consumer of an
@@ -33,14 +40,14 @@ locals {
   # (https://docs.aws.amazon.com/streams/latest/dev/permissions-user-key-KMS.html).
   statements = [
     {
-      sid        = "ReadPredictionsStream"
+      sid        = "ReadSourceStream"
       actions    = ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:ListShards"]
       resources  = [var.source_stream_arn]
       conditions = []
     },
     {
       # The stream is SSE-KMS with the deployment's key: reading it decrypts through Kinesis only.
-      sid       = "DecryptPredictionsStream"
+      sid       = "DecryptSourceStream"
       actions   = ["kms:Decrypt"]
       resources = [var.kms_key_arn]
       conditions = [
@@ -100,14 +107,17 @@ resource "aws_cloudwatch_log_stream" "this" {
 }
 
 resource "aws_iam_role" "this" {
-  name_prefix        = "${var.name_prefix}-pred-archive-"
-  description        = "Role Amazon Data Firehose assumes to archive the ${var.name_prefix} predictions stream to S3"
+  # IAM appends 26 characters to a name_prefix and a role name holds 64: the prefix is at most 38
+  # (20 + 1 + 4 + 9 here). Four letters of the name keep the predictions archive's role name of
+  # earlier releases (<name_prefix>-pred-archive-): no role replaced on upgrade.
+  name_prefix        = "${var.name_prefix}-${substr(var.name, 0, 4)}-archive-"
+  description        = "Role Amazon Data Firehose assumes to archive the ${var.name_prefix} ${var.name} stream to S3"
   assume_role_policy = data.aws_iam_policy_document.trust.json
   tags               = local.tags
 }
 
 resource "aws_iam_role_policy" "this" {
-  name   = "archive-predictions-least-privilege"
+  name   = "archive-${var.name}-least-privilege"
   role   = aws_iam_role.this.id
   policy = data.aws_iam_policy_document.this.json
 }
@@ -135,7 +145,7 @@ data "aws_iam_policy_document" "this" {
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
 data "aws_iam_policy_document" "trust" {
   statement {
-    sid     = "FirehoseArchivesPredictions"
+    sid     = "FirehoseArchivesStream"
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
@@ -171,6 +181,7 @@ resource "aws_kinesis_firehose_delivery_stream" "this" {
     prefix              = local.prefix
     error_output_prefix = local.error_output_prefix
     compression_format  = "GZIP"
+    file_extension      = local.file_extension
     kms_key_arn         = var.kms_key_arn
     buffering_size      = var.buffering_size_mb
     buffering_interval  = var.buffering_interval_seconds
