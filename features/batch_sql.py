@@ -167,11 +167,13 @@ def statements(dialect: Dialect, dedup: bool = True, hints: Hints = NO_HINTS) ->
     group_cols = [f.name for f in record_features(group_for("daily_snapshot"))]
 
     layout = f"\n{hints.layout}" if hints.layout else ""
-    # A transaction id seen twice is counted once.
+    # A transaction id seen twice is counted once; its labelled row is kept over a live one (a label
+    # feed may write a served transaction to the history after the archive has it).
     ranking, keep_first = (
         (
             f",\n         ROW_NUMBER() OVER (PARTITION BY {SOURCE.id_column} "
-            f"ORDER BY {SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen",
+            f"ORDER BY CASE WHEN {SOURCE.label_column} IS NULL THEN 1 ELSE 0 END, "
+            f"{SOURCE.event_time}, {entity}, {SOURCE.amount_column}) AS tid_seen",
             "\nWHERE tid_seen = 1",
         )
         if dedup

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -61,6 +62,7 @@ def run(
     log=print,
     after: Callable[[engines.Engine], None] | None = None,
     live: str | None = None,
+    live_until: datetime | None = None,
     **engine_options,
 ) -> dict:
     """Run the job; returns the manifest. Raises JobError with a one-line message on bad input.
@@ -68,6 +70,8 @@ def run(
     `after(engine)` runs once the outputs are published, before the engine closes (the daily
     refresh reads `online/` back with it). `live`: the live archive (the transactions the stream
     carried since the history was written, unlabeled), added to the history; see jobs.batch.source.
+    `live_until`: only its transactions before this time (the refresh's last UTC midnight: the
+    archive already holds some of the day it runs in, whose snapshot is the next run's).
     """
     input_path, output_dir = str(input_path), str(output_dir)
     paths = [input_path, output_dir, *([live] if live else [])]
@@ -86,10 +90,12 @@ def run(
         raise JobError(str(err)) from err
     try:
         mapping = source.resolve_columns(eng.register_raw(input_path, fmt), input_path)
-        live_rows, live_invalid = _register_live(eng, live) if live else (0, 0)
+        until_ms = None if live_until is None else round(live_until.timestamp() * 1000)
+        counts = _register_live(eng, live, until_ms) if live else LiveCounts()
+        live_rows = counts.kept
         typed = source.typed_select(eng.dialect, mapping)
         if live_rows:
-            typed = f"{typed}\nUNION ALL\n{source.valid_live('live')}"
+            typed = f"{typed}\nUNION ALL\n{source.valid_live('live', eng.dialect, until_ms)}"
         eng.create_view("transactions", typed)
         # `tx` (the typed rows, materialized) is built first without the per-tid ranking, the
         # costliest step of the Spark job, and validated: the checks read it instead of scanning
@@ -116,8 +122,13 @@ def run(
             log(
                 f"[{engine}] live: {live_rows:,} transactions read from {live}"
                 + (
-                    f", {live_invalid:,} invalid left out (the stream dead-letters them)"
-                    if live_invalid
+                    f", {counts.invalid:,} invalid left out (the stream dead-letters them)"
+                    if counts.invalid
+                    else ""
+                )
+                + (
+                    f", {counts.later:,} from {live_until.isoformat()} on left for the next run"
+                    if counts.later
                     else ""
                 )
             )
@@ -140,7 +151,15 @@ def run(
                 "engine": engine,
                 "input": input_path,
                 "input_rows": total,
-                "live": {"input": live, "rows": live_rows, "invalid": live_invalid} if live else None,
+                "live": {
+                    "input": live,
+                    "rows": live_rows,
+                    "invalid": counts.invalid,
+                    "later": counts.later,
+                    "until": None if live_until is None else live_until.isoformat(),
+                }
+                if live
+                else None,
                 "rows": rows,
                 # of the SQL that ran: the rendered statements with the engine's hints
                 "sql_sha256": hashlib.sha256(
@@ -160,14 +179,22 @@ def run(
     return manifest
 
 
-def _register_live(eng: engines.Engine, path: str) -> tuple[int, int]:
-    """(valid, invalid) rows of the live archive at `path`, typed as the materialized view `live`;
-    (0, 0) when it holds nothing yet."""
+@dataclass(frozen=True)
+class LiveCounts:
+    kept: int = 0  # valid and before the cut-off: added to the history
+    invalid: int = 0  # what the streaming job dead-letters
+    later: int = 0  # valid, at or after the cut-off: the next run's
+
+
+def _register_live(eng: engines.Engine, path: str, until_ms: int | None) -> LiveCounts:
+    """The live archive at `path`, typed as the materialized view `live`, counted."""
     if not eng.register_live(path, [c.name for c in source.LIVE_COLUMNS]):
-        return 0, 0
+        return LiveCounts()
     eng.create_view("live", source.live_select(eng.dialect), reuse=True)
-    rows, invalid = eng.fetch_one(source.live_counts_query("live"))
-    return rows - (invalid or 0), invalid or 0
+    rows, invalid, later = (
+        n or 0 for n in eng.fetch_one(source.live_counts_query("live", eng.dialect, until_ms))
+    )
+    return LiveCounts(rows - invalid - later, invalid, later)
 
 
 def _create_views(eng: engines.Engine, statements: list[tuple[str, str]]) -> None:
@@ -182,6 +209,19 @@ def _together(concurrent: bool, *calls: Callable[[], Any]) -> list[Any]:
     with ThreadPoolExecutor(len(calls)) as pool:
         futures = [pool.submit(call) for call in calls]
     return [future.result() for future in futures]
+
+
+def utc_time(text: str) -> datetime:
+    """An ISO 8601 time with its zone (Z or an offset), as an aware datetime."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))  # 3.9's fromisoformat takes no Z
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time with a zone (e.g. 2026-12-07T00:00:00Z)"
+        )
+    return moment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,12 +246,19 @@ def main(argv: list[str] | None = None) -> int:
         help="live archive to add: transaction records as *.json.gz lines (the transactions stream's "
         "Firehose archive), unlabeled; s3:// with spark",
     )
+    parser.add_argument(
+        "--live-until",
+        type=utc_time,
+        help="add only live transactions before this time (ISO 8601, e.g. 2026-12-07T00:00:00Z)",
+    )
     parser.add_argument("--output", required=True, help="output directory (replaced atomically when local)")
     parser.add_argument("--master", help="Spark master (default local[*] unless run by spark-submit)")
     args = parser.parse_args(argv)
     options = {"master": args.master} if args.engine == "spark" and args.master else {}
     try:
-        manifest = run(args.engine, args.input, args.output, live=args.live, **options)
+        manifest = run(
+            args.engine, args.input, args.output, live=args.live, live_until=args.live_until, **options
+        )
     except JobError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -6,7 +6,7 @@ CREATE OR REPLACE TEMPORARY VIEW tx AS
 SELECT tid, trans_ts, cc_num, amount, fraud_label, event_ms, CAST(FLOOR(event_ms / 86400000) AS BIGINT) AS event_day
 FROM (
   SELECT tid, trans_ts, cc_num, amount, fraud_label, unix_millis(trans_ts) AS event_ms,
-         ROW_NUMBER() OVER (PARTITION BY tid ORDER BY trans_ts, cc_num, amount) AS tid_seen
+         ROW_NUMBER() OVER (PARTITION BY tid ORDER BY CASE WHEN fraud_label IS NULL THEN 1 ELSE 0 END, trans_ts, cc_num, amount) AS tid_seen
   FROM transactions
 ) ranked
 WHERE tid_seen = 1;

@@ -5,7 +5,9 @@ spark-submit --py-files batch-job.zip emr_entry.py --history s3://... --output s
 
 1. The batch job (jobs.aggregate, Spark engine) over the whole history, and the live archive (the
    transactions stream as Firehose archives it) when given, writes training/, snapshots/, online/
-   and _SUCCESS under --output.
+   and _SUCCESS under --output. Of the archive it takes the transactions before the last UTC
+   midnight: by the time the run starts it already holds some of today's, whose snapshot (tomorrow
+   midnight's) is the next run's to compute, from the whole day.
 2. The online/ rows, the latest snapshot of every card (its UTC midnight as event time), are read
    back through the same Spark session and written to the batch feature group with PutRecord
    (jobs.feature_load.load_records).
@@ -56,6 +58,12 @@ class Snapshot:
         return f"snapshot {midnight.isoformat(timespec='minutes')}"
 
 
+def last_midnight(now: datetime) -> datetime:
+    """The UTC midnight at or before `now` (aware): the latest snapshot this run may compute."""
+    utc = now.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+
+
 def default_loader() -> Loader:
     from jobs.feature_load import load_records
 
@@ -88,9 +96,11 @@ def refresh(
     workers: int = 8,
     log: Callable[[str], None] = print,
     live: str | None = None,
+    now: datetime | None = None,
     **engine_options: Any,
 ) -> int:
-    """Run the job and load its latest snapshots; returns the exit status."""
+    """Run the job and load its latest snapshots; returns the exit status. `now`: the run's start
+    (default: the clock), which sets the live archive's cut-off."""
     load = loader or default_loader()
     snapshot = Snapshot()
     outcome: dict[str, Any] = {}
@@ -99,7 +109,10 @@ def refresh(
         rows = snapshot.track(eng.read_rows(f"{output.rstrip('/')}/online"))
         outcome["result"] = load(rows, feature_group, client, workers=workers)
 
-    aggregate.run(engine, history, output, log, after=load_online, live=live, **engine_options)
+    live_until = last_midnight(now or datetime.now(UTC)) if live else None
+    aggregate.run(
+        engine, history, output, log, after=load_online, live=live, live_until=live_until, **engine_options
+    )
     result = outcome["result"]
     log(
         f"[refresh] {feature_group}: {result.written:,} written, {result.failed:,} failed "

@@ -66,16 +66,26 @@ def live_select(dialect: Dialect) -> str:
     return f"SELECT {', '.join(f'{item} AS {c.name}' for item, c in zip_strict(items, SOURCE.columns))} FROM raw_live"
 
 
-def valid_live(relation: str) -> str:
-    """The rows of `relation` (typed by `live_select`) the streaming job would aggregate."""
-    checks = " AND ".join(f"NOT {_invalid(c.name, c)}" for c in LIVE_COLUMNS)
-    return f"SELECT * FROM {relation} WHERE {checks}"
+def valid_live(relation: str, dialect: Dialect, until_ms: int | None = None) -> str:
+    """The rows of `relation` (typed by `live_select`) the streaming job would aggregate, with an event
+    time before `until_ms` (epoch ms; None: every one)."""
+    conditions = [f"NOT {_invalid(c.name, c)}" for c in LIVE_COLUMNS]
+    if until_ms is not None:
+        conditions.append(f"{dialect.epoch_ms.format(SOURCE.event_time)} < {int(until_ms)}")
+    return f"SELECT * FROM {relation} WHERE {' AND '.join(conditions)}"
 
 
-def live_counts_query(relation: str) -> str:
-    """One row: the live rows, and how many of them are invalid."""
+def live_counts_query(relation: str, dialect: Dialect, until_ms: int | None = None) -> str:
+    """One row: the live rows, how many are invalid, and how many valid ones are at or after
+    `until_ms` (left for a later run)."""
     bad = " OR ".join(_invalid(c.name, c) for c in LIVE_COLUMNS)
-    return f"SELECT COUNT(*), SUM(CASE WHEN {bad} THEN 1 ELSE 0 END) FROM {relation}"
+    later = (
+        "FALSE" if until_ms is None else f"{dialect.epoch_ms.format(SOURCE.event_time)} >= {int(until_ms)}"
+    )
+    return (
+        f"SELECT COUNT(*), SUM(CASE WHEN {bad} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN NOT ({bad}) AND {later} THEN 1 ELSE 0 END) FROM {relation}"
+    )
 
 
 def _invalid(value: str, column: Column) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -107,12 +107,16 @@ def test_the_live_archive_moves_the_snapshot_to_the_day_after_the_last_live_tran
         (archive / key).write_bytes(content)
 
     served_ms = 18_264 * DAY_MS + 3_600_000  # 2020-01-03 01:00 UTC, after the history's end
+    today_ms = 18_265 * DAY_MS + 300_000  # 2020-01-04 00:05, in the archive when the run starts
     firehose.deliver(
-        [encode_transaction("live-1", 4_000_000_000_000_001, 20.0, served_ms)],
+        [
+            encode_transaction("live-1", 4_000_000_000_000_001, 20.0, served_ms),
+            encode_transaction("live-2", 4_000_000_000_000_002, 7.0, today_ms),
+        ],
         put,
         "",
         "fraud-transactions-archive",
-        datetime(2020, 1, 3, 1, tzinfo=UTC),
+        datetime(2020, 1, 3, 23, 59, tzinfo=UTC),  # one object straddling midnight
     )
     loader, logs = FakeLoader(), []
     status = emr_entry.refresh(
@@ -124,14 +128,27 @@ def test_the_live_archive_moves_the_snapshot_to_the_day_after_the_last_live_tran
         engine="duckdb",
         log=logs.append,
         live=str(archive),
+        now=datetime(2020, 1, 4, 0, 15, tzinfo=UTC),  # the schedule's 00:15
     )
     assert status == 0
     (call,) = loader.calls
     card = {r[SOURCE.entity]: r for r in call["rows"]}[4_000_000_000_000_001]
+    # the snapshot of the midnight just passed, not of the next one today's transaction would make
     assert card[EVENT_TIME_FEATURE] == 18_265 * 86_400.0
     assert logs[-1].endswith("of 2 records (snapshot 2020-01-04T00:00+00:00)")
+    assert any("1 from 2020-01-04T00:00:00+00:00 on left for the next run" in line for line in logs)
     training = {r["tid"]: r for r in read_output(tmp_path / "features", "training")}
-    assert training["live-1"][SOURCE.label_column] is None
+    assert training["live-1"][SOURCE.label_column] is None and "live-2" not in training
+
+
+def test_last_midnight_is_utc():
+    assert emr_entry.last_midnight(datetime(2026, 12, 7, 0, 15, tzinfo=UTC)) == datetime(
+        2026, 12, 7, tzinfo=UTC
+    )
+    tokyo = timezone(timedelta(hours=9))
+    assert emr_entry.last_midnight(datetime(2026, 12, 7, 8, 0, tzinfo=tokyo)) == datetime(
+        2026, 12, 6, tzinfo=UTC
+    )
 
 
 def test_a_failed_record_fails_the_run_after_loading_the_rest(tmp_path):

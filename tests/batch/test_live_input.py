@@ -96,7 +96,13 @@ def check_live_equals_labelled(engine: str, tmp: Path, histories) -> None:
     reference_manifest, reference = outputs(engine, tmp / "whole", whole)
     manifest, out = outputs(engine, tmp / "live", labelled, archive)
 
-    assert manifest["live"] == {"input": str(archive), "rows": live_count + 50, "invalid": len(BAD_LINES)}
+    assert manifest["live"] == {
+        "input": str(archive),
+        "rows": live_count + 50,
+        "invalid": len(BAD_LINES),
+        "later": 0,
+        "until": None,
+    }
     assert manifest["dedup"] is True  # the re-delivered records repeat their tids
     assert any(f"live: {live_count + 50:,} transactions read" in line for line in manifest["log"])
     assert any(f"{len(BAD_LINES)} invalid left out" in line for line in manifest["log"])
@@ -138,7 +144,13 @@ def test_an_empty_archive_adds_nothing_and_a_missing_local_one_is_an_error(tmp_p
     _, labelled, _, _ = histories
     (tmp_path / "empty").mkdir()
     manifest, _ = outputs("duckdb", tmp_path / "out", labelled, tmp_path / "empty")
-    assert manifest["live"] == {"input": str(tmp_path / "empty"), "rows": 0, "invalid": 0}
+    assert manifest["live"] == {
+        "input": str(tmp_path / "empty"),
+        "rows": 0,
+        "invalid": 0,
+        "later": 0,
+        "until": None,
+    }
     with pytest.raises(JobError, match="no-such-archive: no such file or directory"):
         run("duckdb", str(labelled), str(tmp_path / "out2"), live=str(tmp_path / "no-such-archive"))
 
@@ -154,3 +166,54 @@ def test_a_history_row_without_a_label_is_still_an_error(tmp_path, histories):
     )
     with pytest.raises(JobError, match="1 row\\(s\\) with a missing or invalid fraud_label"):
         run("duckdb", str(csv), str(tmp_path / "out"), live=str(archive))
+
+
+def test_the_cut_off_leaves_later_transactions_for_the_next_run(tmp_path, histories):
+    _, labelled, archive, live_count = histories
+    until = datetime(2020, 2, 14, tzinfo=UTC)
+    manifest = run(
+        "duckdb",
+        str(labelled),
+        str(tmp_path / "out"),
+        log=lambda *_: None,
+        live=str(archive),
+        live_until=until,
+    )
+    training = pq.read_table(tmp_path / "out" / "training")
+    unlabeled = training.filter(pc.is_null(training.column(SOURCE.label_column)))
+    assert unlabeled.num_rows > 0
+    assert pc.max(unlabeled.column(SOURCE.event_time)).as_py() < until
+    live = manifest["live"]
+    assert live["invalid"] == len(BAD_LINES) and live["until"] == until.isoformat()
+    # every archived record is kept, invalid or left for later (the re-delivered 50 counted as read)
+    assert live["rows"] + live["invalid"] + live["later"] == live_count + 50 + len(BAD_LINES)
+    assert unlabeled.num_rows <= live["rows"] and live["later"] > 0
+
+
+def test_a_labelled_history_row_wins_over_the_same_live_transaction(tmp_path, histories):
+    """A label feed may write a served transaction to the history after the archive has it."""
+    whole, _, archive, live_count = histories
+    manifest = run("duckdb", str(whole), str(tmp_path / "out"), log=lambda *_: None, live=str(archive))
+    training = pq.read_table(tmp_path / "out" / "training")
+    assert manifest["dedup"] is True and manifest["live"]["rows"] == live_count + 50
+    assert training.num_rows == pq.read_metadata(whole).num_rows
+    assert training.column(SOURCE.label_column).null_count == 0
+
+
+def test_a_live_until_without_a_zone_is_a_one_line_error(tmp_path, capsys):
+    from jobs.aggregate import main
+
+    argv = [
+        "--input",
+        "h.parquet",
+        "--output",
+        str(tmp_path),
+        "--live",
+        "x",
+        "--live-until",
+        "2026-12-07T00:00:00",
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "not an ISO 8601 time with a zone" in err
