@@ -19,7 +19,7 @@ from planrules import module_call, module_config, module_source, one, planned, r
 pytestmark = pytest.mark.terraform
 
 # CONTRACTS.md: jobs/consistency/emr_entry.py takes these, as S3 URIs, plus the metric namespace.
-CONTRACT_FLAGS = ["--predictions", "--features", "--model", "--out", "--metric-namespace"]
+CONTRACT_FLAGS = ["--predictions", "--features", "--model", "--out", "--metric-namespace", "--scheduled-time"]
 
 
 ARCHIVE = 'module.stream_archive["predictions"].'
@@ -232,7 +232,8 @@ def test_the_consistency_run_starts_after_the_refresh_can_have_ended(aws_plan):
 def test_the_jobs_arguments_follow_the_contract(aws_plan):
     """EntryPointArguments of the scheduled StartJobRun
     (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_SparkSubmit.html): the
-    archive, the refresh's own output, the served model, the report prefix, the namespace."""
+    archive, the refresh's own output, the served model, the report prefix, the namespace, the
+    schedule's time."""
     (locals_,) = [e for e in module_source("batch_refresh")["locals"] if "consistency" in e]
     arguments = locals_["consistency"]["entry_point_arguments"]
     assert arguments[0::2] == CONTRACT_FLAGS
@@ -242,6 +243,10 @@ def test_the_jobs_arguments_follow_the_contract(aws_plan):
     assert values["--model"] == "s3://${var.artifacts_bucket}/${local.cc.model_key}"
     assert values["--out"] == "s3://${var.data_bucket}/${local.cc.report_prefix}"
     assert values["--metric-namespace"] == "${local.cc.metric_namespace}"
+    # EventBridge Scheduler replaces the keyword with the invocation's time, e.g. 2022-03-22T18:59:43Z
+    # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html):
+    # the entry point compares the UTC day before it (jobs/consistency/emr_entry.py served_day).
+    assert values["--scheduled-time"] == "<aws.scheduler.scheduled-time>"
     # The root hands it the archive's prefix, the served model's key and the code uploaded for it.
     wiring = references(module_call(aws_plan, "batch_refresh")["expressions"]["consistency_check"])
     for ref in (
@@ -280,14 +285,20 @@ def test_the_alarm_watches_the_namespace_the_job_publishes_in(aws_plan):
     assert 86400 < missing["period"] * missing["evaluation_periods"] <= 604800
 
 
-def test_an_archive_that_falls_behind_alarms(aws_plan):
+@pytest.mark.parametrize("what", ["predictions", "transactions"])
+def test_an_archive_that_falls_behind_alarms(aws_plan, what):
     """Firehose recommends an alarm when DeliveryToS3.DataFreshness exceeds the buffering limit, at
-    most 15 minutes (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html)."""
-    fresh = one(aws_plan, "aws_cloudwatch_metric_alarm", '["archive-freshness"]')["values"]
+    most 15 minutes (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html):
+    one for each archive (the refresh reads the transactions, the consistency run the predictions)."""
+    fresh = one(aws_plan, "aws_cloudwatch_metric_alarm", f'["{what}-archive-freshness"]')["values"]
+    stream = one(aws_plan, "aws_kinesis_firehose_delivery_stream", f'module.stream_archive["{what}"].')[
+        "values"
+    ]
     assert (fresh["namespace"], fresh["metric_name"]) == ("AWS/Firehose", "DeliveryToS3.DataFreshness")
-    assert fresh["dimensions"] == {"DeliveryStreamName": firehose(aws_plan)["name"]}
+    assert fresh["dimensions"] == {"DeliveryStreamName": stream["name"]}
     assert fresh["comparison_operator"] == "GreaterThanThreshold"
-    assert destination(aws_plan)["buffering_interval"] < fresh["threshold"] <= 900
+    (s3,) = stream["extended_s3_configuration"]
+    assert s3["buffering_interval"] < fresh["threshold"] <= 900
 
 
 def test_the_job_alarms_and_dashboard_share_one_namespace(aws_plan):

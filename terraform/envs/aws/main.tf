@@ -227,11 +227,11 @@ module "monitoring" {
   dead_letter_queues = { "dead-letters" = module.functions.dead_letter_queue_name }
   endpoint_name      = var.enable_model_endpoint ? local.endpoint_name : null
 
-  flink_application_name       = try(module.streaming_app[0].application_name, null)
-  late_stream_name             = module.streams.names["late"]
-  transactions_stream_name     = module.streams.names["transactions"]
-  aggregates_stream_name       = module.streams.names["aggregates"]
-  archive_delivery_stream_name = try(module.stream_archive["predictions"].delivery_stream_name, null)
+  flink_application_name   = try(module.streaming_app[0].application_name, null)
+  late_stream_name         = module.streams.names["late"]
+  transactions_stream_name = module.streams.names["transactions"]
+  aggregates_stream_name   = module.streams.names["aggregates"]
+  archive_delivery_streams = { for what, archive in module.stream_archive : what => archive.delivery_stream_name }
   # No scheduled runs (enable_daily_refresh = false disables both schedules): no MatchRate alarms.
   consistency_metric = local.consistency_enabled && var.enable_daily_refresh ? {
     namespace = local.consistency_namespace

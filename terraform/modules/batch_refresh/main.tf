@@ -80,7 +80,7 @@ locals {
     }
   }
 
-  # The consistency run (CONTRACTS.md's interface of jobs/consistency/emr_entry.py): the archived
+  # The consistency run (the command line of jobs/consistency/emr_entry.py): the archived
   # predictions, the features this module's job writes, the served model, where the report goes
   # and the namespace of the MatchRate metric the alarm (module monitoring) watches.
   cc = var.consistency_check
@@ -95,6 +95,9 @@ locals {
       "--model", "s3://${var.artifacts_bucket}/${local.cc.model_key}",
       "--out", "s3://${var.data_bucket}/${local.cc.report_prefix}",
       "--metric-namespace", local.cc.metric_namespace,
+      # The schedule's own time: the run compares the previous UTC day's partition of the archive and
+      # files its report under it (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
+      "--scheduled-time", "<aws.scheduler.scheduled-time>",
     ]
   }
   # Its own sizes (consistency_spark_conf: the driver holds a day's scores), its own archive

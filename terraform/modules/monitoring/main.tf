@@ -122,15 +122,16 @@ locals {
       namespace   = m.namespace, metric = name, statistic = "SampleCount", threshold = 1, dimensions = {}
       comparison  = "LessThanThreshold", missing = "breaching", period = 3600, periods = 26
     }
-    }], var.archive_delivery_stream_name == null ? [] : [{
-    # What the run reads: Firehose recommends alarming when DeliveryToS3.DataFreshness (age of the
-    # oldest record not yet in S3) exceeds the buffering limit, at most 15 minutes
+    }], [for what, stream in var.archive_delivery_streams : {
+    # What the runs read (the refresh the transactions, the consistency run the predictions):
+    # Firehose recommends alarming when DeliveryToS3.DataFreshness (age of the oldest record not yet
+    # in S3) exceeds the buffering limit, at most 15 minutes
     # (https://docs.aws.amazon.com/firehose/latest/dev/firehose-cloudwatch-metrics-best-practices.html).
     # Firehose publishes every 5 minutes.
-    "archive-freshness" = {
-      description = "The predictions archive falls behind: Firehose has not delivered records for more than ${var.archive_freshness_threshold_seconds} s"
+    "${what}-archive-freshness" = {
+      description = "The ${what} archive falls behind: Firehose has not delivered records for more than ${var.archive_freshness_threshold_seconds} s"
       namespace   = "AWS/Firehose", metric = "DeliveryToS3.DataFreshness", statistic = "Maximum"
-      threshold   = var.archive_freshness_threshold_seconds, dimensions = { DeliveryStreamName = var.archive_delivery_stream_name }
+      threshold   = var.archive_freshness_threshold_seconds, dimensions = { DeliveryStreamName = stream }
       comparison  = "GreaterThanThreshold", missing = "notBreaching", period = 300, periods = 3
     }
   }])...)

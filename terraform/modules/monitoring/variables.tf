@@ -171,14 +171,14 @@ variable "consistency_metric" {
   }
 }
 
-variable "archive_delivery_stream_name" {
-  description = "Name of the Firehose stream archiving the predictions (alarm when its DeliveryToS3.DataFreshness exceeds archive_freshness_threshold_seconds); null: no alarm."
-  type        = string
-  default     = null
+variable "archive_delivery_streams" {
+  description = "Firehose streams archiving a Kinesis stream, by what they archive (predictions, transactions): an alarm <what>-archive-freshness each when its DeliveryToS3.DataFreshness exceeds archive_freshness_threshold_seconds."
+  type        = map(string)
+  default     = {}
 }
 
 variable "archive_freshness_threshold_seconds" {
-  description = "Alarm when the oldest prediction not yet delivered to the archive is older than this (Firehose recommends the buffering limit, at most 900 s)."
+  description = "Alarm when the oldest record not yet delivered to an archive is older than this (Firehose recommends the buffering limit, at most 900 s)."
   type        = number
   default     = 900
 

@@ -178,9 +178,9 @@ run "consistency_run_after_the_refresh" {
     condition = jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).JobDriver.SparkSubmit.EntryPointArguments == [
       "--predictions", "s3://unit-data-1/predictions/", "--features", "s3://unit-data-1/features/",
       "--model", "s3://unit-artifacts-1/artifacts/model/4567/model.tar.gz", "--out", "s3://unit-data-1/consistency/",
-      "--metric-namespace", "unit/consistency",
+      "--metric-namespace", "unit/consistency", "--scheduled-time", "<aws.scheduler.scheduled-time>",
     ]
-    error_message = "the job's arguments follow the contract (CONTRACTS.md)"
+    error_message = "the job's arguments follow the contract (jobs/consistency/emr_entry.py)"
   }
   assert {
     condition     = jsondecode(aws_scheduler_schedule.consistency[0].target[0].input).ApplicationId == aws_emrserverless_application.consistency[0].id

@@ -92,15 +92,16 @@ run "consistency_alarms_and_widget" {
   command = plan
 
   variables {
-    consistency_metric           = { namespace = "unit/consistency" }
-    archive_delivery_stream_name = "unit-predictions-archive"
+    consistency_metric       = { namespace = "unit/consistency" }
+    archive_delivery_streams = { predictions = "unit-predictions-archive", transactions = "unit-transactions-archive" }
   }
 
   assert {
-    condition = (aws_cloudwatch_metric_alarm.consistency["archive-freshness"].metric_name == "DeliveryToS3.DataFreshness" &&
-      aws_cloudwatch_metric_alarm.consistency["archive-freshness"].dimensions["DeliveryStreamName"] == "unit-predictions-archive" &&
-    aws_cloudwatch_metric_alarm.consistency["archive-freshness"].threshold == 900)
-    error_message = "alarm when the archive's oldest undelivered record is older than 15 minutes"
+    condition = alltrue([for what in ["predictions", "transactions"] : (
+      aws_cloudwatch_metric_alarm.consistency["${what}-archive-freshness"].metric_name == "DeliveryToS3.DataFreshness" &&
+      aws_cloudwatch_metric_alarm.consistency["${what}-archive-freshness"].dimensions["DeliveryStreamName"] == "unit-${what}-archive" &&
+    aws_cloudwatch_metric_alarm.consistency["${what}-archive-freshness"].threshold == 900)])
+    error_message = "alarm when an archive's oldest undelivered record is older than 15 minutes"
   }
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.consistency["consistency-match-rate"].dimensions) == 0
