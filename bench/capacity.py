@@ -63,6 +63,8 @@ SERVERLESS_DOCS = "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-en
 KDA_SQL_END = "https://docs.aws.amazon.com/kinesisanalytics/latest/dev/discontinuation.html"
 CLOUDWATCH_PRICING = "https://aws.amazon.com/cloudwatch/pricing/"
 KMS_PRICING = "https://aws.amazon.com/kms/pricing/"
+FIREHOSE_PRICING = "https://aws.amazon.com/firehose/pricing/"
+S3_PRICING = "https://aws.amazon.com/s3/pricing/"
 BENCHMARKS = "BENCHMARKS.md"
 
 # --- measured record sizes (BENCHMARKS.md, localstack ceiling row: "records transactions 121 B,
@@ -188,6 +190,8 @@ class Prices:
     alarm_month: Fact
     efo_consumer_shard_hour: Fact
     efo_gb: Fact
+    firehose_gb: Fact
+    s3_gb_month: Fact
 
 
 PRICES = {
@@ -214,9 +218,38 @@ PRICES = {
         alarm_month=Fact(0.10, "$ per standard alarm-month", CLOUDWATCH_PRICING, estimate=True),
         efo_consumer_shard_hour=Fact(0.015, "$ per EFO consumer-shard-hour", KINESIS_PRICING, estimate=True),
         efo_gb=Fact(0.013, "$ per GB read by an EFO consumer", KINESIS_PRICING, estimate=True),
+        firehose_gb=Fact(0.029, "$ per GB ingested (first 500 TB a month)", FIREHOSE_PRICING, estimate=True),
+        s3_gb_month=Fact(0.023, "$ per GB-month S3 Standard (first 50 TB)", S3_PRICING, estimate=True),
     )
 }
 ALARMS = 10  # docs/deploy.md: "~10 alarms"
+
+# The two Firehose archives (terraform/modules/stream_archive): the transactions feed the daily
+# refresh, the predictions the consistency run.
+FIREHOSE_BILLED_UNIT = Fact(
+    5 * 1024,
+    "B: ingestion billed per record rounded up to 5 KB (Kinesis Data Streams source)",
+    FIREHOSE_PRICING,
+)
+ARCHIVE_GZIP_RATIO = Fact(
+    0.31,
+    "GZIP size / JSON size: 50,000 generated transaction records, 122 B -> 38 B each, measured once "
+    "(not by make bench); predictions assumed alike",
+    "not measured by make bench",
+    estimate=True,
+)
+TF_TRANSACTIONS_RETENTION_DAYS = Fact(
+    400,
+    "days the transactions archive is kept",
+    "terraform/envs/aws/variables.tf transactions_retention_days",
+)
+TF_PREDICTIONS_RETENTION_DAYS = Fact(
+    7, "days the predictions archive is kept", "terraform/envs/aws/variables.tf predictions_retention_days"
+)
+ARCHIVES = (  # (record size, retention) of each archived stream
+    (TRANSACTION_BYTES, TF_TRANSACTIONS_RETENTION_DAYS),
+    (PREDICTION_BYTES, TF_PREDICTIONS_RETENTION_DAYS),
+)
 DEFAULT_REGION = "us-east-1"
 DEFAULT_CARDS = 10_000  # the generator's default card count (BENCHMARKS.md generator rows)
 
@@ -454,6 +487,25 @@ def monthly_cost(s: Sizing, prices: Prices) -> dict[str, float]:
         "KMS key, dashboard, alarms": prices.kms_key_month.value
         + prices.dashboard_month.value
         + ALARMS * prices.alarm_month.value,
+        **archives_monthly(s.tps, prices),
+    }
+
+
+def archives_monthly(tps: float, prices: Prices) -> dict[str, float]:
+    """Firehose ingestion of both archives (each record billed as a 5 KB multiple) and their S3
+    storage once the retention is full (GZIP)."""
+    billed_bytes = sum(ceil_div(size.value, FIREHOSE_BILLED_UNIT.value) for size, _ in ARCHIVES)
+    stored_gb = sum(
+        tps * 86_400 * days.value * size.value * ARCHIVE_GZIP_RATIO.value / 1e9 for size, days in ARCHIVES
+    )
+    return {
+        "Firehose archives (transactions, predictions)": tps
+        * billed_bytes
+        * FIREHOSE_BILLED_UNIT.value
+        * SECONDS_PER_MONTH
+        / 1e9
+        * prices.firehose_gb.value,
+        "S3 archives (GZIP, at full retention)": stored_gb * prices.s3_gb_month.value,
     }
 
 
@@ -483,6 +535,8 @@ def seed_monthly_cost(s: SeedSizing, prices: Prices, cards: int) -> dict[str, fl
         + storage_gb * prices.fs_storage_gb_month.value,
         "SageMaker endpoint": endpoint * SECONDS_PER_MONTH,
         "KMS key, dashboard, alarms": 0.0,  # the seed had none
+        "Firehose archives (transactions, predictions)": 0.0,  # nor archives
+        "S3 archives (GZIP, at full retention)": 0.0,
     }
 
 

@@ -138,6 +138,20 @@ def test_monthly_cost_at_1000_tps() -> None:
     assert cost["Kinesis enhanced fan-out (2 consumers)"] == pytest.approx(
         4 * 0.015 * 730 + 2 * 1000 * 236 * month / 1e9 * 0.013
     )  # $43.80 + $15.65
+    # Firehose: two archives, 1,000 records/s each, every record (121 B, 468 B) billed as 5 KB at $0.029/GB
+    assert cost["Firehose archives (transactions, predictions)"] == pytest.approx(
+        2 * 1000 * 5120 * month / 1e9 * 0.029
+    )  # ~$780
+    # S3: a day's records x retention (400 and 7 days) x GZIP ratio 0.31, at $0.023 per GB-month
+    stored_gb = 1000 * 86_400 * (400 * 121 + 7 * 468) * 0.31 / 1e9
+    assert cost["S3 archives (GZIP, at full retention)"] == pytest.approx(stored_gb * 0.023)  # ~$32
+    seed = cap.seed_monthly_cost(cap.size_seed(1000), cap.PRICES["us-east-1"], 10_000)
+    assert len(seed) == len(cost)  # side by side, row by row; the original design archived nothing
+    assert (
+        seed["Firehose archives (transactions, predictions)"]
+        == seed["S3 archives (GZIP, at full retention)"]
+        == 0
+    )
 
 
 def test_the_seed_pays_per_transaction_at_the_endpoint() -> None:
@@ -286,6 +300,13 @@ def test_the_repository_figures_match_their_sources() -> None:
         return next(b[f'"{name}"'] for b in blocks if f'"{name}"' in b)["default"]
 
     assert cap.LAMBDA_MEMORY_GB.value * 1024 == default("functions", "memory_size")
+    root = {
+        name.strip('"'): block["default"]
+        for b in hcl2.loads((REPO / "terraform/envs/aws/variables.tf").read_text())["variable"]
+        for name, block in b.items()
+    }
+    assert cap.TF_TRANSACTIONS_RETENTION_DAYS.value == root["transactions_retention_days"]
+    assert cap.TF_PREDICTIONS_RETENTION_DAYS.value == root["predictions_retention_days"]
     assert cap.SERVERLESS_MEMORY_GB.value * 1024 == default("model_endpoint", "serverless_memory_mb")
     assert default("model_endpoint", "endpoint_type") == f'"{cap.Freshness().endpoint}"'
     # the mappings read through enhanced fan-out consumers unless turned off, in both roots' defaults
@@ -325,6 +346,7 @@ def test_docs_quote_these_prices() -> None:
     )
     assert f"${p.efo_consumer_shard_hour.value:g} per consumer-shard-hour" in deploy
     assert f"${p.efo_gb.value:g} per GB read" in deploy
+    assert f"${p.firehose_gb.value:g} per GB ingested" in deploy
 
 
 @pytest.mark.parametrize("tps", [100, 1000, 10_000])
