@@ -43,6 +43,8 @@ class SparkJob:
     kms_key_arn: str | None = None
     name: str = "cc-agg-batch"
     timeout_minutes: int = 60
+    live_uri: str | None = None  # the transactions archive (jobs.aggregate --live)
+    live_until: str | None = None  # ISO 8601: only its transactions before this time
 
     @property
     def entry_point(self) -> str:
@@ -90,6 +92,8 @@ def start_job_run_request(job: SparkJob, client_token: str | None = None) -> dic
                     job.input_uri,
                     "--output",
                     job.output_uri,
+                    *(["--live", job.live_uri] if job.live_uri else []),
+                    *(["--live-until", job.live_until] if job.live_until else []),
                 ],
                 "sparkSubmitParameters": " ".join(f"--conf {k}={v}" for k, v in spark_conf.items()),
             }
@@ -175,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code-prefix", help="s3:// prefix to upload the job code to")
     parser.add_argument("--input", help="s3:// history (Parquet prefix or .csv)")
     parser.add_argument("--output", help="s3:// output prefix")
+    parser.add_argument("--live", help="s3:// transactions archive to add (unlabeled; jobs.aggregate --live)")
+    parser.add_argument(
+        "--live-until",
+        help="add only the archive's transactions before this ISO 8601 time (e.g. ...T00:00:00Z)",
+    )
     parser.add_argument("--log-uri", help="s3:// prefix for Spark logs")
     parser.add_argument("--kms-key-arn", help="KMS key for the logs")
     parser.add_argument("--dry-run", action="store_true", help="print the StartJobRun request and exit")
@@ -197,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         ("--code-prefix", args.code_prefix),
         ("--input", args.input),
         ("--output", args.output),
+        ("--live", args.live),
     ):
-        if not value.startswith("s3://"):
+        if value is not None and not value.startswith("s3://"):
             parser.error(f"{flag} must be an s3:// URI, got {value!r}")
     job = SparkJob(
         args.application_id,
@@ -208,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         args.output,
         args.log_uri,
         args.kms_key_arn,
+        live_uri=args.live,
+        live_until=args.live_until,
     )
     if args.dry_run:
         print(json.dumps(start_job_run_request(job, client_token="dry-run"), indent=2))

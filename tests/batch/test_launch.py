@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -104,6 +105,13 @@ def test_dry_run_prints_the_request_and_bad_uris_are_one_line_errors(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*args[:-1], "/local/out", "--dry-run"])
     assert exit_info.value.code == 2 and "--output must be an s3:// URI" in capsys.readouterr().err
+    live = ["--live", "s3://b/transactions/", "--live-until", "2026-12-07T00:00:00Z"]
+    assert main([*args, *live, "--dry-run"]) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert request["jobDriver"]["sparkSubmit"]["entryPointArguments"][-4:] == live
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--live", "transactions/", "--dry-run"])
+    assert exit_info.value.code == 2 and "--live must be an s3:// URI" in capsys.readouterr().err
 
 
 @pytest.mark.spark

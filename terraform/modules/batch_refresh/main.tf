@@ -28,7 +28,7 @@ locals {
   schedule_name        = "${var.name_prefix}-daily-refresh"
   schedule_names       = var.consistency_check.enabled ? [local.schedule_name, local.consistency.schedule_name] : [local.schedule_name]
 
-  # The job's command line (jobs/batch/emr_entry.py); jobs/batch/launch.py builds the same one.
+  # The job's command line (jobs/batch/emr_entry.py); `python -m jobs.batch.launch --from-terraform` sends it as is.
   # --live: the served transactions (the transactions archive) the job unions with the history.
   entry_point_arguments = concat([
     "--history", local.history_uri,
