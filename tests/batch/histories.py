@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.batch.output import read_manifest
+from local_aws import firehose
 from tests.batch.reference import Tx
 
 
@@ -35,6 +37,18 @@ def write_csv(path: Path, txs: list[Tx]) -> Path:
         lines.append(f"{t.tid},{when},{t.cc_num},{t.amount},{t.fraud_label}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def deliver(archive: Path, records: list[bytes], arrival: datetime) -> Path:
+    """`records` into the local directory `archive` as the transactions archive's Firehose delivers
+    one buffer that arrived at `arrival` (local_aws.firehose); returns `archive`."""
+
+    def put(key: str, content: bytes) -> None:
+        (archive / key).parent.mkdir(parents=True, exist_ok=True)
+        (archive / key).write_bytes(content)
+
+    firehose.deliver(records, put, "", "test-transactions-archive", arrival)
+    return archive
 
 
 def read_output(directory: Path, view: str) -> list[dict]:

@@ -20,9 +20,8 @@ from features.codec import encode_transaction
 from features.definition import EVENT_TIME_FEATURE, SOURCE
 from jobs.batch import emr_entry
 from jobs.batch.launch import request_from_terraform
-from local_aws import firehose
 from packager import emr_job
-from tests.batch.histories import read_output, write_parquet
+from tests.batch.histories import deliver, read_output, write_parquet
 from tests.batch.reference import Tx
 
 DAY_MS = 86_400_000
@@ -100,22 +99,14 @@ def test_refresh_writes_the_features_then_loads_the_latest_snapshot(tmp_path):
 
 def test_the_live_archive_moves_the_snapshot_to_the_day_after_the_last_live_transaction(tmp_path):
     """What makes the daily refresh advance on AWS: yesterday's served transactions, archived."""
-    archive = tmp_path / "transactions"
-
-    def put(key: str, content: bytes) -> None:
-        (archive / key).parent.mkdir(parents=True, exist_ok=True)
-        (archive / key).write_bytes(content)
-
     served_ms = 18_264 * DAY_MS + 3_600_000  # 2020-01-03 01:00 UTC, after the history's end
     today_ms = 18_265 * DAY_MS + 300_000  # 2020-01-04 00:05, in the archive when the run starts
-    firehose.deliver(
+    archive = deliver(
+        tmp_path / "transactions",
         [
             encode_transaction("live-1", 4_000_000_000_000_001, 20.0, served_ms),
             encode_transaction("live-2", 4_000_000_000_000_002, 7.0, today_ms),
         ],
-        put,
-        "",
-        "fraud-transactions-archive",
         datetime(2020, 1, 3, 23, 59, tzinfo=UTC),  # one object straddling midnight
     )
     loader, logs = FakeLoader(), []

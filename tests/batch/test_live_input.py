@@ -20,8 +20,8 @@ from features.codec import encode_transaction
 from features.definition import AGGREGATES, RATIOS, SOURCE
 from jobs.aggregate import JobError, run
 from jobs.training.splits import split
-from local_aws import firehose
 from simulator.generate import generate, write
+from tests.batch.histories import deliver
 
 LIVE_FROM = datetime(2020, 2, 12, tzinfo=UTC)  # the history's last three days go to the live archive
 FEATURES = [a.name for a in AGGREGATES] + [r.name for r in RATIOS]
@@ -55,22 +55,10 @@ def histories(tmp_path_factory):
         encode_transaction(r["tid"], r["cc_num"], r["amount"], int(r["trans_ts"].timestamp() * 1000))
         for r in live
     ]
-    archive = tmp / "transactions"
-
-    def put(key: str, content: bytes) -> None:
-        (archive / key).parent.mkdir(parents=True, exist_ok=True)
-        (archive / key).write_bytes(content)
-
     # Two deliveries on two days; the second re-delivers the first's last 50 records (at least once).
     half = len(records) // 2
-    firehose.deliver(records[:half], put, "", "it-transactions-archive", datetime(2020, 2, 13, tzinfo=UTC))
-    firehose.deliver(
-        [*records[half - 50 :], *BAD_LINES],
-        put,
-        "",
-        "it-transactions-archive",
-        datetime(2020, 2, 14, tzinfo=UTC),
-    )
+    archive = deliver(tmp / "transactions", records[:half], datetime(2020, 2, 13, tzinfo=UTC))
+    deliver(archive, [*records[half - 50 :], *BAD_LINES], datetime(2020, 2, 14, tzinfo=UTC))
     return whole, labelled, archive, len(records)
 
 
