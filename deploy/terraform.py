@@ -7,7 +7,6 @@ the deployed names goes through `deployment()`, which fails when a key is missin
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -15,6 +14,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tools import terraform_output
 
 # The `deployment` output's keys: the same on every root (terraform/envs/*/outputs.tf).
 DEPLOYMENT_KEYS = (
@@ -108,8 +109,12 @@ class Terraform:
         self._run("destroy", "-input=false", "-auto-approve", *self._var_args(), capture=capture)
 
     def output(self, name: str) -> object:
-        text = self._run("output", "-no-color", "-json", name, capture=True)
-        return json.loads(text)
+        try:
+            return terraform_output.output(
+                self.root, name, self.binary, {"TF_IN_AUTOMATION": "1", **self.env}
+            )
+        except terraform_output.OutputError as err:
+            raise FlowError(str(err)) from None
 
     def deployment(self) -> dict[str, str]:
         try:

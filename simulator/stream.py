@@ -39,6 +39,7 @@ from features.codec import encode_transaction
 from features.definition import SOURCE
 from features.records import format_ts
 from simulator.generate import amounts_cents, tid_text
+from tools import terraform_output
 
 Clock = Callable[[], float]
 LINGER_LOCAL_S, LINGER_KINESIS_S = 0.005, 0.1
@@ -376,13 +377,13 @@ def _linger_s(args: argparse.Namespace) -> float:
 
 def deployed_target(root: Path) -> tuple[str, str]:
     """(transactions stream, region) from the root's `deployment` output, never a constant."""
-    from deploy.terraform import FlowError, Terraform
-
     try:
-        deployment = Terraform(root).deployment()
-    except FlowError as err:
+        deployment = terraform_output.output(root, "deployment")
+        return deployment["transactions_stream"], deployment["region"]  # type: ignore[index]
+    except terraform_output.OutputError as err:
         raise ValueError(f"{err}; or pass --stream NAME") from None
-    return deployment["transactions_stream"], deployment["region"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{root}: the deployment output lacks transactions_stream or region") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,9 +26,7 @@ RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
 # The stand-ins are chosen by configuration (clients.factory): the layer above them never names them.
 BLIND_TO_STAND_INS = ("functions", "simulator", "jobs")
 # Upward imports known and owned elsewhere: (importing file, imported package) -> why it stays for now.
-KNOWN: dict[tuple[str, str], str] = {
-    ("simulator/stream.py", "deploy"): "the simulator's --root reads a deployed stack's `deployment` output",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:

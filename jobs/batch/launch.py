@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.cli import OneLineErrors
+from tools.terraform_output import OutputError
+from tools.terraform_output import output as terraform_output_of
 from tools.zips import tree_entries, write_zip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,18 +131,10 @@ def request_from_terraform(batch_refresh: dict, client_token: str | None = None)
 
 def terraform_output(root: Path, name: str = "batch_refresh") -> dict:
     """One output of a Terraform root, as JSON (needs the state: run after `make deploy`)."""
-    import subprocess
-
-    done = subprocess.run(
-        ["terraform", f"-chdir={root}", "output", "-json", name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0 or done.stdout.strip() in ("", "null"):
-        last = (done.stderr.strip().splitlines() or ["no value (is the stack deployed?)"])[-1]
-        raise SystemExit(f"error: terraform output {name} in {root}: {last}")
-    return json.loads(done.stdout)
+    try:
+        return terraform_output_of(root, name)  # type: ignore[return-value]
+    except OutputError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 def _split(uri: str) -> tuple[str, str]:
