@@ -66,9 +66,7 @@ class Terraform:
                 timeout=timeout,
             )
         except FileNotFoundError:
-            raise FlowError(
-                f"{self.binary} not found: install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
-            ) from None
+            raise FlowError(terraform_output.not_found(self.binary)) from None
         if done.returncode != 0:
             detail = (done.stderr or done.stdout or "").strip().splitlines()[-12:] if capture else []
             raise FlowError(

@@ -25,7 +25,7 @@ from typing import Any
 
 from features import batch_sql
 from jobs.batch import engines, output, source
-from jobs.batch.compat import UTC, zip_strict
+from jobs.batch.compat import UTC, parse_zoned_time, zip_strict
 from tools.cli import OneLineErrors
 
 
@@ -212,16 +212,13 @@ def _together(concurrent: bool, *calls: Callable[[], Any]) -> list[Any]:
 
 
 def utc_time(text: str) -> datetime:
-    """An ISO 8601 time with its zone (Z or an offset), as an aware datetime."""
+    """--live-until's type: an ISO 8601 time with its zone (Z or an offset), as an aware datetime."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))  # 3.9's fromisoformat takes no Z
+        return parse_zoned_time(text)
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 time with a zone (e.g. 2026-12-07T00:00:00Z)"
-        )
-    return moment
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

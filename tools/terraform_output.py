@@ -16,6 +16,11 @@ from pathlib import Path
 INSTALL = "https://developer.hashicorp.com/terraform/install"
 
 
+def not_found(binary: str) -> str:
+    """What to say when the terraform binary is missing."""
+    return f"{binary} not found: install Terraform >= 1.9 ({INSTALL})"
+
+
 class OutputError(RuntimeError):
     """The output cannot be read; the message is one line for the user."""
 
@@ -30,7 +35,7 @@ def output(
             command, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
         )
     except FileNotFoundError:
-        raise OutputError(f"{binary} not found: install Terraform >= 1.9 ({INSTALL})") from None
+        raise OutputError(not_found(binary)) from None
     if done.returncode != 0 or done.stdout.strip() in ("", "null"):
         last = (done.stderr.strip().splitlines() or ["no value (was the root applied with `make deploy`?)"])[
             -1

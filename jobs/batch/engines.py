@@ -92,10 +92,11 @@ class DuckDBEngine:
             target = path
         else:
             return False
+        source = target.replace("'", "''")
         as_text = ", ".join(f"{name}: 'VARCHAR'" for name in columns)
         reader = (
-            f"read_json('{target.replace(chr(39), chr(39) * 2)}', format = 'newline_delimited', "
-            f"ignore_errors = true, columns = {{{as_text}}})"
+            f"read_json('{source}', format = 'newline_delimited', ignore_errors = true, "
+            f"columns = {{{as_text}}})"
         )
         try:
             self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW raw_live AS SELECT * FROM {reader}")
@@ -152,10 +153,11 @@ SPARK_HINTS = Hints(
     # the windows' own sort on (card, time) then runs over already ordered rows, where sorting on
     # (card, time) directly would compare mostly equal card prefixes.
     layout=f"DISTRIBUTE BY {SOURCE.entity} SORT BY {_layout_key()}",
-    # No training column but the label (NULL on a live row) is ever NULL (validated source columns,
-    # features defined for every row), but Spark infers nullable ones from the casts, AVG and division. Declared non-null they become
-    # REQUIRED Parquet columns, written without definition levels, which makes the job's largest
-    # write cheaper. The zeros are never used.
+    # The training columns are never NULL (validated source columns, features defined for every row),
+    # the label aside (NULL on a live row, so it is left out of this), but Spark infers nullable ones
+    # from the casts, AVG and division. Declared non-null they become REQUIRED Parquet columns,
+    # written without definition levels, which makes the job's largest write cheaper. The zeros are
+    # never used.
     not_null="COALESCE({expr}, {zero})",
 )
 

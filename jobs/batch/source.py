@@ -69,23 +69,28 @@ def live_select(dialect: Dialect) -> str:
 def valid_live(relation: str, dialect: Dialect, until_ms: int | None = None) -> str:
     """The rows of `relation` (typed by `live_select`) the streaming job would aggregate, with an event
     time before `until_ms` (epoch ms; None: every one)."""
-    conditions = [f"NOT {_invalid(c.name, c)}" for c in LIVE_COLUMNS]
-    if until_ms is not None:
-        conditions.append(f"{dialect.epoch_ms.format(SOURCE.event_time)} < {int(until_ms)}")
-    return f"SELECT * FROM {relation} WHERE {' AND '.join(conditions)}"
+    return f"SELECT * FROM {relation} WHERE NOT ({_live_invalid()}) AND {_before(dialect, until_ms)}"
 
 
 def live_counts_query(relation: str, dialect: Dialect, until_ms: int | None = None) -> str:
     """One row: the live rows, how many are invalid, and how many valid ones are at or after
     `until_ms` (left for a later run)."""
-    bad = " OR ".join(_invalid(c.name, c) for c in LIVE_COLUMNS)
-    later = (
-        "FALSE" if until_ms is None else f"{dialect.epoch_ms.format(SOURCE.event_time)} >= {int(until_ms)}"
-    )
+    bad = _live_invalid()
     return (
         f"SELECT COUNT(*), SUM(CASE WHEN {bad} THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN NOT ({bad}) AND {later} THEN 1 ELSE 0 END) FROM {relation}"
+        f"SUM(CASE WHEN NOT ({bad}) AND NOT ({_before(dialect, until_ms)}) THEN 1 ELSE 0 END) FROM {relation}"
     )
+
+
+def _live_invalid() -> str:
+    """True for a live row the streaming job would dead-letter (never NULL: each part is IS NULL or a
+    comparison of a value known not to be NULL)."""
+    return " OR ".join(_invalid(c.name, c) for c in LIVE_COLUMNS)
+
+
+def _before(dialect: Dialect, until_ms: int | None) -> str:
+    """True for a valid row with an event time before `until_ms` (always, when None)."""
+    return "TRUE" if until_ms is None else f"{dialect.epoch_ms.format(SOURCE.event_time)} < {int(until_ms)}"
 
 
 def _invalid(value: str, column: Column) -> str:

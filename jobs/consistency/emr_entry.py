@@ -25,10 +25,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from jobs.batch.compat import UTC
+from jobs.batch.compat import UTC, parse_zoned_time
 from jobs.batch.emr_entry import use_shipped_dependencies
 from jobs.consistency.__main__ import DEFAULT_MAX_UNEXPLAINED, share
 from jobs.consistency.job import JobError, run
@@ -40,10 +40,7 @@ METRIC_NAME = "MatchRate"
 def served_day(scheduled_time: str) -> str:
     """The UTC day before `scheduled_time` (ISO 8601, e.g. 2026-12-07T02:30:00Z) as YYYY-MM-DD: the
     archive's partition the run compares. ValueError when it is not such a time."""
-    moment = datetime.fromisoformat(scheduled_time.replace("Z", "+00:00"))  # 3.9 takes no Z
-    if moment.tzinfo is None:
-        raise ValueError(f"{scheduled_time!r} has no time zone")
-    return (moment.astimezone(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    return (parse_zoned_time(scheduled_time).astimezone(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 def day_partition(prefix: str, day: str) -> str:
